@@ -1,0 +1,13 @@
+//! Networking on the loop: [`TcpListener`], [`TcpStream`], [`UdpSocket`].
+//!
+//! Each socket is registered with the reactor of the loop it was created on and is `!Send`:
+//! it belongs to that loop, as an asyncio transport belongs to its loop.
+//!
+//! - `tcp.rs` — listener (with back-off when out of file descriptors) and stream;
+//! - `udp.rs` — datagrams.
+
+mod tcp;
+mod udp;
+
+pub use tcp::{TcpListener, TcpStream};
+pub use udp::UdpSocket;

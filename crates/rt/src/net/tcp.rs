@@ -1,0 +1,236 @@
+//! TCP: [`TcpListener`] and [`TcpStream`] on the loop's reactor.
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::future::{poll_fn, Future};
+use std::io::{self, IoSlice, Read, Write};
+use std::net::{Shutdown, SocketAddr};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use crate::io::reactor::{Direction, Registration};
+use crate::time::{sleep, Sleep};
+
+/// The first pause after `accept` fails for lack of resources; it doubles up to the maximum.
+const ACCEPT_BACKOFF_START: Duration = Duration::from_millis(5);
+const ACCEPT_BACKOFF_MAX: Duration = Duration::from_millis(500);
+
+/// A listening TCP socket — what asyncio's `loop.create_server` sits on.
+///
+/// [`bind`](Self::bind) uses mio's defaults (`SO_REUSEADDR`, backlog 1024). For other options
+/// (SO_REUSEPORT, another backlog), build a `std::net::TcpListener` with `socket2` and pass it
+/// to [`from_std`](Self::from_std).
+///
+/// **Running out of file descriptors.** When `accept` fails with `EMFILE`, `ENFILE`,
+/// `ENOBUFS` or `ENOMEM`, the error is returned to the caller, and the next `accept` first waits
+/// a pause that starts at 5 ms and doubles up to 500 ms while the errors continue. A server
+/// loop that simply retries therefore does not spin the CPU while the process is out of
+/// descriptors, and recovers by itself once some are closed.
+pub struct TcpListener {
+    reg: Registration<mio::net::TcpListener>,
+    backoff: Cell<Option<Duration>>,
+    backoff_sleep: RefCell<Option<Sleep>>,
+}
+
+impl TcpListener {
+    /// Binds to `addr` and listens.
+    pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+        TcpListener::from_mio(mio::net::TcpListener::bind(addr)?)
+    }
+
+    /// Adopts a listening std socket (switching it to non-blocking mode).
+    pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
+        listener.set_nonblocking(true)?;
+        TcpListener::from_mio(mio::net::TcpListener::from_std(listener))
+    }
+
+    fn from_mio(listener: mio::net::TcpListener) -> io::Result<TcpListener> {
+        Ok(TcpListener {
+            reg: Registration::new(listener)?,
+            backoff: Cell::new(None),
+            backoff_sleep: RefCell::new(None),
+        })
+    }
+
+    /// The address this listener is bound to (useful after binding port 0).
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.reg.source().local_addr()
+    }
+
+    /// Accepts a connection.
+    pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        poll_fn(|cx| self.poll_accept(cx)).await
+    }
+
+    /// Polls for a connection (for implementing accept loops by hand).
+    pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
+        {
+            let mut pause = self.backoff_sleep.borrow_mut();
+            if let Some(sleep) = pause.as_mut() {
+                if Pin::new(sleep).poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                *pause = None;
+            }
+        }
+        match self.reg.poll_io(cx, Direction::Read, |listener| listener.accept()) {
+            Poll::Ready(Ok((stream, peer))) => {
+                self.backoff.set(None);
+                Poll::Ready(TcpStream::from_mio(stream).map(|s| (s, peer)))
+            }
+            Poll::Ready(Err(e)) => {
+                if is_resource_exhaustion(&e) {
+                    let next = match self.backoff.get() {
+                        None => ACCEPT_BACKOFF_START,
+                        Some(d) => (d * 2).min(ACCEPT_BACKOFF_MAX),
+                    };
+                    self.backoff.set(Some(next));
+                    *self.backoff_sleep.borrow_mut() = Some(sleep(next));
+                }
+                Poll::Ready(Err(e))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+/// Errors that say "the process or system is out of something", not "this connection failed".
+fn is_resource_exhaustion(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE) | Some(libc::ENFILE) | Some(libc::ENOBUFS) | Some(libc::ENOMEM)
+    )
+}
+
+impl fmt::Debug for TcpListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TcpListener").field("local_addr", &self.local_addr().ok()).finish()
+    }
+}
+
+/// A TCP connection — asyncio's `StreamReader`/`StreamWriter` pair in one value.
+///
+/// Implements [`futures_io::AsyncRead`] and [`futures_io::AsyncWrite`]; bring
+/// [`AsyncReadExt`](crate::io::AsyncReadExt) and [`AsyncWriteExt`](crate::io::AsyncWriteExt)
+/// into scope for `read`, `read_exact`, `write_all` and friends.
+pub struct TcpStream {
+    reg: Registration<mio::net::TcpStream>,
+}
+
+impl TcpStream {
+    /// Connects to `addr` without blocking the loop.
+    pub async fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
+        let stream = TcpStream::from_mio(mio::net::TcpStream::connect(addr)?)?;
+        // A non-blocking connect completes when the socket turns writable; the outcome is
+        // then in SO_ERROR (or, if that is clear, peer_addr tells whether we are connected).
+        poll_fn(|cx| stream.reg.poll_ready(cx, Direction::Write)).await;
+        if let Some(e) = stream.reg.source().take_error()? {
+            return Err(e);
+        }
+        match stream.reg.source().peer_addr() {
+            Ok(_) => Ok(stream),
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => {
+                Err(io::Error::new(io::ErrorKind::ConnectionRefused, "connection refused"))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Adopts a connected std stream (switching it to non-blocking mode).
+    pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
+        stream.set_nonblocking(true)?;
+        TcpStream::from_mio(mio::net::TcpStream::from_std(stream))
+    }
+
+    fn from_mio(stream: mio::net::TcpStream) -> io::Result<TcpStream> {
+        Ok(TcpStream { reg: Registration::new(stream)? })
+    }
+
+    /// The remote address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.reg.source().peer_addr()
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.reg.source().local_addr()
+    }
+
+    /// Sets `TCP_NODELAY` (disables Nagle's algorithm: small writes go out at once).
+    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        self.reg.source().set_nodelay(nodelay)
+    }
+
+    /// Shuts down the read half, the write half, or both. Non-blocking.
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.reg.source().shutdown(how)
+    }
+
+    /// Polls a read into `buf`; `Ok(0)` means the peer closed its side.
+    pub fn poll_read_buf(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        self.reg.poll_io(cx, Direction::Read, |mut s| s.read(buf))
+    }
+
+    /// Polls a write of `buf`, returning how much was written.
+    pub fn poll_write_buf(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.reg.poll_io(cx, Direction::Write, |mut s| s.write(buf))
+    }
+
+    /// Polls a vectored write (`writev`): several buffers in one system call.
+    pub fn poll_write_bufs(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.reg.poll_io(cx, Direction::Write, |mut s| s.write_vectored(bufs))
+    }
+}
+
+impl futures_io::AsyncRead for TcpStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_read_buf(cx, buf)
+    }
+}
+
+impl futures_io::AsyncWrite for TcpStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_write_buf(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_write_bufs(cx, bufs)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(())) // writes go straight to the kernel; there is no user-space buffer
+    }
+
+    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.shutdown(Shutdown::Write) {
+            Err(e) if e.kind() != io::ErrorKind::NotConnected => Poll::Ready(Err(e)),
+            _ => Poll::Ready(Ok(())),
+        }
+    }
+}
+
+impl fmt::Debug for TcpStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TcpStream")
+            .field("local_addr", &self.local_addr().ok())
+            .field("peer_addr", &self.peer_addr().ok())
+            .finish()
+    }
+}

@@ -1,0 +1,235 @@
+//! The stall detector — the chapter's `slow_callback_duration` (5.2), done so it can stay on.
+//!
+//! asyncio times every callback in debug mode, and only reports a slow one after it returns.
+//! kairos splits the job so the common path costs three relaxed stores per poll:
+//!
+//! - the loop publishes, at each poll, a poll counter and the polled task's id and spawn site
+//!   ([`StallMonitor::enter_poll`]), and says when it is idle (parked in `epoll_wait`);
+//! - a watchdog thread samples that every tenth of the threshold. If the counter has not moved
+//!   for a whole threshold while the loop is not idle, a poll is blocking the loop *right now*:
+//!   it reports the task while the poll still runs (and again each time the duration doubles,
+//!   so a poll that never returns keeps being reported);
+//! - when a reported poll returns, the loop reports its total duration.
+//!
+//! With `KAIROS_DEBUG=1` (or [`Builder::debug`](crate::Builder::debug)) the loop also times
+//! every poll with `Instant::now()`, so durations are exact and no slow poll escapes the
+//! sampling — at the price of two clock reads per poll.
+#![allow(unsafe_code)] // one read of a `&'static Location` published through an AtomicPtr
+
+use std::collections::HashMap;
+use std::panic::Location;
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use crate::diagnostic::{Diagnostic, Reporter, StallReport};
+use crate::task::{TaskId, TaskInfo};
+
+/// The loop's side of the detector: what it is polling, published for the watchdog.
+pub(crate) struct StallMonitor {
+    loop_id: u64,
+    threshold: Option<Duration>,
+    polls: AtomicU64,
+    task_id: AtomicU64,
+    /// Always points at a `&'static Location` (never null): see `enter_poll` and `new`.
+    site: AtomicPtr<Location<'static>>,
+    idle: AtomicBool,
+    /// The watchdog reported the current poll as still running; the loop reports its end.
+    flagged: AtomicBool,
+    /// The flagged poll's task and estimated start.
+    flagged_poll: Mutex<Option<(TaskInfo, Instant)>>,
+    /// Names of named tasks, for reports written by the watchdog thread.
+    names: Mutex<HashMap<u64, Arc<str>>>,
+    slow_polls: AtomicU64,
+    stop: AtomicBool,
+    pub(crate) reporter: Reporter,
+}
+
+impl StallMonitor {
+    pub(crate) fn new(loop_id: u64, threshold: Option<Duration>, reporter: Reporter) -> Self {
+        StallMonitor {
+            loop_id,
+            threshold,
+            polls: AtomicU64::new(0),
+            task_id: AtomicU64::new(0),
+            site: AtomicPtr::new(static_ptr(Location::caller())),
+            idle: AtomicBool::new(true),
+            flagged: AtomicBool::new(false),
+            flagged_poll: Mutex::new(None),
+            names: Mutex::new(HashMap::new()),
+            slow_polls: AtomicU64::new(0),
+            stop: AtomicBool::new(false),
+            reporter,
+        }
+    }
+
+    /// Starts the watchdog thread, if detection is on.
+    pub(crate) fn start_watchdog(self: &Arc<Self>) -> Option<Watchdog> {
+        let threshold = self.threshold?;
+        let monitor = Arc::clone(self);
+        let thread = thread::Builder::new()
+            .name(format!("kairos-watchdog-{}", self.loop_id))
+            .spawn(move || monitor.watch(threshold))
+            .ok()?; // without a thread the loop still runs; only stall detection is lost
+        Some(Watchdog { monitor: Arc::clone(self), thread: Some(thread) })
+    }
+
+    /// Publishes that the loop is about to poll task `id`. Three relaxed stores.
+    #[inline]
+    pub(crate) fn enter_poll(&self, id: TaskId, site: &'static Location<'static>) {
+        // A single writer (the loop thread): load + store is enough, no read-modify-write.
+        self.polls.store(self.polls.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
+        self.task_id.store(id.0, Ordering::Relaxed);
+        self.site.store(static_ptr(site), Ordering::Release);
+    }
+
+    /// Called after each poll: reports the end of a poll the watchdog flagged.
+    #[inline]
+    pub(crate) fn exit_poll(&self) {
+        if self.flagged.load(Ordering::Relaxed) {
+            self.report_flagged_end();
+        }
+    }
+
+    /// Debug mode: the loop measured the poll exactly.
+    pub(crate) fn exit_poll_timed(&self, elapsed: Duration, task: impl FnOnce() -> TaskInfo) {
+        let Some(threshold) = self.threshold else { return };
+        if elapsed < threshold {
+            self.exit_poll();
+            return;
+        }
+        let was_flagged = self.flagged.swap(false, Ordering::AcqRel);
+        if was_flagged {
+            self.flagged_poll.lock().unwrap_or_else(|e| e.into_inner()).take();
+        } else {
+            self.slow_polls.fetch_add(1, Ordering::Relaxed);
+        }
+        self.reporter.report(Diagnostic::SlowPoll(StallReport {
+            loop_id: self.loop_id,
+            task: task(),
+            duration: elapsed,
+            still_running: false,
+            exact: true,
+            threshold,
+        }));
+    }
+
+    #[cold]
+    fn report_flagged_end(&self) {
+        if !self.flagged.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        let flagged = self.flagged_poll.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let (Some((task, started)), Some(threshold)) = (flagged, self.threshold) {
+            self.reporter.report(Diagnostic::SlowPoll(StallReport {
+                loop_id: self.loop_id,
+                task,
+                duration: started.elapsed(),
+                still_running: false,
+                exact: false,
+                threshold,
+            }));
+        }
+    }
+
+    /// The loop parks in the reactor (or leaves `block_on`): not a stall.
+    #[inline]
+    pub(crate) fn set_idle(&self, idle: bool) {
+        self.idle.store(idle, Ordering::Release);
+    }
+
+    pub(crate) fn polls(&self) -> u64 {
+        self.polls.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn slow_polls(&self) -> u64 {
+        self.slow_polls.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn name_task(&self, id: TaskId, name: Arc<str>) {
+        self.names.lock().unwrap_or_else(|e| e.into_inner()).insert(id.0, name);
+    }
+
+    pub(crate) fn forget_name(&self, id: TaskId) {
+        self.names.lock().unwrap_or_else(|e| e.into_inner()).remove(&id.0);
+    }
+
+    /// The watchdog thread's loop.
+    fn watch(&self, threshold: Duration) {
+        let period = (threshold / 10).clamp(Duration::from_millis(1), Duration::from_millis(100));
+        let mut epoch = u64::MAX;
+        let mut last_sample = Instant::now();
+        // The current epoch was first seen at `seen_at`; the sample before was at `before`.
+        let mut seen_at = last_sample;
+        let mut before = last_sample;
+        let mut next_report = threshold;
+        while !self.stop.load(Ordering::Acquire) {
+            thread::park_timeout(period);
+            let now = Instant::now();
+            let current = self.polls.load(Ordering::Acquire);
+            if self.idle.load(Ordering::Acquire) || current != epoch {
+                epoch = if self.idle.load(Ordering::Acquire) { u64::MAX } else { current };
+                before = last_sample;
+                seen_at = now;
+                next_report = threshold;
+                last_sample = now;
+                continue;
+            }
+            last_sample = now;
+            let blocked = now.duration_since(seen_at); // a lower bound: no false alarms
+            if blocked < next_report {
+                continue;
+            }
+            let task = self.current_task();
+            if next_report == threshold {
+                self.slow_polls.fetch_add(1, Ordering::Relaxed);
+                let started = before + (seen_at - before) / 2;
+                *self.flagged_poll.lock().unwrap_or_else(|e| e.into_inner()) =
+                    Some((task.clone(), started));
+                self.flagged.store(true, Ordering::Release);
+            }
+            next_report *= 2;
+            self.reporter.report(Diagnostic::SlowPoll(StallReport {
+                loop_id: self.loop_id,
+                task,
+                duration: blocked,
+                still_running: true,
+                exact: false,
+                threshold,
+            }));
+        }
+    }
+
+    fn current_task(&self) -> TaskInfo {
+        let site = self.site.load(Ordering::Acquire);
+        let id = self.task_id.load(Ordering::Relaxed);
+        // SAFETY: `site` only ever holds pointers made by `static_ptr` from a
+        // `&'static Location<'static>` (in `new` and `enter_poll`): never null, never
+        // dangling, and `Location` is immutable, so a shared reference is sound.
+        let spawned_at: &'static Location<'static> = unsafe { &*site };
+        let name =
+            self.names.lock().unwrap_or_else(|e| e.into_inner()).get(&id).map(|n| n.to_string());
+        TaskInfo { id: TaskId(id), name, spawned_at }
+    }
+}
+
+fn static_ptr(site: &'static Location<'static>) -> *mut Location<'static> {
+    site as *const Location<'static> as *mut Location<'static>
+}
+
+/// Owns the watchdog thread; stops and joins it on drop.
+pub(crate) struct Watchdog {
+    monitor: Arc<StallMonitor>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        self.monitor.stop.store(true, Ordering::Release);
+        if let Some(thread) = self.thread.take() {
+            thread.thread().unpark();
+            let _ = thread.join();
+        }
+    }
+}

@@ -1,0 +1,41 @@
+//! [`stats`]: everything the loop counts, in one call.
+
+use crate::context;
+use crate::executor::PoolStats;
+
+/// A snapshot of a loop's counters, from [`stats`] or [`Runtime::stats`](crate::Runtime::stats).
+///
+/// Counters that only grow (`tasks_spawned`, `polls`, `slow_polls`, `unobserved_panics`) are
+/// totals since the loop started; the others are the current levels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoopStats {
+    /// The loop's id (loops are numbered from 1 in creation order).
+    pub loop_id: u64,
+    /// Tasks spawned and not yet finished.
+    pub tasks_alive: usize,
+    /// Tasks spawned in total.
+    pub tasks_spawned: u64,
+    /// Polls of tasks (and of the main future) in total.
+    pub polls: u64,
+    /// Tasks waiting on the ready queue right now.
+    pub ready_queue: usize,
+    /// Timers armed right now.
+    pub timers_pending: usize,
+    /// Sockets registered with the reactor right now.
+    pub io_sources: usize,
+    /// Polls that blocked the loop longer than `slow_callback_duration`.
+    pub slow_polls: u64,
+    /// Detached tasks that panicked with nobody to see it.
+    pub unobserved_panics: u64,
+    /// Every thread pool alive in the process (this loop's default executor included):
+    /// threads, active, queued and completed jobs.
+    pub pools: Vec<PoolStats>,
+}
+
+/// The current loop's counters.
+///
+/// # Panics
+/// Outside a running loop.
+pub fn stats() -> LoopStats {
+    context::expect_core("kairos_rt::stats", |core| core.stats())
+}

@@ -1,0 +1,121 @@
+//! The stall detector: slow polls are reported with task name and spawn site; fast ones are
+//! not; a poll that has not returned is reported while it still runs.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use kairos_rt::{sleep, spawn_named, Builder, Diagnostic, StallReport};
+
+fn recording_builder(threshold_ms: u64) -> (Builder, Arc<Mutex<Vec<StallReport>>>) {
+    let reports = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&reports);
+    let builder = Builder::new()
+        .slow_callback_duration(Some(Duration::from_millis(threshold_ms)))
+        .debug(false)
+        .on_diagnostic(move |d| {
+            if let Diagnostic::SlowPoll(r) = d {
+                sink.lock().unwrap().push(r.clone());
+            }
+        });
+    (builder, reports)
+}
+
+#[test]
+fn a_150ms_blocking_poll_is_reported_and_a_10ms_one_is_not() {
+    let (builder, reports) = recording_builder(100);
+    let (line, slow_polls) = builder.run(async {
+        let fine = spawn_named("fine", async {
+            std::thread::sleep(Duration::from_millis(10));
+        });
+        fine.await.unwrap();
+        sleep(Duration::from_millis(50)).await;
+        let line = line!() + 1;
+        let bad = spawn_named("bad_endpoint", async {
+            std::thread::sleep(Duration::from_millis(150));
+        });
+        bad.await.unwrap();
+        (line, kairos_rt::stats().slow_polls)
+    });
+    let reports = reports.lock().unwrap();
+    assert!(!reports.is_empty(), "the 150 ms poll was reported");
+    assert_eq!(slow_polls, 1, "counted once");
+    for r in reports.iter() {
+        assert_eq!(r.task.name.as_deref(), Some("bad_endpoint"), "only the slow task: {r}");
+        assert_eq!(r.task.spawned_at.line(), line);
+        assert_eq!(r.task.spawned_at.file(), file!());
+    }
+    let end = reports.iter().find(|r| !r.still_running).expect("the end of the poll is reported");
+    assert!(
+        end.duration >= Duration::from_millis(100) && end.duration < Duration::from_secs(2),
+        "{end}"
+    );
+    assert!(end.to_string().contains("bad_endpoint"), "{end}");
+}
+
+#[test]
+fn a_poll_that_does_not_return_is_reported_while_it_runs() {
+    let (builder, reports) = recording_builder(50);
+    let seen_while_blocked = Arc::new(AtomicBool::new(false));
+    let reported = Arc::clone(&seen_while_blocked);
+    let builder = {
+        let reports = Arc::clone(&reports);
+        builder.on_diagnostic(move |d| {
+            if let Diagnostic::SlowPoll(r) = d {
+                if r.still_running {
+                    reported.store(true, Ordering::SeqCst);
+                }
+                reports.lock().unwrap().push(r.clone());
+            }
+        })
+    };
+    builder.run(async move {
+        spawn_named("stuck", async move {
+            // Blocks the loop until the watchdog has reported it (or gives up after 10 s):
+            // the report can only come from outside while this poll is still running.
+            let started = Instant::now();
+            while !seen_while_blocked.load(Ordering::SeqCst)
+                && started.elapsed() < Duration::from_secs(10)
+            {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        })
+        .await
+        .unwrap();
+    });
+    let reports = reports.lock().unwrap();
+    let live = reports.iter().find(|r| r.still_running).expect("reported while running");
+    assert_eq!(live.task.name.as_deref(), Some("stuck"));
+    assert!(live.duration >= Duration::from_millis(50));
+}
+
+#[test]
+fn an_idle_loop_is_not_a_stalled_loop() {
+    let (builder, reports) = recording_builder(20);
+    builder.run(async {
+        sleep(Duration::from_millis(200)).await; // parked in epoll: idle, not stalled
+    });
+    assert!(reports.lock().unwrap().is_empty());
+}
+
+#[test]
+fn the_main_future_is_watched_too() {
+    let (builder, reports) = recording_builder(30);
+    builder.debug(true).run(async {
+        std::thread::sleep(Duration::from_millis(60));
+    });
+    let reports = reports.lock().unwrap();
+    let end = reports.iter().find(|r| !r.still_running).expect("reported");
+    assert_eq!(end.task.id.as_u64(), 0);
+    assert_eq!(end.task.name.as_deref(), Some("main"));
+    assert!(end.exact);
+}
+
+#[test]
+fn detection_can_be_turned_off() {
+    let (builder, reports) = recording_builder(20);
+    builder.slow_callback_duration(None).run(async {
+        std::thread::sleep(Duration::from_millis(60));
+    });
+    assert!(reports.lock().unwrap().is_empty());
+}
