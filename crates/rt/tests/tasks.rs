@@ -233,3 +233,58 @@ fn a_closed_loop_refuses_remote_work() {
     let result = futures::executor::block_on(handle.spawn(async { 1 }));
     assert_eq!(result, Err(TaskError::Cancelled));
 }
+
+/// Regression: `complete` once moved the finished or cancelled future out of the task cell
+/// (`mem::replace`) before dropping it, breaking `Pin`'s drop-in-place guarantee — a future
+/// with an intrusive waiter node would leave a dangling pointer behind.
+#[test]
+fn a_pinned_future_is_dropped_where_it_was_polled_when_cancelled_or_finished() {
+    use std::marker::PhantomPinned;
+    use std::pin::Pin;
+    use std::sync::atomic::AtomicBool;
+    use std::task::{Context, Poll};
+
+    static MOVED: AtomicBool = AtomicBool::new(false);
+
+    /// Remembers its address when polled; on drop, flags if it is no longer there.
+    struct AddressBound {
+        polled_at: usize,
+        ready: bool,
+        _pin: PhantomPinned,
+    }
+
+    impl std::future::Future for AddressBound {
+        type Output = ();
+        fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+            // SAFETY: the fields are plain data; nothing is moved out of the pinned value.
+            let this = unsafe { self.get_unchecked_mut() };
+            this.polled_at = this as *const Self as usize;
+            if this.ready {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        }
+    }
+
+    impl Drop for AddressBound {
+        fn drop(&mut self) {
+            if self.polled_at != 0 && self.polled_at != self as *const Self as usize {
+                MOVED.store(true, Ordering::SeqCst);
+            }
+        }
+    }
+
+    let bound = |ready| AddressBound { polled_at: 0, ready, _pin: PhantomPinned };
+    kairos_rt::run(async move {
+        let cancelled = spawn(bound(false));
+        let finished = spawn(bound(true));
+        let left_for_shutdown = spawn(bound(false));
+        yield_now().await;
+        cancelled.cancel();
+        assert!(cancelled.await.unwrap_err().is_cancelled());
+        finished.await.unwrap();
+        left_for_shutdown.detach();
+    });
+    assert!(!MOVED.load(Ordering::SeqCst), "a pinned future was moved before being dropped");
+}

@@ -179,18 +179,35 @@ impl<F: Future + 'static> TaskCell<F> {
         // handle operations check COMPLETE, which is clear, and touch only `Cell` fields).
         let stage = unsafe { &mut *self.stage.get() };
         let Stage::Running(future) = stage else { return None };
-        // SAFETY: the future lives inside the `Arc`'d cell and is never moved out while
-        // running: it is only dropped in place (by `replace_stage`), so pinning holds.
+        // SAFETY: the future lives inside the `Arc`'d cell and is never moved: while it runs,
+        // the stage is only ever dropped in place (`drop_future_in_place`), so pinning holds.
         let future = unsafe { Pin::new_unchecked(future) };
         Some(panic::catch_unwind(AssertUnwindSafe(|| future.poll(&mut cx))))
     }
 
+    /// Drops the future where it lies and leaves `Consumed` in its place.
+    ///
+    /// The future was pinned by `poll_future`, so it must be dropped at its address: moving it
+    /// out first (`mem::replace`) would break the `Pin` contract, and a future with an
+    /// intrusive waiter node (tokio's `Notified`, say) would leave a dangling pointer behind.
+    /// Destructors are user code: a panic in one is caught, and `Consumed` is written even then.
+    fn drop_future_in_place(&self) {
+        let stage = self.stage.get();
+        let _ = panic::catch_unwind(AssertUnwindSafe(|| {
+            let _consumed = WriteConsumedOnDrop(stage);
+            // SAFETY: on the owning loop's thread with no reference into the stage alive (see
+            // `replace_stage`); the stage holds a valid value, dropped exactly once here, and
+            // `WriteConsumedOnDrop` overwrites it (without dropping) even if this unwinds.
+            unsafe { std::ptr::drop_in_place(stage) };
+        }));
+    }
+
     /// Drops the future, stores the output, and tells whoever waits.
     fn complete(&self, core: &Core, output: Result<F::Output, TaskError>) {
-        // Drop the future first, outside the stage, so its destructors (user code that may
-        // wake, spawn or drop this task's own handle) see a consistent cell.
-        let old = self.replace_stage(Stage::Consumed);
-        let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(old)));
+        // Drop the future first, so its destructors (user code that may wake, spawn or drop
+        // this task's own handle) run while COMPLETE is still clear: they cannot reach the
+        // stage (see `replace_stage`).
+        self.drop_future_in_place();
         self.replace_stage(Stage::Finished(output));
         self.header.state.fetch_or(COMPLETE, Ordering::Release);
         core.task_finished(&self.header);
@@ -211,6 +228,18 @@ impl<F: Future + 'static> TaskCell<F> {
                 let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(other)));
             }
         }
+    }
+}
+
+/// Writes `Stage::Consumed` over a stage whose value was just dropped in place.
+struct WriteConsumedOnDrop<F: Future>(*mut Stage<F>);
+
+impl<F: Future> Drop for WriteConsumedOnDrop<F> {
+    fn drop(&mut self) {
+        // SAFETY: the pointer comes from the cell's `UnsafeCell` and is valid for writes; the
+        // old value was dropped in place by `drop_future_in_place`, so overwriting it without
+        // dropping is exactly right.
+        unsafe { std::ptr::write(self.0, Stage::Consumed) };
     }
 }
 
