@@ -8,6 +8,11 @@
 //!
 //! A [`TimerKey`] carries a generation: once its timer fired or was removed, the slot may be
 //! reused, and the stale key is recognised instead of touching the new timer.
+//!
+//! Memory per armed timer is 40 bytes: a 16-byte heap entry (deadline as nanoseconds since the
+//! queue was made, a 32-bit sequence number, a slot index) and a 24-byte slot (generation, heap
+//! position, waker). The sequence number wraps after 2^32 timers; only two timers with the very
+//! same nanosecond deadline armed 2^32 timers apart could then fire out of order.
 
 use std::task::Waker;
 use std::time::Instant;
@@ -21,8 +26,9 @@ pub(crate) struct TimerKey {
 
 #[derive(Clone, Copy)]
 struct HeapEntry {
-    deadline: Instant,
-    seq: u64,
+    /// Nanoseconds since `TimerQueue::epoch`.
+    deadline: u64,
+    seq: u32,
     slot: u32,
 }
 
@@ -32,23 +38,43 @@ impl HeapEntry {
     }
 }
 
+/// `Slot::heap_index` of a free slot.
+const FREE: u32 = u32::MAX;
+
 struct Slot {
     generation: u32,
-    /// Position in `heap`, or `None` when the slot is free.
-    heap_index: Option<u32>,
+    /// Position in `heap`, or `FREE`.
+    heap_index: u32,
     waker: Option<Waker>,
 }
 
 /// Armed timers of one loop.
-#[derive(Default)]
 pub(crate) struct TimerQueue {
+    epoch: Instant,
     heap: Vec<HeapEntry>,
     slots: Vec<Slot>,
     free: Vec<u32>,
-    next_seq: u64,
+    next_seq: u32,
+}
+
+impl Default for TimerQueue {
+    fn default() -> Self {
+        TimerQueue {
+            epoch: Instant::now(),
+            heap: Vec::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            next_seq: 0,
+        }
+    }
 }
 
 impl TimerQueue {
+    /// `instant` as nanoseconds since the epoch (earlier instants count as the epoch).
+    fn nanos(&self, instant: Instant) -> u64 {
+        u64::try_from(instant.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX)
+    }
+
     /// Number of armed timers.
     pub(crate) fn len(&self) -> usize {
         self.heap.len()
@@ -60,7 +86,7 @@ impl TimerQueue {
 
     /// The earliest deadline, if any timer is armed.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        self.heap.first().map(|e| e.deadline)
+        self.heap.first().map(|e| self.epoch + std::time::Duration::from_nanos(e.deadline))
     }
 
     /// Arms a timer that wakes `waker` at `deadline`.
@@ -69,17 +95,17 @@ impl TimerQueue {
             Some(slot) => slot,
             None => {
                 let slot = u32::try_from(self.slots.len()).expect("more than 2^32 timers armed");
-                self.slots.push(Slot { generation: 0, heap_index: None, waker: None });
+                self.slots.push(Slot { generation: 0, heap_index: FREE, waker: None });
                 slot
             }
         };
         let index = self.heap.len();
         let seq = self.next_seq;
-        self.next_seq += 1;
-        self.heap.push(HeapEntry { deadline, seq, slot });
+        self.next_seq = self.next_seq.wrapping_add(1);
+        self.heap.push(HeapEntry { deadline: self.nanos(deadline), seq, slot });
         let s = &mut self.slots[slot as usize];
         s.waker = Some(waker);
-        s.heap_index = Some(index as u32);
+        s.heap_index = index as u32;
         let key = TimerKey { slot, generation: s.generation };
         self.sift_up(index);
         key
@@ -107,7 +133,7 @@ impl TimerQueue {
 
     /// Disarms a timer; `false` if it had already fired or been removed.
     pub(crate) fn remove(&mut self, key: TimerKey) -> bool {
-        let Some(index) = self.slot(key).and_then(|s| s.heap_index) else { return false };
+        let Some(index) = self.slot(key).map(|s| s.heap_index) else { return false };
         self.remove_at(index as usize);
         true
     }
@@ -115,7 +141,7 @@ impl TimerQueue {
     /// Pops the earliest timer if its deadline is at or before `now`, returning its waker.
     pub(crate) fn pop_expired(&mut self, now: Instant) -> Option<Waker> {
         let first = self.heap.first()?;
-        if first.deadline > now {
+        if first.deadline > self.nanos(now) {
             return None;
         }
         self.remove_at(0)
@@ -131,13 +157,13 @@ impl TimerQueue {
     fn slot(&self, key: TimerKey) -> Option<&Slot> {
         self.slots
             .get(key.slot as usize)
-            .filter(|s| s.generation == key.generation && s.heap_index.is_some())
+            .filter(|s| s.generation == key.generation && s.heap_index != FREE)
     }
 
     fn slot_mut(&mut self, key: TimerKey) -> Option<&mut Slot> {
         self.slots
             .get_mut(key.slot as usize)
-            .filter(|s| s.generation == key.generation && s.heap_index.is_some())
+            .filter(|s| s.generation == key.generation && s.heap_index != FREE)
     }
 
     /// Removes the heap entry at `index`, frees its slot, and returns its waker.
@@ -155,7 +181,7 @@ impl TimerQueue {
             }
         }
         let slot = &mut self.slots[removed.slot as usize];
-        slot.heap_index = None;
+        slot.heap_index = FREE;
         slot.generation = slot.generation.wrapping_add(1);
         self.free.push(removed.slot);
         slot.waker.take()
@@ -163,7 +189,7 @@ impl TimerQueue {
 
     fn set_index(&mut self, index: usize) {
         let slot = self.heap[index].slot as usize;
-        self.slots[slot].heap_index = Some(index as u32);
+        self.slots[slot].heap_index = index as u32;
     }
 
     fn sift_up(&mut self, mut index: usize) {
