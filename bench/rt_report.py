@@ -1,35 +1,33 @@
 #!/usr/bin/env python3
-"""Turns criterion's estimates for the kairos-rt runtime benchmarks into a markdown table.
+"""The kairos-rt vs tokio table for BENCHMARKS.md, from bench/rt_bench.sh's raw runs.
 
-Usage: python3 bench/rt_report.py [target/criterion] [bench-output.txt]
+Usage: python3 bench/rt_report.py bench/out/rt/runs.jsonl bench/out/rt/output.txt
 
-For each benchmark group it prints the median time of `kairos` (stall detector on),
-`kairos-nodetect` and `tokio`, the ratio tokio / kairos (above 1: kairos is faster), and the
-stall detector's overhead (kairos / kairos-nodetect - 1). Peak-heap lines printed by the bench
-binary ("peak-heap group/name: N bytes") are read from the saved bench output, if given.
+For each group: the median over rounds of `kairos` (stall detector on, the default),
+`kairos-nodetect` and `tokio`; the ratio tokio / kairos (above 1: kairos is faster); the stall
+detector's overhead (kairos / kairos-nodetect - 1). Peak-heap lines that the bench binary
+prints ("peak-heap group/name: N bytes") are read from the bench output.
 """
+import collections
 import json
-import pathlib
 import re
+import statistics
 import sys
 
-root = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "target/criterion")
-output = pathlib.Path(sys.argv[2]) if len(sys.argv) > 2 else None
-GROUPS = [
-    "spawn_1m_tasks",
-    "yield_ping_pong_2x100k",
-    "sleep_100k_concurrent_10ms",
-    "semaphore_acquire_release_100k",
-    "semaphore_contended_10_tasks_2_permits",
-    "thread_pool_round_trip_10k",
-]
+runs_path, output_path = sys.argv[1], sys.argv[2]
+medians = collections.defaultdict(list)
+order = []
+for line in open(runs_path):
+    run = json.loads(line)
+    key = (run["group"], run["variant"])
+    medians[key].append(run["median_ns"])
+    if run["group"] not in order:
+        order.append(run["group"])
 
 
-def median_ns(group, name):
-    path = root / group / name / "new" / "estimates.json"
-    if not path.exists():
-        return None
-    return json.loads(path.read_text())["median"]["point_estimate"]
+def value(group, variant):
+    samples = medians.get((group, variant))
+    return statistics.median(samples) if samples else None
 
 
 def fmt(ns):
@@ -43,18 +41,19 @@ def fmt(ns):
 
 print("| benchmark | kairos | kairos, detector off | tokio current-thread | tokio / kairos | detector overhead |")
 print("|---|---|---|---|---|---|")
-for group in GROUPS:
-    k, n, t = (median_ns(group, name) for name in ("kairos", "kairos-nodetect", "tokio"))
-    ratio = f"{t / k:.2f}x" if k and t else "—"
+for group in order:
+    k, n, t = (value(group, v) for v in ("kairos", "kairos-nodetect", "tokio"))
+    ratio = f"**{t / k:.2f}x**" if k and t else "—"
     overhead = f"{(k / n - 1) * 100:+.1f}%" if k and n else "—"
     print(f"| {group} | {fmt(k)} | {fmt(n)} | {fmt(t)} | {ratio} | {overhead} |")
 
-if output and output.exists():
-    peaks = re.findall(r"peak-heap (\S+)/(\S+): (\d+) bytes", output.read_text())
-    if peaks:
-        print()
-        print("| peak heap of 100,000 concurrent sleeps | bytes | per task |")
-        print("|---|---|---|")
-        for group, name, bytes_ in peaks:
-            b = int(bytes_)
-            print(f"| {name} | {b / 2**20:.1f} MiB | {b / 100_000:.0f} B |")
+peaks = collections.defaultdict(list)
+for group, name, bytes_ in re.findall(r"peak-heap (\S+)/(\S+): (\d+) bytes", open(output_path).read()):
+    peaks[name].append(int(bytes_))
+if peaks:
+    print()
+    print("| peak heap, 100,000 concurrent sleeps | total | per task |")
+    print("|---|---|---|")
+    for name, samples in peaks.items():
+        b = statistics.median(samples)
+        print(f"| {name} | {b / 2**20:.1f} MiB | {b / 100_000:.0f} B |")

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# kairos-rt against tokio's current-thread runtime: each benchmark variant in a process of
+# its own, in interleaved order over several rounds (A B C, C B A, ...), medians reported.
+#
+#   bench/rt_bench.sh [--rounds N] [--quick]
+#
+# Why separate processes: the allocator's state (glibc's dynamic trim and mmap thresholds)
+# carries over from one variant to the next inside one process and swung a variant by 50%
+# here. For the same reason the thresholds are fixed for every variant (GLIBC_TUNABLES below).
+# Prints a markdown table (bench/rt_report.py) and leaves the raw runs in bench/out/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+rounds=2
+measure=3
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --rounds) rounds="$2"; shift 2 ;;
+    --quick) rounds=1; measure=1; shift ;;
+    *) echo "usage: bench/rt_bench.sh [--rounds N] [--quick]" >&2; exit 2 ;;
+  esac
+done
+
+export GLIBC_TUNABLES=glibc.malloc.trim_threshold=268435456:glibc.malloc.mmap_threshold=268435456
+out=bench/out/rt
+mkdir -p "$out"
+: > "$out/runs.jsonl"
+: > "$out/output.txt"
+
+cargo bench -p kairos-rt --bench runtime --no-run 2>&1 | tail -n 1
+
+groups=(spawn_1m_tasks yield_ping_pong_2x100k sleep_100k_concurrent_10ms
+        semaphore_acquire_release_100k semaphore_contended_10_tasks_2_permits
+        thread_pool_round_trip_10k)
+variants=(kairos kairos-nodetect tokio)
+
+for round in $(seq 1 "$rounds"); do
+  order=("${variants[@]}")
+  if [ $((round % 2)) -eq 0 ]; then order=(tokio kairos-nodetect kairos); fi
+  for group in "${groups[@]}"; do
+    for variant in "${order[@]}"; do
+      echo "round $round: $group/$variant"
+      cargo bench -q -p kairos-rt --bench runtime -- "^$group/$variant\$" \
+        --warm-up-time 1 --measurement-time "$measure" >> "$out/output.txt" 2>&1
+      python3 - "$group" "$variant" "$round" >> "$out/runs.jsonl" <<'PY'
+import json, sys
+group, variant, rnd = sys.argv[1:]
+est = json.load(open(f"target/criterion/{group}/{variant}/new/estimates.json"))
+print(json.dumps({"group": group, "variant": variant, "round": int(rnd),
+                  "median_ns": est["median"]["point_estimate"]}))
+PY
+    done
+  done
+done
+
+echo
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "rustc: $(rustc --version)"
+echo
+python3 bench/rt_report.py "$out/runs.jsonl" "$out/output.txt"
