@@ -18,8 +18,12 @@ thread_local! {
 }
 
 /// Runs `f` with the loop running on this thread, or returns `None` if there is none.
+///
+/// The thread-local is not borrowed while `f` runs (a cheap `Rc` clone is taken instead):
+/// `f` may run user code — a destructor — that starts or drops a loop of its own.
 pub(crate) fn with_core<R>(f: impl FnOnce(&Rc<Core>) -> R) -> Option<R> {
-    CURRENT.try_with(|current| current.borrow().as_ref().map(f)).ok().flatten()
+    let core = CURRENT.try_with(|current| current.borrow().clone()).ok().flatten()?;
+    Some(f(&core))
 }
 
 /// Like [`with_core`], but panics with a message naming `what` outside a loop.

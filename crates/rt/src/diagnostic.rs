@@ -99,9 +99,18 @@ impl Reporter {
         Reporter { hook }
     }
 
+    /// Reports `diagnostic`. A panicking hook is contained: it runs on the loop or on the
+    /// watchdog thread, and neither may die of a reporting bug.
     pub(crate) fn report(&self, diagnostic: Diagnostic) {
         match &self.hook {
-            Some(hook) => hook(&diagnostic),
+            Some(hook) => {
+                let delivered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    hook(&diagnostic);
+                }));
+                if delivered.is_err() {
+                    tracing::error!(target: "kairos::diagnostic", "the on_diagnostic hook panicked");
+                }
+            }
             None => match &diagnostic {
                 Diagnostic::SlowPoll(r) => tracing::warn!(target: "kairos::stall", "{r}"),
                 Diagnostic::UnobservedPanic(r) => tracing::error!(target: "kairos::task", "{r}"),

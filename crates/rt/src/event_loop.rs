@@ -1,7 +1,8 @@
 //! The loop itself: one turn at a time, like asyncio's `BaseEventLoop._run_once`.
 //!
 //! A turn:
-//! 1. polls the main future if it was woken;
+//! 1. (the main future of `run` is a task like the others: it sits in the ready queue when
+//!    woken, so it takes its turn in FIFO order, as asyncio's main task does);
 //! 2. polls every task that was on the ready queue when the turn began — tasks woken during
 //!    the turn (including a task that wakes itself) wait for the next turn;
 //! 3. moves what other threads injected (woken tasks, `call_soon` closures) onto the queue;
@@ -18,7 +19,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::Location;
-use std::pin::pin;
+use std::pin::{pin, Pin};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -28,7 +29,6 @@ use std::time::{Duration, Instant};
 use slab::Slab;
 
 use crate::context;
-use crate::diagnostic::{Diagnostic, PanicReport};
 use crate::io::reactor::Reactor;
 use crate::shared::{Injected, Shared};
 use crate::stall::{StallMonitor, Watchdog};
@@ -44,7 +44,9 @@ pub(crate) struct Core {
     pub(crate) reactor: Rc<Reactor>,
     pub(crate) timers: RefCell<TimerQueue>,
     pub(crate) monitor: Arc<StallMonitor>,
-    ready: RefCell<VecDeque<TaskRef>>,
+    ready: RefCell<VecDeque<Ready>>,
+    /// The buffer injected items are drained into, kept between turns.
+    injected: Cell<Vec<Injected>>,
     /// Every task not yet finished: the loop owns its tasks (a detached task that nothing will
     /// ever wake stays here until shutdown cancels it).
     tasks: RefCell<Slab<TaskRef>>,
@@ -52,7 +54,6 @@ pub(crate) struct Core {
     now: Cell<Instant>,
     next_task_id: Cell<u64>,
     spawned: Cell<u64>,
-    unobserved_panics: Cell<u64>,
     debug: bool,
     _watchdog: Option<Watchdog>,
     pub(crate) config: Config,
@@ -63,23 +64,21 @@ impl Core {
     pub(crate) fn new(config: Config) -> std::io::Result<Core> {
         let loop_id = NEXT_LOOP_ID.fetch_add(1, Ordering::Relaxed);
         let (reactor, unpark) = Reactor::new(config.event_capacity)?;
-        let monitor = Arc::new(StallMonitor::new(
-            loop_id,
-            config.slow_callback_duration,
-            crate::diagnostic::Reporter::new(config.diagnostic_hook.clone()),
-        ));
+        let reporter = crate::diagnostic::Reporter::new(config.diagnostic_hook.clone());
+        let monitor =
+            Arc::new(StallMonitor::new(loop_id, config.slow_callback_duration, reporter.clone()));
         let watchdog = monitor.start_watchdog();
         Ok(Core {
-            shared: Arc::new(Shared::new(loop_id, unpark)),
+            shared: Arc::new(Shared::new(loop_id, unpark, reporter)),
             reactor: Rc::new(reactor),
             timers: RefCell::new(TimerQueue::default()),
             monitor,
             ready: RefCell::new(VecDeque::new()),
+            injected: Cell::new(Vec::new()),
             tasks: RefCell::new(Slab::new()),
             now: Cell::new(Instant::now()),
             next_task_id: Cell::new(1),
             spawned: Cell::new(0),
-            unobserved_panics: Cell::new(0),
             debug: config.debug,
             _watchdog: watchdog,
             default_executor: crate::executor::DefaultExecutor::new(
@@ -100,7 +99,7 @@ impl Core {
     }
 
     pub(crate) fn push_ready(&self, task: TaskRef) {
-        self.ready.borrow_mut().push_back(task);
+        self.ready.borrow_mut().push_back(Ready::Task(task));
     }
 
     pub(crate) fn spawn<F: Future + 'static>(
@@ -120,7 +119,7 @@ impl Core {
         let task: TaskRef = cell.clone();
         let key = self.tasks.borrow_mut().insert(Arc::clone(&task));
         task.header().set_registry_key(key);
-        self.ready.borrow_mut().push_back(task);
+        self.ready.borrow_mut().push_back(Ready::Task(task));
         Task::new(cell)
     }
 
@@ -139,15 +138,6 @@ impl Core {
         }
     }
 
-    pub(crate) fn report_unobserved_panic(&self, header: &Header, message: String) {
-        self.unobserved_panics.set(self.unobserved_panics.get() + 1);
-        self.monitor.reporter.report(Diagnostic::UnobservedPanic(PanicReport {
-            loop_id: self.loop_id(),
-            task: header.info(),
-            message,
-        }));
-    }
-
     /// Drives `future` to completion, running the loop meanwhile.
     pub(crate) fn block_on<F: Future>(
         self: &Rc<Self>,
@@ -160,40 +150,57 @@ impl Core {
             notified: AtomicBool::new(true),
             shared: Arc::clone(&self.shared),
         });
+        self.ready.borrow_mut().push_back(Ready::Main);
         let waker = Waker::from(Arc::clone(&main));
         let mut cx = Context::from_waker(&waker);
         let mut future = pin!(future);
         loop {
-            if main.notified.swap(false, Ordering::AcqRel) {
-                let main_task =
-                    || TaskInfo { id: TaskId(0), name: Some("main".into()), spawned_at: called_at };
-                self.monitor.enter_poll(TaskId(0), called_at);
-                let polled = if self.debug {
-                    let started = Instant::now();
-                    let polled = future.as_mut().poll(&mut cx);
-                    self.monitor.exit_poll_timed(started.elapsed(), main_task);
-                    polled
-                } else {
-                    let polled = future.as_mut().poll(&mut cx);
-                    self.monitor.exit_poll();
-                    polled
+            // Step 2: the turn's batch is what was ready when it began.
+            let batch = self.ready.borrow().len();
+            for _ in 0..batch {
+                let Some(entry) = self.ready.borrow_mut().pop_front() else { break };
+                let task = match entry {
+                    Ready::Task(task) => task,
+                    Ready::Main => {
+                        main.notified.store(false, Ordering::Release);
+                        if let Poll::Ready(output) =
+                            self.poll_main(future.as_mut(), &mut cx, called_at)
+                        {
+                            return output;
+                        }
+                        continue;
+                    }
                 };
-                if let Poll::Ready(output) = polled {
-                    return output;
-                }
+                self.poll_task(task);
             }
-            self.run_ready();
+            // Loop work (callbacks, I/O dispatch, timers) is watched as "the loop itself".
+            self.monitor.enter_poll(TaskId::LOOP, Location::caller());
             self.run_injected();
-            self.drive_io_and_timers(main.notified.load(Ordering::Acquire));
+            self.drive_io_and_timers();
+            self.monitor.exit_poll();
         }
     }
 
-    /// Step 2: polls the tasks that were ready when the turn began.
-    fn run_ready(&self) {
-        let batch = self.ready.borrow().len();
-        for _ in 0..batch {
-            let Some(task) = self.ready.borrow_mut().pop_front() else { break };
-            self.poll_task(task);
+    fn poll_main<F: Future>(
+        &self,
+        future: Pin<&mut F>,
+        cx: &mut Context<'_>,
+        called_at: &'static Location<'static>,
+    ) -> Poll<F::Output> {
+        self.monitor.enter_poll(TaskId(0), called_at);
+        if self.debug {
+            let started = Instant::now();
+            let polled = future.poll(cx);
+            self.monitor.exit_poll_timed(started.elapsed(), || TaskInfo {
+                id: TaskId(0),
+                name: Some("main".into()),
+                spawned_at: called_at,
+            });
+            polled
+        } else {
+            let polled = future.poll(cx);
+            self.monitor.exit_poll();
+            polled
         }
     }
 
@@ -202,10 +209,10 @@ impl Core {
         let header = task.header();
         self.monitor.enter_poll(header.id, header.spawned_at);
         if self.debug {
-            let info = header.info();
+            let this = TaskRef::clone(&task);
             let started = Instant::now();
             task.run(self);
-            self.monitor.exit_poll_timed(started.elapsed(), || info);
+            self.monitor.exit_poll_timed(started.elapsed(), || this.header().info());
         } else {
             task.run(self);
             self.monitor.exit_poll();
@@ -217,9 +224,12 @@ impl Core {
         if !self.shared.has_injected() {
             return;
         }
-        for item in self.shared.take() {
+        let mut injected = self.injected.take();
+        self.shared.take_into(&mut injected);
+        for item in injected.drain(..) {
             match item {
                 Injected::Task(task) => self.push_ready(task),
+                Injected::Main => self.ready.borrow_mut().push_back(Ready::Main),
                 Injected::Call(call) => {
                     // A panicking callback must not take the loop down.
                     if let Err(payload) =
@@ -231,11 +241,12 @@ impl Core {
                 }
             }
         }
+        self.injected.set(injected); // keep the capacity for the next turn
     }
 
     /// Steps 4 and 5: I/O events, then due timers.
-    fn drive_io_and_timers(&self, main_notified: bool) {
-        let has_work = main_notified || !self.ready.borrow().is_empty();
+    fn drive_io_and_timers(&self) {
+        let has_work = !self.ready.borrow().is_empty();
         let timeout = if has_work {
             Some(Duration::ZERO)
         } else {
@@ -283,24 +294,43 @@ impl Core {
         // another loop runs on this thread (a refused nested `run` unwinding), they do
         // without: they see a loop that is not theirs and leave its state alone.
         let _enter = context::try_enter(Rc::clone(self));
-        loop {
-            // Drain first: destructors of cancelled tasks may spawn tasks, which are cancelled
-            // in the next round.
-            let alive: Vec<TaskRef> = self.tasks.borrow_mut().drain().collect();
-            if alive.is_empty() {
-                break;
-            }
-            for task in alive {
-                task.cancel_now(self);
-            }
-        }
+        self.cancel_all_tasks();
         self.ready.borrow_mut().clear();
-        for item in self.shared.close() {
-            drop(item);
-        }
+        drop(self.shared.close());
         self.timers.borrow_mut().clear();
         self.reactor.clear_wakers();
         self.default_executor.shutdown(self.config.executor_shutdown_timeout);
+        // The destructors just run (closures never called, wakers, pool jobs) may have spawned.
+        self.cancel_all_tasks();
+        self.ready.borrow_mut().clear();
+    }
+
+    /// Cancels tasks until none is left. Destructors of cancelled tasks may spawn tasks,
+    /// which are cancelled in the next round; a destructor that respawns forever is cut off
+    /// after `MAX_ROUNDS`, and the tasks left are leaked rather than dropped on the wrong
+    /// thread later (see the `Send` impl of the task cell).
+    fn cancel_all_tasks(&self) {
+        const MAX_ROUNDS: usize = 1000;
+        for _ in 0..MAX_ROUNDS {
+            let alive: Vec<TaskRef> = self.tasks.borrow_mut().drain().collect();
+            if alive.is_empty() {
+                return;
+            }
+            for task in alive {
+                // A panicking waker must not stop the others from being cancelled.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    task.cancel_now(self);
+                }));
+            }
+        }
+        let leaked: Vec<TaskRef> = self.tasks.borrow_mut().drain().collect();
+        tracing::error!(
+            target: "kairos::loop",
+            "{} tasks kept spawning tasks from their destructors during shutdown; they are \
+             leaked, not cancelled",
+            leaked.len()
+        );
+        std::mem::forget(leaked);
     }
 
     pub(crate) fn stats(&self) -> crate::LoopStats {
@@ -313,13 +343,19 @@ impl Core {
             timers_pending: self.timers.borrow().len(),
             io_sources: self.reactor.len(),
             slow_polls: self.monitor.slow_polls(),
-            unobserved_panics: self.unobserved_panics.get(),
+            unobserved_panics: self.shared.unobserved_panics(),
             pools: crate::executor::all_pool_stats(),
         }
     }
 }
 
-/// The main future's waker: a flag, and an unpark if the loop is blocked.
+/// An entry of the ready queue: a task, or the main future of `block_on`.
+enum Ready {
+    Task(TaskRef),
+    Main,
+}
+
+/// The main future's waker: queues `Ready::Main` once per wake-up.
 struct MainWaker {
     notified: AtomicBool,
     shared: Arc<Shared>,
@@ -331,13 +367,20 @@ impl Wake for MainWaker {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        self.notified.store(true, Ordering::Release);
-        let on_own_loop =
-            context::with_core(|core| Arc::ptr_eq(&core.shared, &self.shared)).unwrap_or(false);
-        if !on_own_loop {
-            // From another thread the loop may be parked: an (empty) injection goes through
-            // the same park/unpark handshake as a woken task, so the wake cannot be lost.
-            let _ = self.shared.inject(Injected::Call(Box::new(|| {})));
+        if self.notified.swap(true, Ordering::AcqRel) {
+            return; // already notified: the loop will poll the main future anyway
+        }
+        let queued_here = context::with_core(|core| {
+            let own = Arc::ptr_eq(&core.shared, &self.shared);
+            if own {
+                core.ready.borrow_mut().push_back(Ready::Main);
+            }
+            own
+        });
+        if queued_here != Some(true) {
+            // From another thread the loop may be parked: the injection goes through the same
+            // park/unpark handshake as a woken task, so the wake cannot be lost.
+            let _ = self.shared.inject(Injected::Main);
         }
     }
 }

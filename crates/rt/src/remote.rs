@@ -64,18 +64,22 @@ impl Handle {
         let spawned_at = Location::caller();
         let start = move || {
             let guarded = async move {
-                let work = std::panic::AssertUnwindSafe(future).catch_unwind();
-                futures_util::pin_mut!(work);
-                let outcome = match futures_util::future::select(work, cancel_rx).await {
-                    futures_util::future::Either::Left((Ok(value), _)) => Ok(value),
-                    futures_util::future::Either::Left((Err(payload), _)) => {
-                        Err(TaskError::from_panic(payload))
+                // Boxed so that `select` owns it and dropping it below drops the future.
+                let work = Box::pin(std::panic::AssertUnwindSafe(future).catch_unwind());
+                // The cancel signal is polled first, so a task cancelled before it started
+                // never runs; on cancel, the work is dropped before the outcome is sent, so
+                // its destructors have run when the awaiter hears `Cancelled`.
+                let outcome = match futures_util::future::select(cancel_rx, work).await {
+                    futures_util::future::Either::Left((Ok(()), work)) => {
+                        drop(work);
+                        Err(TaskError::Cancelled)
                     }
-                    // An explicit cancel (`Ok`), or the RemoteTask dropped (`Err`): both mean
-                    // nobody wants the value; for a drop we keep running (detach), see below.
-                    futures_util::future::Either::Right((Ok(()), _)) => Err(TaskError::Cancelled),
-                    futures_util::future::Either::Right((Err(_), work)) => {
+                    // The RemoteTask was dropped without cancelling: detached, run on.
+                    futures_util::future::Either::Left((Err(_), work)) => {
                         work.await.map_err(TaskError::from_panic)
+                    }
+                    futures_util::future::Either::Right((done, _)) => {
+                        done.map_err(TaskError::from_panic)
                     }
                 };
                 let _ = result_tx.send(outcome);

@@ -7,10 +7,11 @@
 //!
 //! [`Handle::call_soon`]: crate::Handle::call_soon
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
-use crate::task::TaskRef;
+use crate::diagnostic::{Diagnostic, PanicReport, Reporter};
+use crate::task::{Header, TaskRef};
 
 /// Something handed to a loop from outside its thread.
 pub(crate) enum Injected {
@@ -18,6 +19,8 @@ pub(crate) enum Injected {
     Task(TaskRef),
     /// A closure to run on the loop (`call_soon_threadsafe`).
     Call(Box<dyn FnOnce() + Send>),
+    /// The main future of `block_on`, woken from another thread.
+    Main,
 }
 
 struct Queue {
@@ -34,17 +37,37 @@ pub(crate) struct Shared {
     /// The loop is (about to be) blocked in the reactor and needs an explicit wake.
     parked: AtomicBool,
     unpark: mio::Waker,
+    /// Where this loop's diagnostics go; here so that a task handle dropped anywhere reports
+    /// to its own loop.
+    reporter: Reporter,
+    unobserved_panics: AtomicU64,
 }
 
 impl Shared {
-    pub(crate) fn new(loop_id: u64, unpark: mio::Waker) -> Self {
+    pub(crate) fn new(loop_id: u64, unpark: mio::Waker, reporter: Reporter) -> Self {
         Shared {
             loop_id,
             queue: Mutex::new(Queue { items: Vec::new(), closed: false }),
             has_injected: AtomicBool::new(false),
             parked: AtomicBool::new(false),
             unpark,
+            reporter,
+            unobserved_panics: AtomicU64::new(0),
         }
+    }
+
+    /// A detached task of this loop panicked: count it and report it.
+    pub(crate) fn report_unobserved_panic(&self, header: &Header, message: String) {
+        self.unobserved_panics.fetch_add(1, Ordering::Relaxed);
+        self.reporter.report(Diagnostic::UnobservedPanic(PanicReport {
+            loop_id: self.loop_id,
+            task: header.info(),
+            message,
+        }));
+    }
+
+    pub(crate) fn unobserved_panics(&self) -> u64 {
+        self.unobserved_panics.load(Ordering::Relaxed)
     }
 
     /// Queues `item` for the loop; gives it back if the loop has shut down.
@@ -71,11 +94,12 @@ impl Shared {
         self.has_injected.load(Ordering::Acquire)
     }
 
-    /// Takes everything injected so far, in order.
-    pub(crate) fn take(&self) -> Vec<Injected> {
+    /// Moves everything injected so far, in order, into `buffer` (empty on entry), which
+    /// the loop reuses turn after turn so that draining does not allocate under the lock.
+    pub(crate) fn take_into(&self, buffer: &mut Vec<Injected>) {
         self.has_injected.store(false, Ordering::SeqCst);
         let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-        std::mem::take(&mut queue.items)
+        std::mem::swap(&mut queue.items, buffer);
     }
 
     /// Announces that the loop is about to block; `false` if it must not (work was injected).

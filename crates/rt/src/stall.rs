@@ -35,8 +35,10 @@ pub(crate) struct StallMonitor {
     /// Always points at a `&'static Location` (never null): see `enter_poll` and `new`.
     site: AtomicPtr<Location<'static>>,
     idle: AtomicBool,
-    /// The watchdog reported the current poll as still running; the loop reports its end.
-    flagged: AtomicBool,
+    /// The poll counter value of the poll the watchdog reported as still running (0: none);
+    /// the loop reports that poll's end. Holding the counter, not a flag, means a flag raised
+    /// just after the poll returned is recognised as stale instead of blaming the next poll.
+    flagged: AtomicU64,
     /// The flagged poll's task and estimated start.
     flagged_poll: Mutex<Option<(TaskInfo, Instant)>>,
     /// Names of named tasks, for reports written by the watchdog thread.
@@ -55,7 +57,7 @@ impl StallMonitor {
             task_id: AtomicU64::new(0),
             site: AtomicPtr::new(static_ptr(Location::caller())),
             idle: AtomicBool::new(true),
-            flagged: AtomicBool::new(false),
+            flagged: AtomicU64::new(0),
             flagged_poll: Mutex::new(None),
             names: Mutex::new(HashMap::new()),
             slow_polls: AtomicU64::new(0),
@@ -87,7 +89,7 @@ impl StallMonitor {
     /// Called after each poll: reports the end of a poll the watchdog flagged.
     #[inline]
     pub(crate) fn exit_poll(&self) {
-        if self.flagged.load(Ordering::Relaxed) {
+        if self.flagged.load(Ordering::Relaxed) != 0 {
             self.report_flagged_end();
         }
     }
@@ -99,7 +101,7 @@ impl StallMonitor {
             self.exit_poll();
             return;
         }
-        let was_flagged = self.flagged.swap(false, Ordering::AcqRel);
+        let was_flagged = self.flagged.swap(0, Ordering::AcqRel) == self.polls();
         if was_flagged {
             self.flagged_poll.lock().unwrap_or_else(|e| e.into_inner()).take();
         } else {
@@ -117,10 +119,11 @@ impl StallMonitor {
 
     #[cold]
     fn report_flagged_end(&self) {
-        if !self.flagged.swap(false, Ordering::AcqRel) {
-            return;
-        }
+        let flagged_epoch = self.flagged.swap(0, Ordering::AcqRel);
         let flagged = self.flagged_poll.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if flagged_epoch != self.polls() {
+            return; // raised for a poll that had already returned: nothing to report
+        }
         if let (Some((task, started)), Some(threshold)) = (flagged, self.threshold) {
             self.reporter.report(Diagnostic::SlowPoll(StallReport {
                 loop_id: self.loop_id,
@@ -187,7 +190,7 @@ impl StallMonitor {
                 let started = before + (seen_at - before) / 2;
                 *self.flagged_poll.lock().unwrap_or_else(|e| e.into_inner()) =
                     Some((task.clone(), started));
-                self.flagged.store(true, Ordering::Release);
+                self.flagged.store(current, Ordering::Release);
             }
             next_report *= 2;
             self.reporter.report(Diagnostic::SlowPoll(StallReport {

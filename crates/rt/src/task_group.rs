@@ -8,6 +8,7 @@ use std::rc::Rc;
 use std::task::{Poll, Waker};
 
 use futures_util::FutureExt;
+use slab::Slab;
 
 use crate::context;
 use crate::task::{panic_message, AbortHandle, Task};
@@ -16,7 +17,7 @@ use crate::task::{panic_message, AbortHandle, Task};
 /// [`join`](TaskGroup::join) returns every failure together — asyncio's `TaskGroup` (3.11).
 ///
 /// A child is a future returning `Result<T, E>`; it *fails* by returning `Err(E)` or by
-/// panicking. Because cancellation drops a child at its `.await` (it cannot raise again from
+/// panicking (the panic is caught and reported once, through the group). Because cancellation drops a child at its `.await` (it cannot raise again from
 /// a `finally` as a Python coroutine can), the failures are usually just the first one; the
 /// list holds more when several children fail before the cancellation reaches them. Its [`Task`] handle gives `Ok(T)` if it succeeded; a child that failed or was
 /// cancelled because a sibling failed gives `Err(TaskError::Cancelled)` — the failure itself
@@ -45,7 +46,9 @@ pub struct TaskGroup<E> {
 }
 
 struct Inner<E> {
-    children: RefCell<Vec<AbortHandle>>,
+    /// The children still running; a child removes itself when it ends, so a long-lived
+    /// group (one per server, say) does not keep every finished task's allocation.
+    children: RefCell<Slab<AbortHandle>>,
     failures: RefCell<Vec<ChildFailure<E>>>,
     alive: Cell<usize>,
     failed: Cell<bool>,
@@ -72,7 +75,7 @@ impl<E: 'static> TaskGroup<E> {
     pub fn new() -> TaskGroup<E> {
         TaskGroup {
             inner: Rc::new(Inner {
-                children: RefCell::new(Vec::new()),
+                children: RefCell::new(Slab::new()),
                 failures: RefCell::new(Vec::new()),
                 alive: Cell::new(0),
                 failed: Cell::new(false),
@@ -91,7 +94,9 @@ impl<E: 'static> TaskGroup<E> {
     {
         let inner = Rc::clone(&self.inner);
         inner.alive.set(inner.alive.get() + 1);
-        let guard = AliveGuard { inner: Rc::clone(&inner) };
+        // The child's slot is reserved before it is spawned; it cannot run before `insert`.
+        let slot = inner.children.borrow().vacant_key();
+        let guard = AliveGuard { inner: Rc::clone(&inner), slot };
         let child = async move {
             let _guard = guard;
             let outcome = AssertUnwindSafe(future).catch_unwind().await;
@@ -102,8 +107,12 @@ impl<E: 'static> TaskGroup<E> {
                     std::future::pending().await // cancelled by `fail` on the next turn
                 }
                 Err(payload) => {
+                    // Reported once, through the group: the child ends cancelled like one
+                    // that returned `Err`, instead of panicking again (which would also be
+                    // reported as an unobserved panic if its handle was detached).
                     inner.fail(ChildFailure::Panic(panic_message(payload.as_ref())));
-                    std::panic::resume_unwind(payload)
+                    drop(payload);
+                    std::future::pending().await
                 }
             }
         };
@@ -113,7 +122,8 @@ impl<E: 'static> TaskGroup<E> {
         if self.inner.failed.get() {
             task.cancel();
         }
-        self.inner.children.borrow_mut().push(task.abort_handle());
+        let inserted = self.inner.children.borrow_mut().insert(task.abort_handle());
+        debug_assert_eq!(inserted, slot);
         task
     }
 
@@ -165,7 +175,8 @@ impl<E> Inner<E> {
     }
 
     fn cancel_all(&self) {
-        let children = self.children.borrow().clone();
+        let children: Vec<AbortHandle> =
+            self.children.borrow().iter().map(|(_, child)| child.clone()).collect();
         for child in children {
             child.cancel();
         }
@@ -193,10 +204,12 @@ impl<E> fmt::Debug for TaskGroup<E> {
 /// Counts a child as alive until its future is dropped (finished or cancelled).
 struct AliveGuard<E> {
     inner: Rc<Inner<E>>,
+    slot: usize,
 }
 
 impl<E> Drop for AliveGuard<E> {
     fn drop(&mut self) {
+        self.inner.children.borrow_mut().try_remove(self.slot);
         let alive = self.inner.alive.get() - 1;
         self.inner.alive.set(alive);
         if alive == 0 {

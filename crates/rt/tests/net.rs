@@ -128,3 +128,29 @@ fn udp_round_trip() {
         echo.await.unwrap();
     });
 }
+
+#[test]
+fn several_tasks_can_wait_on_one_socket() {
+    // Two receivers share one socket: an edge must wake both, not only the last to poll.
+    kairos_rt::run(async {
+        let socket = std::rc::Rc::new(UdpSocket::bind(loopback()).unwrap());
+        let addr = socket.local_addr().unwrap();
+        let receivers: Vec<_> = (0..2)
+            .map(|_| {
+                let socket = std::rc::Rc::clone(&socket);
+                spawn(async move {
+                    let mut buf = [0u8; 16];
+                    socket.recv_from(&mut buf).await.unwrap().0
+                })
+            })
+            .collect();
+        kairos_rt::yield_now().await; // both are parked on the socket now
+        let sender = UdpSocket::bind(loopback()).unwrap();
+        sender.send_to(b"one", addr).await.unwrap();
+        sender.send_to(b"two", addr).await.unwrap();
+        for r in receivers {
+            let n = timeout(Duration::from_secs(5), r).await.expect("both receivers woke").unwrap();
+            assert_eq!(n, 3);
+        }
+    });
+}

@@ -204,3 +204,20 @@ fn a_runtime_runs_several_block_ons_and_keeps_tasks_between_them() {
     assert_eq!(runtime.block_on(task).unwrap(), 7);
     assert_eq!(runtime.stats().tasks_alive, 0);
 }
+
+#[test]
+fn the_main_future_takes_its_turn_in_fifo_order_like_asyncios_main_task() {
+    // asyncio: main creates T then awaits sleep(0) — T runs before main resumes.
+    let trace = kairos_rt::run(async {
+        let trace = Rc::new(RefCell::new(Vec::new()));
+        let t = {
+            let trace = Rc::clone(&trace);
+            spawn(async move { trace.borrow_mut().push("task") })
+        };
+        yield_now().await;
+        trace.borrow_mut().push("main resumed");
+        t.await.unwrap();
+        Rc::try_unwrap(trace).unwrap().into_inner()
+    });
+    assert_eq!(trace, ["task", "main resumed"]);
+}

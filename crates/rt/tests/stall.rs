@@ -119,3 +119,38 @@ fn detection_can_be_turned_off() {
     });
     assert!(reports.lock().unwrap().is_empty());
 }
+
+#[test]
+fn a_blocking_call_soon_callback_is_blamed_on_the_loop_not_on_a_task() {
+    let (builder, reports) = recording_builder(50);
+    builder.run(async {
+        let handle = kairos_rt::Handle::current();
+        std::thread::spawn(move || {
+            handle.call_soon(|| std::thread::sleep(Duration::from_millis(150))).unwrap();
+        })
+        .join()
+        .unwrap();
+        sleep(Duration::from_millis(300)).await;
+    });
+    let reports = reports.lock().unwrap();
+    assert!(!reports.is_empty(), "the blocking callback was reported");
+    for r in reports.iter() {
+        assert_eq!(r.task.id, kairos_rt::TaskId::LOOP, "{r}");
+        assert!(r.to_string().contains("the event loop's own work"), "{r}");
+    }
+}
+
+#[test]
+fn a_panicking_diagnostic_hook_does_not_take_the_loop_down() {
+    let finished = Builder::new()
+        .slow_callback_duration(Some(Duration::from_millis(20)))
+        .debug(true)
+        .on_diagnostic(|_| panic!("the hook is buggy"))
+        .run(async {
+            kairos_rt::spawn(async { panic!("detached and panicking") }).detach();
+            std::thread::sleep(Duration::from_millis(40)); // a slow poll: reported
+            sleep(Duration::from_millis(10)).await;
+            "the loop lived on"
+        });
+    assert_eq!(finished, "the loop lived on");
+}

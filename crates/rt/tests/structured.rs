@@ -216,3 +216,27 @@ fn semaphore_limits_concurrency_to_five_of_twenty() {
         assert_eq!(semaphore.available_permits(), 5);
     });
 }
+
+#[test]
+fn a_panicking_child_is_reported_once_through_its_group() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let unobserved = Arc::new(AtomicUsize::new(0));
+    let count = Arc::clone(&unobserved);
+    kairos_rt::Builder::new()
+        .on_diagnostic(move |d| {
+            if matches!(d, kairos_rt::Diagnostic::UnobservedPanic(_)) {
+                count.fetch_add(1, Ordering::SeqCst);
+            }
+        })
+        .run(async {
+            let group = TaskGroup::<()>::new();
+            let child = group.spawn::<(), _>(async { panic!("child panicked") });
+            let probe = child.abort_handle();
+            child.detach();
+            let err = group.join().await.unwrap_err();
+            assert_eq!(err.failures(), [ChildFailure::Panic("child panicked".into())]);
+            assert!(probe.is_finished());
+        });
+    assert_eq!(unobserved.load(Ordering::SeqCst), 0, "the group already reported it");
+}

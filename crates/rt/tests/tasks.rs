@@ -288,3 +288,24 @@ fn a_pinned_future_is_dropped_where_it_was_polled_when_cancelled_or_finished() {
     });
     assert!(!MOVED.load(Ordering::SeqCst), "a pinned future was moved before being dropped");
 }
+
+#[test]
+fn a_remote_task_cancelled_before_it_starts_never_runs() {
+    let ran = Arc::new(AtomicUsize::new(0));
+    let flag = Arc::clone(&ran);
+    kairos_rt::run(async move {
+        let handle = kairos_rt::Handle::current();
+        // Spawned and cancelled from another thread before the loop's next turn.
+        let remote = std::thread::spawn(move || {
+            let mut remote = handle.spawn(async move {
+                flag.fetch_add(1, Ordering::SeqCst);
+            });
+            remote.cancel();
+            remote
+        })
+        .join()
+        .unwrap();
+        assert_eq!(remote.await, Err(TaskError::Cancelled));
+    });
+    assert_eq!(ran.load(Ordering::SeqCst), 0);
+}

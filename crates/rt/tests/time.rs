@@ -157,3 +157,27 @@ fn interval_skips_missed_ticks_instead_of_bursting() {
         assert!(next >= first + Duration::from_millis(40), "missed ticks were skipped");
     });
 }
+
+#[test]
+fn reset_keeps_an_armed_sleep_waking_its_task_at_the_new_deadline() {
+    kairos_rt::run(async {
+        let started = Instant::now();
+        let mut s = Box::pin(sleep(Duration::from_secs(60)));
+        let mut polls = 0;
+        // Poll the sleep once, move its deadline to 20 ms, and never poll it again: only the
+        // re-armed timer can wake this future.
+        let woke = poll_fn(|cx| {
+            polls += 1;
+            if polls == 1 {
+                assert!(s.as_mut().poll(cx).is_pending());
+                s.as_mut().reset(Instant::now() + Duration::from_millis(20));
+                Poll::Pending
+            } else {
+                Poll::Ready(started.elapsed())
+            }
+        });
+        let elapsed =
+            timeout(Duration::from_secs(5), woke).await.expect("woken by the reset timer");
+        assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
+    });
+}

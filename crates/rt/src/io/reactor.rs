@@ -45,8 +45,41 @@ impl Direction {
 #[derive(Default)]
 struct IoSlot {
     readiness: u8,
-    reader: Option<Waker>,
-    writer: Option<Waker>,
+    readers: Waiters,
+    writers: Waiters,
+}
+
+/// The tasks waiting on one direction of a source. Usually one; several when tasks share a
+/// socket (`Rc<UdpSocket>` with many receivers, several acceptors on one listener), and all
+/// of them are woken by an edge. The first waiter needs no allocation.
+#[derive(Default)]
+struct Waiters {
+    first: Option<Waker>,
+    more: Vec<Waker>,
+}
+
+impl Waiters {
+    fn register(&mut self, waker: &Waker) {
+        match &self.first {
+            None => self.first = Some(waker.clone()),
+            Some(w) if w.will_wake(waker) => {}
+            Some(_) => {
+                if !self.more.iter().any(|w| w.will_wake(waker)) {
+                    self.more.push(waker.clone());
+                }
+            }
+        }
+    }
+
+    fn take_into(&mut self, out: &mut Vec<Waker>) {
+        out.extend(self.first.take());
+        out.append(&mut self.more);
+    }
+
+    fn clear(&mut self) {
+        self.first = None;
+        self.more.clear();
+    }
 }
 
 /// One loop's reactor.
@@ -110,13 +143,9 @@ impl Reactor {
         if slot.readiness & direction.mask() != 0 {
             return Poll::Ready(());
         }
-        let waiter = match direction {
-            Direction::Read => &mut slot.reader,
-            Direction::Write => &mut slot.writer,
-        };
-        match waiter {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            _ => *waiter = Some(cx.waker().clone()),
+        match direction {
+            Direction::Read => slot.readers.register(cx.waker()),
+            Direction::Write => slot.writers.register(cx.waker()),
         }
         Poll::Pending
     }
@@ -159,10 +188,10 @@ impl Reactor {
                 }
                 slot.readiness |= bits;
                 if bits & Direction::Read.mask() != 0 {
-                    to_wake.extend(slot.reader.take());
+                    slot.readers.take_into(&mut to_wake);
                 }
                 if bits & Direction::Write.mask() != 0 {
-                    to_wake.extend(slot.writer.take());
+                    slot.writers.take_into(&mut to_wake);
                 }
             }
         }
@@ -175,8 +204,8 @@ impl Reactor {
     /// Drops every parked waker (loop shutdown).
     pub(crate) fn clear_wakers(&self) {
         for (_, slot) in self.sources.borrow_mut().iter_mut() {
-            slot.reader = None;
-            slot.writer = None;
+            slot.readers.clear();
+            slot.writers.clear();
         }
     }
 }

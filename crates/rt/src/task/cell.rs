@@ -212,17 +212,18 @@ impl<F: Future + 'static> TaskCell<F> {
         self.header.state.fetch_or(COMPLETE, Ordering::Release);
         core.task_finished(&self.header);
         if self.header.detached.get() {
-            self.discard_output(core);
+            self.discard_output();
         } else if let Some(waker) = self.header.join_waker.take() {
             waker.wake();
         }
     }
 
-    /// Drops an output nobody will read; a panic nobody will see is reported now.
-    fn discard_output(&self, core: &Core) {
+    /// Drops an output nobody will read; a panic nobody will see is reported now, to the
+    /// task's own loop.
+    fn discard_output(&self) {
         match self.replace_stage(Stage::Consumed) {
             Stage::Finished(Err(TaskError::Panicked { message })) => {
-                core.report_unobserved_panic(&self.header, message);
+                self.header.shared.report_unobserved_panic(&self.header, message);
             }
             other => {
                 let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(other)));
@@ -304,10 +305,7 @@ impl<F: Future + 'static> Joinable<F::Output> for TaskCell<F> {
     fn detach(&self) {
         self.header.join_waker.take();
         if self.header.is_complete() {
-            context::with_core(|core| self.discard_output(core)).unwrap_or_else(|| {
-                // No loop is running here (the handle outlived `run`): just drop the output.
-                drop(self.replace_stage(Stage::Consumed));
-            });
+            self.discard_output();
         } else {
             self.header.detached.set(true);
         }
@@ -319,6 +317,13 @@ impl<F: Future + 'static> Joinable<F::Output> for TaskCell<F> {
 }
 
 impl<F: Future + 'static> ArcWake for TaskCell<F> {
+    fn wake(self: Arc<Self>) {
+        // By value: the waker's reference travels to the queue, no count traffic.
+        if self.header.set_notified() {
+            context::schedule(self);
+        }
+    }
+
     fn wake_by_ref(arc_self: &Arc<Self>) {
         if arc_self.header.set_notified() {
             context::schedule(arc_self.clone());

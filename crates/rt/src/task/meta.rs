@@ -8,6 +8,10 @@ use std::panic::Location;
 pub struct TaskId(pub(crate) u64);
 
 impl TaskId {
+    /// Not a task: the loop's own work between polls (callbacks from other threads, I/O
+    /// dispatch, firing timers). The stall detector blames it when that work is slow.
+    pub const LOOP: TaskId = TaskId(u64::MAX);
+
     /// The number behind the id (the main future of `run` is task 0).
     pub fn as_u64(self) -> u64 {
         self.0
@@ -16,6 +20,9 @@ impl TaskId {
 
 impl fmt::Display for TaskId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if *self == TaskId::LOOP {
+            return f.write_str("#loop");
+        }
         write!(f, "#{}", self.0)
     }
 }
@@ -33,6 +40,9 @@ pub struct TaskInfo {
 
 impl fmt::Display for TaskInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.id == TaskId::LOOP {
+            return f.write_str("the event loop's own work (call_soon callbacks, I/O, timers)");
+        }
         match &self.name {
             Some(name) => write!(f, "task {} '{}'", self.id, name)?,
             None => write!(f, "task {}", self.id)?,

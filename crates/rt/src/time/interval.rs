@@ -19,7 +19,7 @@ use super::sleep::{sleep_until, Sleep};
 pub fn interval(period: Duration) -> Interval {
     assert!(!period.is_zero(), "kairos_rt::interval needs a non-zero period");
     let start = Instant::now();
-    Interval { period, next: start, sleep: sleep_until(start) }
+    Interval { period, next: start, sleep: sleep_until(start), started: false }
 }
 
 /// A periodic timer; see [`interval`].
@@ -28,6 +28,8 @@ pub struct Interval {
     period: Duration,
     next: Instant,
     sleep: Sleep,
+    /// Whether the first tick (due at once, without waiting for the timer) was given.
+    started: bool,
 }
 
 impl Interval {
@@ -38,16 +40,18 @@ impl Interval {
 
     /// Polls for the next tick.
     pub fn poll_tick(&mut self, cx: &mut Context<'_>) -> Poll<Instant> {
-        if Pin::new(&mut self.sleep).poll(cx).is_pending() {
+        if self.started && Pin::new(&mut self.sleep).poll(cx).is_pending() {
             return Poll::Pending;
         }
+        self.started = true;
         let tick = self.next;
         let now = Instant::now();
         let mut next = tick + self.period;
         if next <= now {
             // Skip the ticks we missed, staying on the original grid.
-            let behind = now.duration_since(tick).as_nanos() / self.period.as_nanos();
-            next = tick + self.period * (behind as u32 + 1);
+            let periods = now.duration_since(tick).as_nanos() / self.period.as_nanos() + 1;
+            let skip = self.period.as_nanos().saturating_mul(periods);
+            next = tick + Duration::from_nanos(u64::try_from(skip).unwrap_or(u64::MAX));
         }
         self.next = next;
         self.sleep.reset(next);

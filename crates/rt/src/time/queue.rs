@@ -133,9 +133,13 @@ impl TimerQueue {
 
     /// Disarms a timer; `false` if it had already fired or been removed.
     pub(crate) fn remove(&mut self, key: TimerKey) -> bool {
-        let Some(index) = self.slot(key).map(|s| s.heap_index) else { return false };
-        self.remove_at(index as usize);
-        true
+        self.take(key).is_some()
+    }
+
+    /// Disarms a timer and returns its waker; `None` if it had already fired or been removed.
+    pub(crate) fn take(&mut self, key: TimerKey) -> Option<Waker> {
+        let index = self.slot(key)?.heap_index;
+        self.remove_at(index as usize)
     }
 
     /// Pops the earliest timer if its deadline is at or before `now`, returning its waker.

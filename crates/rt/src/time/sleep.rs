@@ -56,10 +56,21 @@ impl Sleep {
         Instant::now() >= self.deadline
     }
 
-    /// Moves the deadline (earlier or later), keeping the same `Sleep`.
+    /// Moves the deadline (earlier or later), keeping the same `Sleep`. An armed sleep stays
+    /// armed with the waker it had, so its task is woken at the new deadline even if it does
+    /// not poll the sleep again first.
     pub fn reset(&mut self, deadline: Instant) {
-        self.disarm();
         self.deadline = deadline;
+        let Some(armed) = self.armed.take() else { return };
+        self.armed = context::with_core(|core| {
+            if core.loop_id() != armed.loop_id {
+                return None;
+            }
+            let mut timers = core.timers.borrow_mut();
+            let waker = timers.take(armed.key)?;
+            Some(Armed { loop_id: armed.loop_id, key: timers.insert(deadline, waker) })
+        })
+        .flatten();
     }
 
     fn disarm(&mut self) {
