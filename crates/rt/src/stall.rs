@@ -236,3 +236,24 @@ impl Drop for Watchdog {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Exercises the `unsafe` read of the published spawn site (run it under Miri too).
+    #[test]
+    fn the_watchdog_reads_back_the_task_the_loop_published() {
+        let monitor = StallMonitor::new(7, Some(Duration::from_millis(100)), Reporter::default());
+        let here = Location::caller();
+        monitor.name_task(TaskId(42), Arc::from("named"));
+        monitor.enter_poll(TaskId(42), here);
+        let seen = monitor.current_task();
+        assert_eq!(seen.id, TaskId(42));
+        assert_eq!(seen.name.as_deref(), Some("named"));
+        assert_eq!(seen.spawned_at, here);
+        // Before any poll, the pointer is the monitor's own creation site, never null.
+        let fresh = StallMonitor::new(8, None, Reporter::default());
+        assert_eq!(fresh.current_task().spawned_at.file(), file!());
+    }
+}

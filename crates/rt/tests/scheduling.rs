@@ -73,7 +73,7 @@ fn a_self_waking_task_does_not_starve_a_timer() {
         *stop.borrow_mut() = true;
         (spinner.await.unwrap(), fired_after)
     });
-    assert!(spins > 10, "the spinner ran meanwhile ({spins} spins)");
+    assert!(spins >= 1, "the spinner was running when the timer fired ({spins} spins)");
     assert!(timer_fired_after < Duration::from_secs(2), "timer starved: {timer_fired_after:?}");
 }
 

@@ -99,11 +99,10 @@ fn race_and_as_completed() {
         assert_eq!((index, winner.as_str()), (1, "fast result"));
         assert_eq!(kairos_rt::stats().timers_pending, 0, "the losers were cancelled");
 
-        let mut stream = as_completed([
-            slow_operation("a", 30),
-            slow_operation("b", 10),
-            slow_operation("c", 20),
-        ]);
+        // Deadlines from one base instant: the order cannot depend on how fast they start.
+        let base = Instant::now();
+        let at = |ms| kairos_rt::sleep_until(base + Duration::from_millis(ms));
+        let mut stream = as_completed([at(30), at(10), at(20)]);
         let mut order = Vec::new();
         while let Some((i, _)) = stream.next().await {
             order.push(i);
@@ -150,10 +149,8 @@ fn task_group_first_failure_cancels_the_others_and_all_errors_come_back() {
                 panic!("D panicked")
             })
             .detach();
-        let started = Instant::now();
         let err = group.join().await.unwrap_err();
-        assert!(started.elapsed() < Duration::from_secs(2), "the slow child was cancelled");
-        assert!(slow.await.unwrap_err().is_cancelled());
+        assert!(slow.await.unwrap_err().is_cancelled(), "the slow child was cancelled");
         // D panics on the second turn, before B and C wake from their sleeps; its failure
         // cancels B and C, and a cancelled child cannot fail any more.
         assert_eq!(err.failures(), [ChildFailure::Panic("D panicked".into())]);

@@ -13,13 +13,15 @@ use kairos_rt::{interval, sleep, spawn, timeout, wait_for, yield_now};
 fn timers_fire_in_deadline_order() {
     let order = kairos_rt::run(async {
         let order = Rc::new(RefCell::new(Vec::new()));
+        // Deadlines from one base instant, so the order cannot depend on how fast tasks start.
+        let base = Instant::now();
         let tasks: Vec<_> = [30u64, 10, 20, 0, 10]
             .into_iter()
             .enumerate()
             .map(|(i, ms)| {
                 let order = Rc::clone(&order);
                 spawn(async move {
-                    sleep(Duration::from_millis(ms)).await;
+                    kairos_rt::sleep_until(base + Duration::from_millis(ms)).await;
                     order.borrow_mut().push((ms, i));
                 })
             })
@@ -140,7 +142,11 @@ fn interval_ticks_on_a_steady_grid() {
         for _ in 0..5 {
             last = ticker.tick().await;
         }
-        assert_eq!(last - first, Duration::from_millis(50), "ticks stay on the grid");
+        // On the grid: a whole number of periods apart (more than five if the loop was slow
+        // enough to skip some).
+        let apart = (last - first).as_nanos();
+        assert_eq!(apart % Duration::from_millis(10).as_nanos(), 0, "ticks stay on the grid");
+        assert!(apart >= Duration::from_millis(50).as_nanos());
         assert!(Instant::now() >= first + Duration::from_millis(50));
     });
 }
