@@ -26,8 +26,8 @@ fn main() {
             }))
             .await;
             println!(
-                "  expected ~0.9 s (the three run one after another) and three reports; \
-                 measured {:.3} s, slow polls {}\n",
+                "  expected ~0.9 s (the three run one after another) and each blocking poll \
+                 reported, while it blocks and when it ends; measured {:.3} s, slow polls {}\n",
                 started.elapsed().as_secs_f64(),
                 kairos_rt::stats().slow_polls
             );
@@ -41,7 +41,7 @@ fn main() {
             }))
             .await;
             println!(
-                "  expected ~0.3 s and no report; measured {:.3} s, slow polls {}",
+                "  expected ~0.3 s and no new report; measured {:.3} s, slow polls still {}",
                 started.elapsed().as_secs_f64(),
                 kairos_rt::stats().slow_polls
             );

@@ -32,7 +32,8 @@ pub struct StallReport {
     /// How long the loop was blocked — so far, if `still_running`.
     pub duration: Duration,
     /// `true` when the watchdog reports a poll that has not returned yet; a poll that never
-    /// returns is reported again each time its duration doubles.
+    /// returns is reported again at ten times the threshold, then each time its duration
+    /// doubles.
     pub still_running: bool,
     /// `true` when the duration was measured around the poll (debug mode); `false` when it is
     /// the watchdog's estimate, accurate to a tenth of `slow_callback_duration`.

@@ -7,8 +7,8 @@
 //!   ([`StallMonitor::enter_poll`]), and says when it is idle (parked in `epoll_wait`);
 //! - a watchdog thread samples that every tenth of the threshold. If the counter has not moved
 //!   for a whole threshold while the loop is not idle, a poll is blocking the loop *right now*:
-//!   it reports the task while the poll still runs (and again each time the duration doubles,
-//!   so a poll that never returns keeps being reported);
+//!   it reports the task while the poll still runs (and again at ten times the threshold, then
+//!   each time the duration doubles, so a poll that never returns keeps being reported);
 //! - when a reported poll returns, the loop reports its total duration.
 //!
 //! With `KAIROS_DEBUG=1` (or [`Builder::debug`](crate::Builder::debug)) the loop also times
@@ -192,7 +192,9 @@ impl StallMonitor {
                     Some((task.clone(), started));
                 self.flagged.store(current, Ordering::Release);
             }
-            next_report *= 2;
+            // Again at 10x the threshold, then each time the duration doubles: a poll that
+            // never returns keeps being reported, without a line per sample.
+            next_report = if next_report == threshold { threshold * 10 } else { next_report * 2 };
             self.reporter.report(Diagnostic::SlowPoll(StallReport {
                 loop_id: self.loop_id,
                 task,
