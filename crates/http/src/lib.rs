@@ -1,10 +1,61 @@
 //! # kairos-http
 //!
-//! HTTP for kairos: hyper 1.x over the `kairos-rt` event loop — the server (accept loop,
-//! limits, timeouts, graceful shutdown, workers) and a pooled HTTP/1.1 client.
+//! HTTP for kairos: hyper 1.x speaking HTTP/1.1 over the kairos-rt event loop.
 //!
-//! This crate is empty so far: it is laid down with the workspace and filled by the
-//! kairos-http/kairos-web issue. Until then it only re-exports the runtime it builds on.
+//! ## The model
+//!
+//! A server is a set of *workers*; each worker is a thread running one kairos loop, accepting
+//! on its own `SO_REUSEPORT` socket. A connection lives on the worker that accepted it, and so
+//! does every request on it: the service — `Fn(Request) -> impl Future<Output = Response>` —
+//! runs on that loop and need not be `Send`. This is uvicorn's model (one asyncio loop per
+//! worker) with threads instead of processes.
+//!
+//! What hyper does: parsing, keep-alive, pipelining, chunked bodies, the header-read timeout.
+//! What this crate adds around it, with uvicorn's defaults ([`ServerConfig`]): backlog, a
+//! connection limit, a concurrency limit answered with 503, header (431) and body (413) size
+//! limits, closing idle keep-alive connections, a handler panic answered with 500, graceful
+//! shutdown on SIGINT/SIGTERM that ends streams and drains connections, supervised workers,
+//! and an access log through `tracing`.
+//!
+//! ## Layout
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | `server/` | [`Server`], [`ServerConfig`], [`Shutdown`], [`RunningServer`] |
+//! | `body.rs` | [`Body`] (responses), [`RequestBody`] (requests, size-limited) |
+//! | `io.rs` | the socket as hyper's `Read`/`Write` |
+//! | `timer.rs` | hyper's `Timer` on kairos timers |
+//!
+//! ## Example
+//!
+//! ```no_run
+//! use kairos_http::{Body, Request, Response, Server, ServerConfig};
+//!
+//! async fn hello(_request: Request) -> Response {
+//!     Response::new(Body::from("Hello, World!"))
+//! }
+//!
+//! let config = ServerConfig { workers: 2, ..ServerConfig::default() };
+//! let running = Server::new(config).start(|| hello).unwrap();
+//! running.shutdown_handle().on_signals().unwrap(); // Ctrl-C stops it gracefully
+//! running.wait();
+//! ```
 #![forbid(unsafe_code)]
 
+mod body;
+mod io;
+pub mod server;
+mod timer;
+
+pub use body::{Body, BodyError, BoxError, RequestBody};
+pub use io::HyperIo;
+pub use server::{RunningServer, Server, ServerConfig, Shutdown};
+pub use timer::KairosTimer;
+
+/// A request as a service receives it.
+pub type Request = http::Request<RequestBody>;
+/// A response as a service returns it.
+pub type Response = http::Response<Body>;
+
+pub use http;
 pub use kairos_rt as rt;

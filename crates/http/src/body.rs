@@ -1,0 +1,313 @@
+//! Request and response bodies.
+//!
+//! - [`Body`] — what a response carries: nothing, a buffer, or any stream of bytes. The first
+//!   two are kept inline (no allocation per response); a stream is boxed. Streams need not be
+//!   `Send`: they run on the loop of their connection.
+//! - [`RequestBody`] — what a request carries: hyper's incoming stream (or a buffer, for
+//!   requests made in-process by tests), with the server's size limit enforced as it is read.
+
+use std::convert::Infallible;
+use std::fmt;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures_core::Stream;
+use http_body::{Body as HttpBody, Frame, SizeHint};
+use http_body_util::BodyExt;
+
+/// Any error, boxed: the error type of streaming bodies.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A response body.
+pub struct Body {
+    kind: Kind,
+}
+
+/// A boxed body that need not be `Send` (`http-body-util`'s `UnsyncBoxBody` still asks for
+/// `Send`; bodies here live on one loop).
+type LocalBoxBody = Pin<Box<dyn HttpBody<Data = Bytes, Error = BoxError>>>;
+
+enum Kind {
+    Full(Option<Bytes>),
+    Stream(LocalBoxBody),
+}
+
+impl Body {
+    /// No body.
+    pub fn empty() -> Body {
+        Body { kind: Kind::Full(None) }
+    }
+
+    /// A body of these bytes.
+    pub fn full(bytes: impl Into<Bytes>) -> Body {
+        let bytes = bytes.into();
+        Body { kind: Kind::Full((!bytes.is_empty()).then_some(bytes)) }
+    }
+
+    /// A body streamed from `stream` (sent chunked): each item is written as it comes, so the
+    /// client sees the first chunk before the last is produced. If the client goes away, the
+    /// stream is dropped (and with it whatever produces it).
+    pub fn from_stream<S, E>(stream: S) -> Body
+    where
+        S: Stream<Item = Result<Bytes, E>> + 'static,
+        E: Into<BoxError> + 'static,
+    {
+        Body { kind: Kind::Stream(Box::pin(StreamBody { stream })) }
+    }
+
+    /// Any [`http_body::Body`] of bytes.
+    pub fn new<B>(body: B) -> Body
+    where
+        B: HttpBody<Data = Bytes> + 'static,
+        B::Error: Into<BoxError>,
+    {
+        Body { kind: Kind::Stream(Box::pin(body.map_err(Into::into))) }
+    }
+
+    /// Whether the body is a stream (its length is not known in advance).
+    pub fn is_stream(&self) -> bool {
+        matches!(self.kind, Kind::Stream(_))
+    }
+}
+
+impl Default for Body {
+    fn default() -> Self {
+        Body::empty()
+    }
+}
+
+impl fmt::Debug for Body {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            Kind::Full(bytes) => {
+                f.debug_tuple("Body::Full").field(&bytes.as_ref().map(Bytes::len)).finish()
+            }
+            Kind::Stream(_) => f.write_str("Body::Stream"),
+        }
+    }
+}
+
+impl From<Bytes> for Body {
+    fn from(bytes: Bytes) -> Self {
+        Body::full(bytes)
+    }
+}
+
+impl From<String> for Body {
+    fn from(text: String) -> Self {
+        Body::full(text)
+    }
+}
+
+impl From<&'static str> for Body {
+    fn from(text: &'static str) -> Self {
+        Body::full(Bytes::from_static(text.as_bytes()))
+    }
+}
+
+impl From<Vec<u8>> for Body {
+    fn from(bytes: Vec<u8>) -> Self {
+        Body::full(bytes)
+    }
+}
+
+impl HttpBody for Body {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match &mut self.get_mut().kind {
+            Kind::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
+            Kind::Stream(body) => body.as_mut().poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.kind {
+            Kind::Full(bytes) => bytes.is_none(),
+            Kind::Stream(body) => body.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.kind {
+            Kind::Full(bytes) => SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64)),
+            Kind::Stream(body) => body.size_hint(),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A `Stream` of byte chunks seen as an `http_body::Body`.
+    struct StreamBody<S> {
+        #[pin]
+        stream: S,
+    }
+}
+
+impl<S, E> HttpBody for StreamBody<S>
+where
+    S: Stream<Item = Result<Bytes, E>>,
+    E: Into<BoxError>,
+{
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match self.project().stream.poll_next(cx) {
+            Poll::Ready(Some(Ok(bytes))) => Poll::Ready(Some(Ok(Frame::data(bytes)))),
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e.into()))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+/// A request body: the bytes a client sends, read on demand, within the server's size limit.
+pub struct RequestBody {
+    source: Source,
+    read: u64,
+    limit: Option<u64>,
+}
+
+enum Source {
+    Incoming(hyper::body::Incoming),
+    Full(Option<Bytes>),
+}
+
+impl RequestBody {
+    pub(crate) fn incoming(body: hyper::body::Incoming, limit: Option<u64>) -> Self {
+        RequestBody { source: Source::Incoming(body), read: 0, limit }
+    }
+
+    /// A body made of these bytes — for requests built in-process (tests, internal calls).
+    pub fn from_bytes(bytes: impl Into<Bytes>) -> Self {
+        let bytes = bytes.into();
+        RequestBody {
+            source: Source::Full((!bytes.is_empty()).then_some(bytes)),
+            read: 0,
+            limit: None,
+        }
+    }
+
+    /// An empty body.
+    pub fn empty() -> Self {
+        RequestBody { source: Source::Full(None), read: 0, limit: None }
+    }
+
+    /// Reads the whole body into one buffer.
+    ///
+    /// Fails with [`BodyError::TooLarge`] as soon as the body passes the server's limit (the
+    /// rest is not read), which a framework answers with `413 Content Too Large`.
+    pub async fn bytes(self) -> Result<Bytes, BodyError> {
+        Ok(self.collect().await?.to_bytes())
+    }
+}
+
+impl Default for RequestBody {
+    fn default() -> Self {
+        RequestBody::empty()
+    }
+}
+
+impl fmt::Debug for RequestBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequestBody").field("read", &self.read).field("limit", &self.limit).finish()
+    }
+}
+
+impl HttpBody for RequestBody {
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        let this = self.get_mut();
+        let frame = match &mut this.source {
+            Source::Full(bytes) => bytes.take().map(|b| Ok(Frame::data(b))),
+            Source::Incoming(body) => match Pin::new(body).poll_frame(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(frame) => frame.map(|f| f.map_err(BodyError::Read)),
+            },
+        };
+        if let Some(Ok(frame)) = &frame {
+            if let Some(data) = frame.data_ref() {
+                this.read += data.len() as u64;
+                if let Some(limit) = this.limit {
+                    if this.read > limit {
+                        return Poll::Ready(Some(Err(BodyError::TooLarge { limit })));
+                    }
+                }
+            }
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.source {
+            Source::Full(bytes) => bytes.is_none(),
+            Source::Incoming(body) => body.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.source {
+            Source::Full(bytes) => {
+                SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64))
+            }
+            Source::Incoming(body) => body.size_hint(),
+        }
+    }
+}
+
+/// Why reading a request body failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum BodyError {
+    /// The body is larger than the server accepts (`max_body_size`).
+    TooLarge {
+        /// The limit, in bytes.
+        limit: u64,
+    },
+    /// The connection failed while the body was being read (the client went away, or sent
+    /// malformed chunked encoding).
+    Read(hyper::Error),
+}
+
+impl fmt::Display for BodyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BodyError::TooLarge { limit } => write!(
+                f,
+                "the request body is larger than the server accepts ({limit} bytes); send less, \
+                 or raise max_body_size"
+            ),
+            BodyError::Read(e) => write!(f, "reading the request body failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for BodyError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            BodyError::Read(e) => Some(e),
+            BodyError::TooLarge { .. } => None,
+        }
+    }
+}
+
+/// Never happens; lets `Infallible` streams be bodies.
+impl From<Infallible> for BodyError {
+    fn from(never: Infallible) -> Self {
+        match never {}
+    }
+}

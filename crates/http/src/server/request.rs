@@ -1,0 +1,171 @@
+//! One request, from hyper to the service and back: the limits that answer before the
+//! service runs (503, 413), the panic guard (500), the access log, and the in-flight count
+//! that keep-alive and graceful shutdown rely on.
+
+use std::cell::Cell;
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::Bytes;
+use futures_util::FutureExt;
+use http::{header, HeaderValue, Response, StatusCode};
+use http_body::{Body as HttpBody, Frame, SizeHint};
+use kairos_rt::sync::event::Wait;
+
+use super::worker::WorkerState;
+use crate::body::{BoxError, RequestBody};
+use crate::{Body, Request};
+
+/// A connection's own count of requests in progress (for its keep-alive timer).
+#[derive(Debug, Default)]
+pub(crate) struct ConnState {
+    pub(crate) in_flight: Cell<usize>,
+}
+
+/// Serves one request with `service`, applying the worker's limits.
+pub(crate) async fn respond<S, Fut>(
+    request: http::Request<hyper::body::Incoming>,
+    service: Rc<S>,
+    worker: Rc<WorkerState>,
+    conn: Rc<ConnState>,
+    peer: SocketAddr,
+) -> Result<Response<TrackedBody>, Infallible>
+where
+    S: Fn(Request) -> Fut + 'static,
+    Fut: Future<Output = Response<Body>> + 'static,
+{
+    let started = Instant::now();
+    let guard = InFlight::enter(&worker, &conn);
+    let config = &worker.config;
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+
+    let response = if config.limit_concurrency.is_some_and(|limit| worker.in_flight.get() > limit) {
+        error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Service Unavailable: the server is at its concurrency limit; retry shortly",
+        )
+    } else if let Some(limit) = declared_length_over(&request, config.max_body_size) {
+        error_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!("Content Too Large: the request body is larger than the server accepts ({limit} bytes)"),
+        )
+    } else {
+        let (parts, body) = request.into_parts();
+        let request =
+            http::Request::from_parts(parts, RequestBody::incoming(body, config.max_body_size));
+        match AssertUnwindSafe(service(request)).catch_unwind().await {
+            Ok(response) => response,
+            Err(payload) => {
+                let message = panic_text(payload.as_ref());
+                tracing::error!(target: "kairos::server", %method, %path, "handler panicked: {message}");
+                error_response(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+            }
+        }
+    };
+
+    if config.access_log {
+        tracing::info!(
+            target: "kairos::access",
+            "{peer} \"{method} {path}\" {} {:.1}ms",
+            response.status().as_u16(),
+            started.elapsed().as_secs_f64() * 1e3
+        );
+    }
+    let (parts, body) = response.into_parts();
+    let stop = (body.is_stream()).then(|| worker.stopping.wait());
+    Ok(Response::from_parts(parts, TrackedBody { body, _guard: guard, stop }))
+}
+
+/// `Some(limit)` if the request declares a `Content-Length` above the limit: answered at
+/// once, without reading the body.
+fn declared_length_over<B>(request: &http::Request<B>, limit: Option<u64>) -> Option<u64> {
+    let limit = limit?;
+    let length =
+        request.headers().get(header::CONTENT_LENGTH)?.to_str().ok()?.parse::<u64>().ok()?;
+    (length > limit).then_some(limit)
+}
+
+/// A JSON error response in FastAPI's shape: `{"detail": "..."}`.
+pub(crate) fn error_response(status: StatusCode, detail: &str) -> Response<Body> {
+    let body = serde_json::json!({ "detail": detail }).to_string();
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    response
+}
+
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "<non-string panic payload>".to_owned())
+}
+
+/// Counts a request as in progress until its response body is dropped (sent, or abandoned
+/// because the client went away).
+pub(crate) struct InFlight {
+    worker: Rc<WorkerState>,
+    conn: Rc<ConnState>,
+}
+
+impl InFlight {
+    fn enter(worker: &Rc<WorkerState>, conn: &Rc<ConnState>) -> InFlight {
+        worker.in_flight.set(worker.in_flight.get() + 1);
+        conn.in_flight.set(conn.in_flight.get() + 1);
+        InFlight { worker: Rc::clone(worker), conn: Rc::clone(conn) }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.worker.in_flight.set(self.worker.in_flight.get() - 1);
+        self.conn.in_flight.set(self.conn.in_flight.get() - 1);
+    }
+}
+
+/// A response body that keeps its request counted while it is sent, and ends a stream when
+/// the server shuts down (so that graceful shutdown is not held up by an endless SSE feed).
+pub struct TrackedBody {
+    body: Body,
+    _guard: InFlight,
+    stop: Option<Wait>,
+}
+
+impl HttpBody for TrackedBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        if let Some(stop) = &mut this.stop {
+            if Pin::new(stop).poll(cx).is_ready() {
+                return Poll::Ready(None); // shutting down: end the stream cleanly
+            }
+        }
+        Pin::new(&mut this.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}

@@ -1,0 +1,129 @@
+//! A worker: one event loop serving its own listener — the accept loop, the per-loop limits,
+//! and the drain that ends a graceful shutdown.
+
+use std::cell::Cell;
+use std::future::Future;
+use std::io;
+use std::pin::pin;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use futures_util::future::{select, Either};
+use kairos_rt::net::TcpListener;
+use kairos_rt::sync::{Event, Semaphore};
+
+use super::connection::serve_connection;
+use super::{ServerConfig, Shutdown};
+use crate::{Body, Request};
+
+/// What the connections of one worker share.
+pub(crate) struct WorkerState {
+    pub(crate) config: Arc<ServerConfig>,
+    /// Requests in progress (for `limit_concurrency`).
+    pub(crate) in_flight: Cell<usize>,
+    /// Set when the server shuts down: connections close gracefully, streams end.
+    pub(crate) stopping: Event,
+    connections: Cell<usize>,
+    all_closed: Event,
+}
+
+/// Serves `listener` on the current loop with `service` until `shutdown` is triggered and the
+/// connections have drained (or `graceful_shutdown_timeout` has passed).
+pub(crate) async fn serve_worker<S, Fut>(
+    listener: TcpListener,
+    service: S,
+    config: Arc<ServerConfig>,
+    shutdown: Shutdown,
+) -> io::Result<()>
+where
+    S: Fn(Request) -> Fut + 'static,
+    Fut: Future<Output = http::Response<Body>> + 'static,
+{
+    let worker = Rc::new(WorkerState {
+        config: Arc::clone(&config),
+        in_flight: Cell::new(0),
+        stopping: Event::new(),
+        connections: Cell::new(0),
+        all_closed: Event::new(),
+    });
+    let service = Rc::new(service);
+    // One task per worker waits on the cross-thread switch and relays it to the loop-local
+    // event that every connection watches.
+    let relay = {
+        let worker = Rc::clone(&worker);
+        kairos_rt::spawn_named("shutdown-relay", async move {
+            shutdown.triggered().await;
+            worker.stopping.set();
+        })
+    };
+    let slots = config.max_connections.map(Semaphore::new);
+
+    loop {
+        // At `max_connections`, wait for a slot (new connections queue in the backlog).
+        let permit = match &slots {
+            Some(slots) => {
+                let acquire = pin!(slots.acquire());
+                let stop = pin!(worker.stopping.wait());
+                match select(acquire, stop).await {
+                    Either::Left((Ok(permit), _)) => Some(permit),
+                    _ => break,
+                }
+            }
+            None => None,
+        };
+        let accepted = {
+            let accept = pin!(listener.accept());
+            let stop = pin!(worker.stopping.wait());
+            match select(accept, stop).await {
+                Either::Left((accepted, _)) => accepted,
+                Either::Right(_) => break,
+            }
+        };
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                // Out of descriptors and the like: kairos' listener already backs off before
+                // the next attempt; a reset connection is just the client's problem.
+                tracing::warn!(target: "kairos::server", "accept failed: {e}");
+                continue;
+            }
+        };
+        worker.connections.set(worker.connections.get() + 1);
+        let worker_for_conn = Rc::clone(&worker);
+        let service = Rc::clone(&service);
+        kairos_rt::spawn(async move {
+            let _permit = permit;
+            let _closed = ConnectionGuard(Rc::clone(&worker_for_conn));
+            serve_connection(stream, peer, service, worker_for_conn).await;
+        })
+        .detach();
+    }
+
+    // Stop accepting: the listening socket closes now, new connections are refused.
+    drop(listener);
+    relay.cancel();
+    let grace = config.graceful_shutdown_timeout;
+    if worker.connections.get() > 0
+        && kairos_rt::timeout(grace, worker.all_closed.wait()).await.is_err()
+    {
+        tracing::warn!(
+            target: "kairos::server",
+            "{} connections still open after the {grace:?} graceful shutdown timeout; closing them",
+            worker.connections.get()
+        );
+    }
+    Ok(())
+}
+
+/// Counts a connection as open; the last one to close during a shutdown says so.
+struct ConnectionGuard(Rc<WorkerState>);
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        let open = self.0.connections.get() - 1;
+        self.0.connections.set(open);
+        if open == 0 && self.0.stopping.is_set() {
+            self.0.all_closed.set();
+        }
+    }
+}

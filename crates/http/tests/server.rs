@@ -1,0 +1,287 @@
+//! The server, black-box over loopback sockets with raw bytes where the protocol matters.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::StatusCode;
+use kairos_http::{Body, Request, Response, RunningServer, Server, ServerConfig};
+
+fn config() -> ServerConfig {
+    ServerConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        access_log: false,
+        ..ServerConfig::default()
+    }
+}
+
+/// Routes for the tests: `/` text, `/sleep` 100 ms on the loop, `/panic`, `/echo` the body.
+async fn app(request: Request) -> Response {
+    match request.uri().path() {
+        "/sleep" => {
+            kairos_rt::sleep(Duration::from_millis(100)).await;
+            Response::new(Body::from("slept"))
+        }
+        "/slow" => {
+            kairos_rt::sleep(Duration::from_millis(400)).await;
+            Response::new(Body::from("slow done"))
+        }
+        "/panic" => panic!("handler exploded"),
+        "/echo" => match request.into_body().bytes().await {
+            Ok(bytes) => Response::new(Body::from(bytes)),
+            Err(e) => {
+                let mut response = Response::new(Body::from(e.to_string()));
+                *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+                response
+            }
+        },
+        _ => Response::new(Body::from("Hello, World!")),
+    }
+}
+
+fn start(config: ServerConfig) -> RunningServer {
+    Server::new(config).start(|| app).unwrap()
+}
+
+fn connect(addr: SocketAddr) -> TcpStream {
+    let stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream
+}
+
+/// Reads one HTTP/1.1 response with a Content-Length body; returns (status, body).
+fn read_response(stream: &mut TcpStream) -> (u16, String) {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        let n = stream.read(&mut byte).unwrap();
+        assert!(n == 1, "connection closed mid-head: {:?}", String::from_utf8_lossy(&head));
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8(head).unwrap();
+    let status = head[9..12].parse().unwrap();
+    let length = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().parse::<usize>().unwrap())
+        })
+        .unwrap_or(0);
+    let mut body = vec![0u8; length];
+    stream.read_exact(&mut body).unwrap();
+    (status, String::from_utf8(body).unwrap())
+}
+
+fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut stream = connect(addr);
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: test\r\n\r\n").unwrap();
+    read_response(&mut stream)
+}
+
+/// True if the server closed the connection (EOF) within `within`.
+fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
+    stream.set_read_timeout(Some(within)).unwrap();
+    let mut buf = [0u8; 1024];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue, // a 408 or similar before closing is fine
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return false
+            }
+            Err(_) => return true, // reset
+        }
+    }
+}
+
+#[test]
+fn keep_alive_and_pipelining() {
+    let server = start(config());
+    let mut stream = connect(server.local_addr());
+    // Two requests in one write (pipelined), then a third on the same connection.
+    stream.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\nping").unwrap();
+    assert_eq!(read_response(&mut stream), (200, "Hello, World!".into()));
+    assert_eq!(read_response(&mut stream), (200, "ping".into()));
+    stream.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+    assert_eq!(read_response(&mut stream).0, 200);
+}
+
+#[test]
+fn oversized_headers_get_431() {
+    let server = start(config());
+    let mut stream = connect(server.local_addr());
+    let big = "x".repeat(20 * 1024);
+    write!(stream, "GET / HTTP/1.1\r\nHost: a\r\nX-Big: {big}\r\n\r\n").unwrap();
+    assert_eq!(read_response(&mut stream).0, 431);
+}
+
+#[test]
+fn a_declared_body_over_the_limit_gets_413_without_being_read() {
+    let server = start(ServerConfig { max_body_size: Some(1024), ..config() });
+    let mut stream = connect(server.local_addr());
+    stream.write_all(b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\n").unwrap();
+    let (status, body) = read_response(&mut stream);
+    assert_eq!(status, 413);
+    assert!(body.contains("\"detail\""), "{body}");
+}
+
+#[test]
+fn a_chunked_body_over_the_limit_fails_while_read() {
+    let server = start(ServerConfig { max_body_size: Some(1024), ..config() });
+    let mut stream = connect(server.local_addr());
+    let chunk = "y".repeat(2000);
+    write!(stream, "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{chunk}\r\n0\r\n\r\n", chunk.len()).unwrap();
+    let (status, body) = read_response(&mut stream);
+    assert_eq!(status, 413);
+    assert!(body.contains("1024 bytes"), "{body}");
+}
+
+#[test]
+fn a_slow_header_connection_is_closed_at_the_timeout() {
+    let server =
+        start(ServerConfig { header_read_timeout: Duration::from_millis(300), ..config() });
+    let mut stream = connect(server.local_addr());
+    stream.write_all(b"GET / HTTP/1.1\r\nHost: slowloris\r\n").unwrap(); // never finishes
+    let started = Instant::now();
+    assert!(closed_within(&mut stream, Duration::from_secs(5)), "slowloris connection left open");
+    assert!(started.elapsed() >= Duration::from_millis(250));
+}
+
+#[test]
+fn an_idle_keep_alive_connection_is_closed_after_the_timeout() {
+    let server = start(ServerConfig { keep_alive_timeout: Duration::from_millis(300), ..config() });
+    let mut stream = connect(server.local_addr());
+    stream.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+    assert_eq!(read_response(&mut stream).0, 200);
+    let started = Instant::now();
+    assert!(closed_within(&mut stream, Duration::from_secs(5)), "idle connection left open");
+    let idle = started.elapsed();
+    assert!(idle >= Duration::from_millis(250) && idle < Duration::from_secs(3), "{idle:?}");
+}
+
+#[test]
+fn past_the_concurrency_limit_requests_get_503() {
+    let server = start(ServerConfig { limit_concurrency: Some(1), ..config() });
+    let addr = server.local_addr();
+    let slow = std::thread::spawn(move || get(addr, "/slow"));
+    std::thread::sleep(Duration::from_millis(100)); // the slow request is in progress
+    let (status, body) = get(addr, "/");
+    assert_eq!(status, 503);
+    assert!(body.contains("concurrency limit"), "{body}");
+    assert_eq!(slow.join().unwrap(), (200, "slow done".into()));
+    assert_eq!(get(addr, "/").0, 200, "fine again once the slow one is done");
+}
+
+#[test]
+fn a_panicking_handler_gets_500_and_the_next_request_succeeds() {
+    let server = start(config());
+    let (status, body) = get(server.local_addr(), "/panic");
+    assert_eq!(status, 500);
+    assert_eq!(body, r#"{"detail":"Internal Server Error"}"#);
+    assert_eq!(get(server.local_addr(), "/"), (200, "Hello, World!".into()));
+}
+
+#[test]
+fn a_thousand_concurrent_connections_sleeping_100ms_take_well_under_a_second() {
+    let server = start(config());
+    let addr = server.local_addr();
+    // The clients run on a kairos loop of their own in this thread: 1000 at once.
+    let (elapsed, statuses) = kairos_rt::run(async move {
+        use kairos_rt::io::{AsyncReadExt, AsyncWriteExt};
+        let started = Instant::now();
+        let clients = (0..1000).map(|_| async move {
+            let mut s = kairos_rt::net::TcpStream::connect(addr).await.unwrap();
+            s.write_all(b"GET /sleep HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+                .await
+                .unwrap();
+            let mut reply = Vec::new();
+            s.read_to_end(&mut reply).await.unwrap();
+            String::from_utf8_lossy(&reply[9..12]).into_owned()
+        });
+        let statuses = kairos_rt::combinator::gather(clients).await;
+        (started.elapsed(), statuses)
+    });
+    assert!(statuses.iter().all(|s| s == "200"), "{:?}", statuses.iter().find(|s| *s != "200"));
+    assert!(elapsed < Duration::from_millis(900), "1000 x 100 ms took {elapsed:?}");
+}
+
+#[test]
+fn graceful_shutdown_lets_a_request_in_flight_complete() {
+    let server = start(config());
+    let addr = server.local_addr();
+    let in_flight = std::thread::spawn(move || get(addr, "/slow"));
+    std::thread::sleep(Duration::from_millis(100));
+    server.shutdown();
+    assert_eq!(in_flight.join().unwrap(), (200, "slow done".into()));
+    server.wait();
+    assert!(TcpStream::connect(addr).is_err(), "no longer listening");
+}
+
+#[test]
+fn a_worker_whose_loop_dies_is_replaced() {
+    let server = start(ServerConfig { workers: 2, ..config() });
+    assert_eq!(get(server.local_addr(), "/").0, 200);
+    server.crash_worker_for_test(0);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.restarts() < 1 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(server.restarts(), 1);
+    for _ in 0..20 {
+        assert_eq!(get(server.local_addr(), "/").0, 200, "served by both workers again");
+    }
+    assert_eq!(server.workers_alive(), 2);
+}
+
+#[test]
+fn a_stream_is_dropped_promptly_when_the_client_goes_away() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&drops);
+    let server = Server::new(config())
+        .start(move || {
+            let counter = Arc::clone(&counter);
+            move |_request: Request| {
+                let counter = Arc::clone(&counter);
+                async move {
+                    struct CountDrop(Arc<AtomicUsize>);
+                    impl Drop for CountDrop {
+                        fn drop(&mut self) {
+                            self.0.fetch_add(1, Ordering::SeqCst);
+                        }
+                    }
+                    let guard = CountDrop(counter);
+                    let ticks = futures::stream::unfold((0u64, guard), |(i, guard)| async move {
+                        kairos_rt::sleep(Duration::from_millis(20)).await;
+                        Some((
+                            Ok::<_, std::convert::Infallible>(Bytes::from(format!(
+                                "data: {i}\n\n"
+                            ))),
+                            (i + 1, guard),
+                        ))
+                    });
+                    Response::new(Body::from_stream(ticks))
+                }
+            }
+        })
+        .unwrap();
+    let mut stream = connect(server.local_addr());
+    stream.write_all(b"GET /stream HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+    let mut first = [0u8; 256];
+    let n = stream.read(&mut first).unwrap();
+    assert!(String::from_utf8_lossy(&first[..n]).contains("200 OK"));
+    drop(stream); // the client goes away mid-stream
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while drops.load(Ordering::SeqCst) == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(drops.load(Ordering::SeqCst), 1, "the generator was dropped within a second");
+}
