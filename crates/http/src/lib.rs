@@ -15,13 +15,15 @@
 //! connection limit, a concurrency limit answered with 503, header (431) and body (413) size
 //! limits, closing idle keep-alive connections, a handler panic answered with 500, graceful
 //! shutdown on SIGINT/SIGTERM that ends streams and drains connections, supervised workers,
-//! and an access log through `tracing`.
+//! and an access log through `tracing`. And a client: [`Client`], pooled, with connect and
+//! request timeouts that are errors of their own.
 //!
 //! ## Layout
 //!
 //! | module | what it holds |
 //! |---|---|
 //! | `server/` | [`Server`], [`ServerConfig`], [`Shutdown`], [`RunningServer`] |
+//! | `client/` | [`Client`]: HTTP/1.1 with a keep-alive pool (the chapter's `httpx.AsyncClient`) |
 //! | `body.rs` | [`Body`] (responses), [`RequestBody`] (requests, size-limited) |
 //! | `io.rs` | the socket as hyper's `Read`/`Write` |
 //! | `timer.rs` | hyper's `Timer` on kairos timers |
@@ -43,11 +45,13 @@
 #![forbid(unsafe_code)]
 
 mod body;
+pub mod client;
 mod io;
 pub mod server;
 mod timer;
 
 pub use body::{Body, BodyError, BoxError, RequestBody};
+pub use client::{Client, ClientConfig, ClientError, ClientResponse};
 pub use io::HyperIo;
 pub use server::{RunningServer, Server, ServerConfig, Shutdown};
 pub use timer::KairosTimer;

@@ -285,3 +285,90 @@ fn a_stream_is_dropped_promptly_when_the_client_goes_away() {
     }
     assert_eq!(drops.load(Ordering::SeqCst), 1, "the generator was dropped within a second");
 }
+
+mod client {
+    use super::*;
+    use kairos_http::{Client, ClientConfig, ClientError};
+
+    #[test]
+    fn a_pooled_connection_is_reused() {
+        // A server that counts the connections it accepts.
+        let accepts = Arc::new(AtomicUsize::new(0));
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let counted = Arc::clone(&accepts);
+        std::thread::spawn(move || {
+            kairos_rt::run(async move {
+                let listener = kairos_rt::net::TcpListener::from_std(listener).unwrap();
+                loop {
+                    let (stream, _) = listener.accept().await.unwrap();
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    kairos_rt::spawn(async move {
+                        let service = hyper::service::service_fn(|_req| async {
+                            Ok::<_, std::convert::Infallible>(http::Response::new(Body::from(
+                                "pong",
+                            )))
+                        });
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(kairos_http::HyperIo::new(stream), service)
+                            .await;
+                    })
+                    .detach();
+                }
+            })
+        });
+        kairos_rt::run(async move {
+            let client = Client::new();
+            for _ in 0..5 {
+                let response = client.get(&format!("http://{addr}/ping")).await.unwrap();
+                assert_eq!(response.status(), StatusCode::OK);
+                assert_eq!(response.text().await.unwrap(), "pong");
+            }
+            assert_eq!(client.idle_connections(), 1);
+        });
+        assert_eq!(accepts.load(Ordering::SeqCst), 1, "five requests, one connection");
+    }
+
+    #[test]
+    fn timeouts_are_distinct_errors() {
+        let server = start(config());
+        let addr = server.local_addr();
+        kairos_rt::run(async move {
+            let client = Client::with_config(ClientConfig {
+                request_timeout: Duration::from_millis(100),
+                ..ClientConfig::default()
+            });
+            let err = client.get(&format!("http://{addr}/slow")).await.unwrap_err();
+            assert!(
+                matches!(err, ClientError::Timeout(d) if d == Duration::from_millis(100)),
+                "{err}"
+            );
+            assert!(err.is_timeout());
+            // A port nobody listens on: a connect error, not a timeout.
+            let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+            let err = client.get(&format!("http://{closed}/")).await.unwrap_err();
+            assert!(matches!(err, ClientError::Connect(..)), "{err}");
+            assert!(!err.is_timeout());
+            let err = client.get("https://example.invalid/").await.unwrap_err();
+            assert!(matches!(err, ClientError::InvalidUrl(_)), "{err}");
+        });
+    }
+
+    #[test]
+    fn json_round_trip_through_the_server() {
+        let server = start(config());
+        let addr = server.local_addr();
+        kairos_rt::run(async move {
+            let client = Client::new();
+            let sent = serde_json::json!({"n": 20, "limit": 5});
+            let echoed: serde_json::Value = client
+                .post_json(&format!("http://{addr}/echo"), &sent)
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(echoed, sent);
+        });
+    }
+}
