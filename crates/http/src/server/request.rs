@@ -43,8 +43,9 @@ where
     let started = Instant::now();
     let guard = InFlight::enter(&worker, &conn);
     let config = &worker.config;
-    let method = request.method().clone();
-    let path = request.uri().path().to_owned();
+    // What the access log needs, taken only when it is on (no allocation per request else).
+    let logged =
+        config.access_log.then(|| (request.method().clone(), request.uri().path().to_owned()));
 
     let response = if config.limit_concurrency.is_some_and(|limit| worker.in_flight.get() > limit) {
         error_response(
@@ -64,13 +65,13 @@ where
             Ok(response) => response,
             Err(payload) => {
                 let message = panic_text(payload.as_ref());
-                tracing::error!(target: "kairos::server", %method, %path, "handler panicked: {message}");
+                tracing::error!(target: "kairos::server", "handler panicked: {message}");
                 error_response(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
             }
         }
     };
 
-    if config.access_log {
+    if let Some((method, path)) = logged {
         tracing::info!(
             target: "kairos::access",
             "{peer} \"{method} {path}\" {} {:.1}ms",
