@@ -5,7 +5,7 @@
 //! safe way to fill hyper's possibly-uninitialised buffer: one `memcpy` of what was read (a
 //! few hundred bytes for a typical request) in exchange for no `unsafe` in this crate.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::rc::Rc;
@@ -30,10 +30,26 @@ pub struct HyperIo {
     activity: Option<Rc<Activity>>,
 }
 
-/// When a connection last received bytes.
+/// What the server's per-connection timer needs to know, kept up to date by reads and by
+/// the request handler: when bytes last came, whether a request head is being read (and
+/// since when), and how many requests are in progress.
 #[derive(Debug)]
 pub(crate) struct Activity {
-    pub(crate) last_read: std::cell::Cell<Instant>,
+    pub(crate) last_read: Cell<Instant>,
+    /// When the first bytes of the next request head arrived (or the connection opened);
+    /// `None` between requests and while one is in progress.
+    pub(crate) head_started: Cell<Option<Instant>>,
+    pub(crate) in_flight: Cell<usize>,
+}
+
+impl Activity {
+    pub(crate) fn new(now: Instant) -> Activity {
+        Activity {
+            last_read: Cell::new(now),
+            head_started: Cell::new(Some(now)),
+            in_flight: Cell::new(0),
+        }
+    }
 }
 
 impl HyperIo {
@@ -73,7 +89,11 @@ impl Read for HyperIo {
             Poll::Ready(Ok(n)) => {
                 if n > 0 {
                     if let Some(activity) = &self.activity {
-                        activity.last_read.set(Instant::now());
+                        let now = Instant::now();
+                        activity.last_read.set(now);
+                        if activity.in_flight.get() == 0 && activity.head_started.get().is_none() {
+                            activity.head_started.set(Some(now));
+                        }
                     }
                 }
                 Poll::Ready(Ok(()))

@@ -157,6 +157,23 @@ fn a_slow_header_connection_is_closed_at_the_timeout() {
 }
 
 #[test]
+fn a_connection_that_never_sends_is_closed_at_the_header_timeout() {
+    let server =
+        start(ServerConfig { header_read_timeout: Duration::from_millis(300), ..config() });
+    let mut stream = connect(server.local_addr());
+    assert!(closed_within(&mut stream, Duration::from_secs(5)), "silent connection left open");
+}
+
+#[test]
+fn a_request_in_progress_is_not_cut_by_the_header_timeout() {
+    // /slow takes 400 ms, longer than the 300 ms header timeout: the head was complete, so the
+    // request runs to its end.
+    let server =
+        start(ServerConfig { header_read_timeout: Duration::from_millis(300), ..config() });
+    assert_eq!(get(server.local_addr(), "/slow"), (200, "slow done".into()));
+}
+
+#[test]
 fn an_idle_keep_alive_connection_is_closed_after_the_timeout() {
     let server = start(ServerConfig { keep_alive_timeout: Duration::from_millis(300), ..config() });
     let mut stream = connect(server.local_addr());

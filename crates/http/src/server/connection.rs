@@ -1,8 +1,11 @@
-//! One connection: hyper's HTTP/1.1 state machine over the socket, plus what hyper leaves to
-//! us — closing an idle keep-alive connection after `keep_alive_timeout`, and switching to a
-//! graceful close when the server shuts down.
+//! One connection: hyper's HTTP/1.1 state machine over the socket, plus one timer of ours
+//! for the two deadlines a connection can miss between requests — the header-read timeout
+//! (a head started but not finished: slowloris; the connection is dropped) and the keep-alive
+//! timeout (nothing at all: closed gracefully) — and a graceful close at shutdown.
+//!
+//! hyper can enforce the header-read timeout itself, but arms a boxed timer for every request;
+//! ours is re-armed only when it fires, so under load it costs nothing per request.
 
-use std::cell::Cell;
 use std::future::{poll_fn, Future};
 use std::net::SocketAddr;
 use std::pin::pin;
@@ -13,7 +16,7 @@ use std::time::Instant;
 use hyper::server::conn::http1;
 use kairos_rt::net::TcpStream;
 
-use super::request::{respond, ConnState};
+use super::request::respond;
 use super::worker::WorkerState;
 use crate::io::{Activity, HyperIo};
 use crate::timer::KairosTimer;
@@ -30,21 +33,20 @@ pub(crate) async fn serve_connection<S, Fut>(
     Fut: Future<Output = http::Response<Body>> + 'static,
 {
     let config = &worker.config;
-    let activity = Rc::new(Activity { last_read: Cell::new(Instant::now()) });
-    let conn_state = Rc::new(ConnState::default());
+    let activity = Rc::new(Activity::new(Instant::now()));
     let io = HyperIo::with_activity(stream, Rc::clone(&activity));
 
     let hyper_service = {
         let worker = Rc::clone(&worker);
-        let conn_state = Rc::clone(&conn_state);
+        let activity = Rc::clone(&activity);
         hyper::service::service_fn(move |request| {
-            respond(request, Rc::clone(&service), Rc::clone(&worker), Rc::clone(&conn_state), peer)
+            respond(request, Rc::clone(&service), Rc::clone(&worker), Rc::clone(&activity), peer)
         })
     };
     let mut builder = http1::Builder::new();
     builder
         .timer(KairosTimer)
-        .header_read_timeout(config.header_read_timeout)
+        .header_read_timeout(None) // ours, below
         .keep_alive(true)
         // hyper >= 1.12 limits the request head itself and answers 431 past it.
         .max_header_size(config.max_header_size)
@@ -55,7 +57,8 @@ pub(crate) async fn serve_connection<S, Fut>(
     let mut connection = pin!(builder.serve_connection(io, hyper_service));
     let mut stopping = pin!(worker.stopping.wait());
     let keep_alive = config.keep_alive_timeout;
-    let mut idle = pin!(kairos_rt::sleep(keep_alive));
+    let header_timeout = config.header_read_timeout;
+    let mut timer = pin!(kairos_rt::sleep(keep_alive.min(header_timeout)));
     let mut closing = false;
 
     let outcome = poll_fn(|cx| loop {
@@ -70,17 +73,30 @@ pub(crate) async fn serve_connection<S, Fut>(
             connection.as_mut().graceful_shutdown(); // idle: closes now; busy: after the response
             continue;
         }
-        if idle.as_mut().poll(cx).is_pending() {
+        if timer.as_mut().poll(cx).is_pending() {
             return Poll::Pending;
         }
-        let quiet_until = activity.last_read.get() + keep_alive;
-        if conn_state.in_flight.get() == 0 && Instant::now() >= quiet_until {
-            closing = true;
-            connection.as_mut().graceful_shutdown();
+        let now = Instant::now();
+        if activity.in_flight.get() > 0 {
+            // Busy: nothing to enforce until the request is done; look again later.
+            timer.as_mut().reset(now + keep_alive.min(header_timeout));
             continue;
         }
-        // Busy, or bytes came in since: look again when the connection could next be idle.
-        idle.as_mut().reset(quiet_until.max(Instant::now() + keep_alive / 4));
+        match activity.head_started.get() {
+            Some(started) if now >= started + header_timeout => {
+                // A head begun and never finished (or nothing sent since the connection
+                // opened): drop the connection, as hyper's own header-read timeout does.
+                tracing::debug!(target: "kairos::server", %peer, "header read timeout");
+                return Poll::Ready(Ok(()));
+            }
+            Some(started) => timer.as_mut().reset(started + header_timeout),
+            None if now >= activity.last_read.get() + keep_alive => {
+                closing = true;
+                connection.as_mut().graceful_shutdown();
+                continue;
+            }
+            None => timer.as_mut().reset(activity.last_read.get() + keep_alive),
+        }
     })
     .await;
 

@@ -2,7 +2,6 @@
 //! service runs (503, 413), the panic guard (500), the access log, and the in-flight count
 //! that keep-alive and graceful shutdown rely on.
 
-use std::cell::Cell;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -20,20 +19,15 @@ use kairos_rt::sync::event::Wait;
 
 use super::worker::WorkerState;
 use crate::body::{BoxError, RequestBody};
+use crate::io::Activity;
 use crate::{Body, Request};
-
-/// A connection's own count of requests in progress (for its keep-alive timer).
-#[derive(Debug, Default)]
-pub(crate) struct ConnState {
-    pub(crate) in_flight: Cell<usize>,
-}
 
 /// Serves one request with `service`, applying the worker's limits.
 pub(crate) async fn respond<S, Fut>(
     request: http::Request<hyper::body::Incoming>,
     service: Rc<S>,
     worker: Rc<WorkerState>,
-    conn: Rc<ConnState>,
+    conn: Rc<Activity>,
     peer: SocketAddr,
 ) -> Result<Response<TrackedBody>, Infallible>
 where
@@ -52,7 +46,9 @@ where
             StatusCode::SERVICE_UNAVAILABLE,
             "Service Unavailable: the server is at its concurrency limit; retry shortly",
         )
-    } else if let Some(limit) = declared_length_over(&request, config.max_body_size) {
+    } else if let Some(limit) = declared_length_over(&request, config.max_body_size)
+        .filter(|_| !http_body::Body::is_end_stream(request.body()))
+    {
         error_response(
             StatusCode::PAYLOAD_TOO_LARGE,
             &format!("Content Too Large: the request body is larger than the server accepts ({limit} bytes)"),
@@ -119,13 +115,14 @@ fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
 /// because the client went away).
 pub(crate) struct InFlight {
     worker: Rc<WorkerState>,
-    conn: Rc<ConnState>,
+    conn: Rc<Activity>,
 }
 
 impl InFlight {
-    fn enter(worker: &Rc<WorkerState>, conn: &Rc<ConnState>) -> InFlight {
+    fn enter(worker: &Rc<WorkerState>, conn: &Rc<Activity>) -> InFlight {
         worker.in_flight.set(worker.in_flight.get() + 1);
         conn.in_flight.set(conn.in_flight.get() + 1);
+        conn.head_started.set(None); // the head is complete: hyper called us
         InFlight { worker: Rc::clone(worker), conn: Rc::clone(conn) }
     }
 }
