@@ -152,8 +152,22 @@ impl Reactor {
 
     /// Forgets the readiness of `direction` after an operation hit `WouldBlock`.
     pub(crate) fn clear_ready(&self, key: usize, direction: Direction) {
+        self.clear_bits(key, direction.mask());
+    }
+
+    /// Forgets only that data (or room) is available, keeping the closed and error bits,
+    /// which are final: a peer's FIN that came with the last data must still be seen.
+    pub(crate) fn clear_available(&self, key: usize, direction: Direction) {
+        let bit = match direction {
+            Direction::Read => READABLE,
+            Direction::Write => WRITABLE,
+        };
+        self.clear_bits(key, bit);
+    }
+
+    fn clear_bits(&self, key: usize, bits: u8) {
         if let Some(slot) = self.sources.borrow_mut().get_mut(key) {
-            slot.readiness &= !direction.mask();
+            slot.readiness &= !bits;
         }
     }
 
@@ -255,6 +269,16 @@ impl<S: Source> Registration<S> {
                 result => return Poll::Ready(result),
             }
         }
+    }
+
+    /// Forgets that data is available in `direction` (keeping closed and error bits).
+    ///
+    /// For a read that returned fewer bytes than asked: the socket is drained, and asking
+    /// again would only earn a `WouldBlock` — one system call per request saved. Safe with
+    /// edge-triggered epoll: data arriving later raises a new edge, and a FIN that came with
+    /// the data stays recorded (regression test: `vectored_writes_and_half_close`).
+    pub(crate) fn clear_available(&self, direction: Direction) {
+        self.reactor.clear_available(self.key, direction);
     }
 
     /// Waits until the source is ready in `direction` (used for non-blocking connect).

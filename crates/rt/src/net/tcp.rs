@@ -169,7 +169,16 @@ impl TcpStream {
 
     /// Polls a read into `buf`; `Ok(0)` means the peer closed its side.
     pub fn poll_read_buf(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        self.reg.poll_io(cx, Direction::Read, |mut s| s.read(buf))
+        let asked = buf.len();
+        let polled = self.reg.poll_io(cx, Direction::Read, |mut s| s.read(buf));
+        if let Poll::Ready(Ok(n)) = polled {
+            if n > 0 && n < asked {
+                // A short read drained the socket: the next read waits for an edge instead of
+                // making a system call that would only say WouldBlock.
+                self.reg.clear_available(Direction::Read);
+            }
+        }
+        polled
     }
 
     /// Polls a write of `buf`, returning how much was written.
