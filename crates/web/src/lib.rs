@@ -1,11 +1,157 @@
-//! # kairos-web
+//! # kairos-web — FastAPI's execution model on kairos
 //!
-//! The framework of kairos: a router, handlers of each kind (async on the loop, sync on a
-//! bounded pool), extractors, responses and server-sent events, on `kairos-http`.
+//! The framework of kairos: routes by method and path, extractors, responses, streaming and
+//! server-sent events, and **handlers of three kinds that run where FastAPI would run them**.
 //!
-//! This crate is empty so far: it is laid down with the workspace and filled by the
-//! kairos-http/kairos-web issue. Until then it only re-exports the crates it builds on.
+//! ## The model
+//!
+//! An [`App`] is served by [`kairos_http::Server`]: N workers, each a thread running one
+//! kairos event loop (one uvicorn worker's asyncio loop). A request lives on the worker that
+//! accepted its connection. Its handler runs according to its kind, chosen at registration
+//! and listed by [`App::routes`]:
+//!
+//! | FastAPI | kairos-web | runs on |
+//! |---|---|---|
+//! | `@app.get("/") async def f()` | `.get("/", f)` with `async fn f()` | the worker's **loop**: must never block; awaits are free |
+//! | `@app.get("/") def f()` | `.get("/", `[`sync`]`(f))` with `fn f()` | the worker's **sync pool**, behind a limiter of **40 tokens** (anyio's default; [`App::sync_tokens`]) |
+//! | `await loop.run_in_executor(pool, f)` | `.get("/", `[`on_pool`]`(&pool, f))` | a [`ThreadPool`](kairos_rt::ThreadPool) of yours (CPU-heavy work, its own bound) |
+//!
+//! In all three, the arguments (extractors: [`Path`], [`Query`], [`Headers`], [`Json`],
+//! [`State`], `Bytes`...) are made on the loop — reading the body is I/O — and then the
+//! function runs where its kind says. A sync handler takes one of its worker's tokens from a
+//! loop-local FIFO [`Semaphore`](kairos_rt::sync::Semaphore) and runs on a pool of as many
+//! threads (`kairos-sync_0`, `kairos-sync_1`, ...), so blocking code never stalls the loop
+//! and never runs more than the limit at once; when all tokens are taken, requests wait in
+//! line, and one that waits longer than [`App::request_timeout`] (30 s) gets `503`. The
+//! limiter is per worker, as anyio's is per process: `workers × tokens` in all.
+//!
+//! Errors are JSON, as FastAPI's: `{"detail": "Not Found"}` for 404, `405` with an `Allow`
+//! header, `413` for a body over the server's limit, `422` with
+//! `{"detail": [{"loc": ["query", "ms"], "msg": "...", "type": "..."}]}` for a request that
+//! does not fit its extractors, [`HttpError`] for your own (FastAPI's `HTTPException`), and
+//! `500` for a handler that panics — in any kind; the worker and the pools live on.
+//!
+//! Streams ([`StreamingResponse`], [`Sse`]) are sent as they are produced, and dropped —
+//! with whatever generates them — as soon as the client goes away.
+//!
+//! ## A complete app
+//!
+//! ```
+//! use std::sync::atomic::{AtomicU64, Ordering};
+//! use std::time::Duration;
+//!
+//! use futures_util::stream;
+//! use kairos_web::sse::{Event, Sse};
+//! use kairos_web::{sync, App, HttpError, Json, Path, Query, State, TestClient};
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Default)]
+//! struct Stats { requests: AtomicU64 }
+//!
+//! #[derive(Deserialize)]
+//! struct Wait { ms: u64 }
+//!
+//! #[derive(Deserialize, Serialize)]
+//! struct Item { name: String, price: f64 }
+//!
+//! // async def: on the loop; awaiting a sleep lets the other requests run.
+//! async fn slow(Query(wait): Query<Wait>, State(stats): State<Stats>) -> String {
+//!     stats.requests.fetch_add(1, Ordering::Relaxed);
+//!     kairos_rt::sleep(Duration::from_millis(wait.ms)).await;
+//!     format!("waited {} ms", wait.ms)
+//! }
+//!
+//! // def: on the sync pool; blocking is allowed here.
+//! fn blocking(Path(id): Path<u32>) -> Result<Json<Item>, HttpError> {
+//!     std::thread::sleep(Duration::from_millis(5)); // a synchronous driver, say
+//!     match id {
+//!         1 => Ok(Json(Item { name: "pen".into(), price: 1.5 })),
+//!         _ => Err(HttpError::not_found("Item not found")),
+//!     }
+//! }
+//!
+//! async fn create(Json(item): Json<Item>) -> (kairos_web::http::StatusCode, Json<Item>) {
+//!     (kairos_web::http::StatusCode::CREATED, Json(item))
+//! }
+//!
+//! // An async generator of events (the state of `unfold` is the generator's).
+//! async fn ticks() -> Sse<impl futures_core::Stream<Item = Event>> {
+//!     Sse::new(stream::unfold(0, |n| async move {
+//!         kairos_rt::sleep(Duration::from_millis(10)).await;
+//!         (n < 3).then(|| (Event::default().id(&n.to_string()).data(format!("tick {n}")), n + 1))
+//!     }))
+//! }
+//!
+//! let app = App::new()
+//!     .with_state(Stats::default())
+//!     .get("/slow", slow)
+//!     .get("/ticks", ticks)
+//!     .nest("/api", App::new().get("/items/{id}", sync(blocking)).post("/items", create));
+//!
+//! for route in app.routes() {
+//!     println!("{route}"); // GET /slow async, GET /api/items/{id} sync, ...
+//! }
+//!
+//! // In production: app.serve(ServerConfig { workers: 4, ..Default::default() })?.wait();
+//! // In tests, over a real loopback socket:
+//! let client = TestClient::new(app);
+//! assert_eq!(client.get("/slow?ms=5").send().text(), "waited 5 ms");
+//! assert_eq!(client.get("/slow?ms=soon").send().status(), 422);
+//! assert_eq!(client.get("/api/items/1").send().json::<serde_json::Value>()["name"], "pen");
+//! assert_eq!(client.get("/api/items/2").send().text(), r#"{"detail":"Item not found"}"#);
+//! let created = client.post("/api/items").json(&Item { name: "ink".into(), price: 2.0 }).send();
+//! assert_eq!(created.status(), 201);
+//! let mut events = client.get("/ticks").stream();
+//! assert_eq!(events.next_event().unwrap().data, "tick 0");
+//! ```
+//!
+//! ## Layout
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | `app.rs` | [`App`]: registration, state, settings, the per-worker service, dispatch |
+//! | `router.rs` | the route table (`matchit`), 404/405, [`RouteInfo`] |
+//! | [`handler`] | [`Handler`], [`HandlerKind`], [`sync`], [`on_pool`] |
+//! | `worker.rs` | [`WorkerContext`]: a worker's sync limiter and sync pool |
+//! | [`extract`] | [`FromRequestParts`], [`FromRequest`], [`Path`], [`Query`], [`Headers`], [`State`] |
+//! | `json.rs` | [`Json`], in and out |
+//! | [`response`] | [`IntoResponse`], [`Html`], header tuples |
+//! | `error.rs` | [`HttpError`]: every error as `{"detail": ...}` |
+//! | `streaming.rs` | [`StreamingResponse`] |
+//! | [`sse`] | [`Sse`], [`sse::Event`] |
+//! | `test_client.rs` | [`TestClient`] and its responses and streams |
 #![forbid(unsafe_code)]
 
-pub use kairos_http as http;
+mod app;
+mod error;
+pub mod extract;
+pub mod handler;
+mod json;
+pub mod response;
+mod router;
+pub mod sse;
+mod streaming;
+mod test_client;
+mod worker;
+
+pub use app::{App, AppService, DEFAULT_REQUEST_TIMEOUT, DEFAULT_SYNC_TOKENS};
+pub use error::{HttpError, ValidationItem};
+pub use extract::{FromRequest, FromRequestParts, Headers, Path, Query, State};
+pub use handler::{on_pool, sync, Handler, HandlerKind, PoolHandler, ResponseFuture, SyncHandler};
+pub use json::Json;
+pub use response::{Html, IntoResponse};
+pub use router::RouteInfo;
+pub use sse::Sse;
+pub use streaming::{IntoChunk, StreamingResponse};
+pub use test_client::{SseEvent, TestClient, TestRequest, TestResponse, TestStream};
+pub use worker::{WorkerContext, SYNC_THREAD_PREFIX};
+
+/// A request as handlers see it.
+pub type Request = kairos_http::Request;
+/// A response as handlers return it.
+pub type Response = kairos_http::Response;
+
+pub use bytes::Bytes;
+pub use http;
+pub use kairos_http;
 pub use kairos_rt as rt;

@@ -1,0 +1,224 @@
+//! [`App`]: routes, state and settings, and the service each worker runs.
+
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::fmt;
+use std::io;
+use std::panic::AssertUnwindSafe;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use http::header::{HeaderValue, ALLOW};
+use http::{Method, StatusCode};
+use kairos_http::{RunningServer, Server, ServerConfig};
+
+use crate::extract::{PathParams, StateMap};
+use crate::handler::{erase, Handler, ResponseFuture};
+use crate::response::IntoResponse;
+use crate::router::{Lookup, RouteInfo, Router};
+use crate::worker::WorkerContext;
+use crate::{HttpError, Request};
+
+/// anyio's default thread limiter: 40 tokens.
+pub const DEFAULT_SYNC_TOKENS: usize = 40;
+/// How long a request may wait for a sync token before it gets `503`.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A web application: routes by method and path, shared state, and the settings of its sync
+/// pool. Build it with the chained methods, then run it with [`serve`](App::serve), hand
+/// [`into_make_service`](App::into_make_service) to a [`Server`], or test it with a
+/// [`TestClient`](crate::TestClient).
+///
+/// Registering is cheap and happens once; a bad route (a conflicting pattern, the same method
+/// twice) panics at once with what to change.
+#[derive(Clone)]
+pub struct App {
+    router: Router,
+    states: HashMap<TypeId, Arc<dyn Any + Send + Sync>>,
+    sync_tokens: usize,
+    request_timeout: Duration,
+}
+
+/// The per-worker service an [`App`] becomes: what `make_service` returns for each worker.
+pub type AppService = Box<dyn Fn(Request) -> ResponseFuture>;
+
+impl Default for App {
+    fn default() -> Self {
+        App::new()
+    }
+}
+
+impl App {
+    /// An App with no routes, no state, 40 sync tokens and a 30 s request timeout.
+    pub fn new() -> App {
+        App {
+            router: Router::default(),
+            states: HashMap::new(),
+            sync_tokens: DEFAULT_SYNC_TOKENS,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+        }
+    }
+
+    /// Adds shared state, read by handlers with [`State<S>`](crate::State). One value per type
+    /// (a second of the same type replaces the first); it lives in an `Arc`, shared by every
+    /// worker.
+    pub fn with_state<S: Send + Sync + 'static>(mut self, state: S) -> App {
+        self.states.insert(TypeId::of::<S>(), Arc::new(state));
+        self
+    }
+
+    /// Tokens of each worker's sync limiter, and threads of its sync pool: how many sync
+    /// handlers run at once per worker (default 40, anyio's).
+    ///
+    /// # Panics
+    ///
+    /// If `tokens` is 0: no sync handler could ever run.
+    pub fn sync_tokens(mut self, tokens: usize) -> App {
+        assert!(tokens > 0, "sync_tokens must be at least 1");
+        self.sync_tokens = tokens;
+        self
+    }
+
+    /// How long a sync request may wait for a token before it is answered `503` (default
+    /// 30 s): a full pool makes requests wait in line, never hang.
+    pub fn request_timeout(mut self, timeout: Duration) -> App {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// Adds a route for `method` on `path` (`/items/{id}`). `handler` is an `async fn` (runs on
+    /// the loop), [`sync`](crate::sync)`(f)` (the sync pool) or
+    /// [`on_pool`](crate::on_pool)`(&pool, f)`.
+    pub fn route<H: Handler<T>, T: 'static>(
+        mut self,
+        method: Method,
+        path: &str,
+        handler: H,
+    ) -> App {
+        self.router.add(method, path, erase(handler));
+        self
+    }
+
+    /// A `GET` route (also answers `HEAD`).
+    pub fn get<H: Handler<T>, T: 'static>(self, path: &str, handler: H) -> App {
+        self.route(Method::GET, path, handler)
+    }
+
+    /// A `POST` route.
+    pub fn post<H: Handler<T>, T: 'static>(self, path: &str, handler: H) -> App {
+        self.route(Method::POST, path, handler)
+    }
+
+    /// A `PUT` route.
+    pub fn put<H: Handler<T>, T: 'static>(self, path: &str, handler: H) -> App {
+        self.route(Method::PUT, path, handler)
+    }
+
+    /// A `PATCH` route.
+    pub fn patch<H: Handler<T>, T: 'static>(self, path: &str, handler: H) -> App {
+        self.route(Method::PATCH, path, handler)
+    }
+
+    /// A `DELETE` route.
+    pub fn delete<H: Handler<T>, T: 'static>(self, path: &str, handler: H) -> App {
+        self.route(Method::DELETE, path, handler)
+    }
+
+    /// Mounts every route of `other` under `prefix` (FastAPI's `include_router(prefix=...)`):
+    /// `other`'s `/users/{id}` becomes `/api/users/{id}`, its `/` becomes `/api`. `other`'s
+    /// states are added (this App's win on a clash); its sync settings are not used — this
+    /// App's apply.
+    ///
+    /// # Panics
+    ///
+    /// If `prefix` does not start with `/` or ends with `/`, or a route clashes.
+    pub fn nest(mut self, prefix: &str, other: App) -> App {
+        self.router.nest(prefix, other.router);
+        for (type_id, state) in other.states {
+            self.states.entry(type_id).or_insert(state);
+        }
+        self
+    }
+
+    /// The route table: method, path and handler kind of each route, in registration order.
+    pub fn routes(&self) -> Vec<RouteInfo> {
+        self.router.routes()
+    }
+
+    /// What [`Server::start`] takes: builds the App's service once per worker, each with its
+    /// own sync limiter and pool.
+    pub fn into_make_service(self) -> impl Fn() -> AppService + Send + Sync + Clone + 'static {
+        let shared = Arc::new(Shared {
+            router: self.router,
+            states: StateMap(Arc::new(self.states)),
+            sync_tokens: self.sync_tokens,
+            request_timeout: self.request_timeout,
+        });
+        move || {
+            let shared = Arc::clone(&shared);
+            let worker = Rc::new(WorkerContext::new(shared.sync_tokens, shared.request_timeout));
+            Box::new(move |request| dispatch(&shared, &worker, request))
+        }
+    }
+
+    /// Serves the App with `config` (workers, limits, address) until the server shuts down:
+    /// `Server::new(config).start(app.into_make_service())`.
+    pub fn serve(self, config: ServerConfig) -> io::Result<RunningServer> {
+        Server::new(config).start(self.into_make_service())
+    }
+}
+
+impl fmt::Debug for App {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("App")
+            .field("routes", &self.routes())
+            .field("states", &self.states.len())
+            .field("sync_tokens", &self.sync_tokens)
+            .field("request_timeout", &self.request_timeout)
+            .finish()
+    }
+}
+
+/// What every worker shares.
+struct Shared {
+    router: Router,
+    states: StateMap,
+    sync_tokens: usize,
+    request_timeout: Duration,
+}
+
+/// Routes one request: 404, 405, or the handler — with a panic answered by a 500.
+fn dispatch(shared: &Shared, worker: &Rc<WorkerContext>, mut request: Request) -> ResponseFuture {
+    match shared.router.lookup(request.method(), request.uri().path()) {
+        Lookup::Found(handler, params) => {
+            let extensions = request.extensions_mut();
+            extensions.insert(PathParams(params.into()));
+            extensions.insert(shared.states.clone());
+            let future = handler.call(request, Rc::clone(worker));
+            Box::pin(AssertUnwindSafe(future).catch_unwind().map(|outcome| {
+                outcome.unwrap_or_else(|payload| {
+                    let message = payload
+                        .downcast_ref::<&str>()
+                        .map(|s| (*s).to_owned())
+                        .or_else(|| payload.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "<non-string panic payload>".to_owned());
+                    tracing::error!(target: "kairos::web", "handler panicked: {message}");
+                    HttpError::internal().into_response()
+                })
+            }))
+        }
+        Lookup::MethodNotAllowed(allow) => {
+            let mut response = HttpError::new(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")
+                .into_response();
+            if let Ok(allow) = HeaderValue::try_from(allow) {
+                response.headers_mut().insert(ALLOW, allow);
+            }
+            Box::pin(std::future::ready(response))
+        }
+        Lookup::NotFound => Box::pin(std::future::ready(
+            HttpError::new(StatusCode::NOT_FOUND, "Not Found").into_response(),
+        )),
+    }
+}

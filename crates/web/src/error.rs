@@ -1,0 +1,167 @@
+//! Errors as responses: [`HttpError`] — FastAPI's `HTTPException` and `RequestValidationError`
+//! in one type — always rendered as JSON `{"detail": ...}`.
+//!
+//! A handler returns `Result<T, HttpError>` and answers `Err(HttpError::not_found("Item not
+//! found"))`; an extractor that rejects a request returns one too, so every error a client sees
+//! has the same shape. Validation errors (422) carry FastAPI's list of
+//! `{"loc": [...], "msg": ..., "type": ...}` items as their detail.
+
+use std::fmt;
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::StatusCode;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::response::IntoResponse;
+use crate::Response;
+
+/// An error answered as `status` with the JSON body `{"detail": detail}`.
+///
+/// ```
+/// use kairos_web::HttpError;
+/// use kairos_web::http::StatusCode;
+///
+/// // raise HTTPException(status_code=404, detail="Item not found")
+/// let error = HttpError::not_found("Item not found");
+/// assert_eq!(error.status(), StatusCode::NOT_FOUND);
+/// assert_eq!(error.detail(), &serde_json::json!("Item not found"));
+/// ```
+#[derive(Debug, Clone)]
+pub struct HttpError {
+    // Boxed: extractors return `Result<_, HttpError>`, and the happy path should stay small.
+    inner: Box<Inner>,
+}
+
+#[derive(Debug, Clone)]
+struct Inner {
+    status: StatusCode,
+    detail: Value,
+    headers: HeaderMap,
+}
+
+impl HttpError {
+    /// An error with this status and detail (any JSON: a string, a list, an object).
+    pub fn new(status: StatusCode, detail: impl Into<Value>) -> HttpError {
+        HttpError {
+            inner: Box::new(Inner { status, detail: detail.into(), headers: HeaderMap::new() }),
+        }
+    }
+
+    /// Adds a header to the response (FastAPI's `HTTPException(headers=...)`).
+    ///
+    /// # Panics
+    ///
+    /// If `name` or `value` is not a valid header name or value: fix the literal.
+    pub fn with_header(mut self, name: &str, value: &str) -> HttpError {
+        let name = HeaderName::try_from(name)
+            .unwrap_or_else(|e| panic!("invalid header name {name:?}: {e}"));
+        let value = HeaderValue::try_from(value)
+            .unwrap_or_else(|e| panic!("invalid header value {value:?}: {e}"));
+        self.inner.headers.append(name, value);
+        self
+    }
+
+    /// `400 Bad Request`.
+    pub fn bad_request(detail: impl Into<Value>) -> HttpError {
+        HttpError::new(StatusCode::BAD_REQUEST, detail)
+    }
+
+    /// `401 Unauthorized`.
+    pub fn unauthorized(detail: impl Into<Value>) -> HttpError {
+        HttpError::new(StatusCode::UNAUTHORIZED, detail)
+    }
+
+    /// `403 Forbidden`.
+    pub fn forbidden(detail: impl Into<Value>) -> HttpError {
+        HttpError::new(StatusCode::FORBIDDEN, detail)
+    }
+
+    /// `404 Not Found`.
+    pub fn not_found(detail: impl Into<Value>) -> HttpError {
+        HttpError::new(StatusCode::NOT_FOUND, detail)
+    }
+
+    /// `500 Internal Server Error` with the detail `"Internal Server Error"` (the cause belongs
+    /// in the log, not in the response).
+    pub fn internal() -> HttpError {
+        HttpError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+    }
+
+    /// `503 Service Unavailable` with `Retry-After: 1`.
+    pub fn unavailable(detail: impl Into<Value>) -> HttpError {
+        HttpError::new(StatusCode::SERVICE_UNAVAILABLE, detail).with_header("retry-after", "1")
+    }
+
+    /// `422 Unprocessable Content` with one validation error: FastAPI's
+    /// `{"detail": [{"loc": loc, "msg": msg, "type": kind}]}`.
+    pub fn validation(loc: Vec<Value>, msg: impl Into<String>, kind: &str) -> HttpError {
+        HttpError::validation_errors(vec![ValidationItem {
+            loc,
+            msg: msg.into(),
+            kind: kind.into(),
+        }])
+    }
+
+    /// `422 Unprocessable Content` with these validation errors.
+    pub fn validation_errors(items: Vec<ValidationItem>) -> HttpError {
+        let detail = serde_json::to_value(items).unwrap_or(Value::Null);
+        HttpError::new(StatusCode::UNPROCESSABLE_ENTITY, detail)
+    }
+
+    /// The status code.
+    pub fn status(&self) -> StatusCode {
+        self.inner.status
+    }
+
+    /// The `detail` value.
+    pub fn detail(&self) -> &Value {
+        &self.inner.detail
+    }
+}
+
+/// One item of a 422 response's `detail` list, as FastAPI (pydantic) writes it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ValidationItem {
+    /// Where the bad value is: `["query", "ms"]`, `["path", "id"]`, `["body", "items", 0]`.
+    pub loc: Vec<Value>,
+    /// What is wrong, for a person: `"Input should be a valid integer, ..."`.
+    pub msg: String,
+    /// What is wrong, for a program: `"int_parsing"`, `"missing"`, `"json_invalid"`.
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+impl fmt::Display for HttpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.inner.status, self.inner.detail)
+    }
+}
+
+impl std::error::Error for HttpError {}
+
+impl IntoResponse for HttpError {
+    fn into_response(self) -> Response {
+        let Inner { status, detail, headers } = *self.inner;
+        let body = serde_json::json!({ "detail": detail }).to_string();
+        let mut response = Response::new(body.into());
+        *response.status_mut() = status;
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        response.headers_mut().extend(headers);
+        response
+    }
+}
+
+impl From<kairos_http::BodyError> for HttpError {
+    /// A body over the server's limit is `413`; a body that could not be read is `400`.
+    fn from(error: kairos_http::BodyError) -> HttpError {
+        match error {
+            kairos_http::BodyError::TooLarge { .. } => {
+                HttpError::new(StatusCode::PAYLOAD_TOO_LARGE, error.to_string())
+            }
+            other => HttpError::bad_request(other.to_string()),
+        }
+    }
+}

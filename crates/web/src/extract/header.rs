@@ -1,0 +1,52 @@
+//! [`Headers<T>`]: typed access to request headers.
+
+use std::ops::Deref;
+
+use http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use super::{de, field_error, FromRequestParts};
+use crate::HttpError;
+
+/// Request headers deserialized into `T`: each field is a header whose name is the field's
+/// with `_` read as `-` — FastAPI's `Header()` convention, so `user_agent` is `User-Agent`
+/// and `x_token` is `X-Token` (case does not matter). `Option` fields may be absent; a
+/// repeated header fills a `Vec` field. For the raw headers, take a `HeaderMap`.
+///
+/// ```
+/// use kairos_web::Headers;
+/// use serde::Deserialize;
+///
+/// #[derive(Deserialize)]
+/// struct Auth { x_token: String, user_agent: Option<String> }
+///
+/// // async def read(x_token: str = Header(), user_agent: str | None = Header(None))
+/// async fn read(Headers(auth): Headers<Auth>) -> String {
+///     format!("{} via {:?}", auth.x_token, auth.user_agent)
+/// }
+/// # drop(kairos_web::App::new().get("/", read));
+/// ```
+///
+/// A missing required header is answered with 422:
+/// `{"detail": [{"loc": ["header", "x_token"], "msg": "Field required", "type": "missing"}]}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Headers<T>(pub T);
+
+impl<T> Deref for Headers<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: DeserializeOwned> FromRequestParts for Headers<T> {
+    fn from_request_parts(parts: &mut Parts) -> Result<Self, HttpError> {
+        let pairs = parts.headers.iter().map(|(name, value)| {
+            (
+                name.as_str().replace('-', "_"),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        });
+        de::from_pairs(pairs).map(Headers).map_err(|e| field_error("header", e))
+    }
+}

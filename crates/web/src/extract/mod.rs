@@ -1,0 +1,124 @@
+//! Extractors: what a handler's arguments are made from.
+//!
+//! A handler's arguments are extractors, run in order before it is called; the first that does
+//! not fit answers for it (a 422 naming the field, a 413, ...) and the handler is not called.
+//!
+//! | argument | made from | when it does not fit |
+//! |---|---|---|
+//! | [`Path<T>`] | the route's `{name}` parameters (a struct by name, a tuple in order, or one value) | 422, `loc: ["path", name]` |
+//! | [`Query<T>`] | the query string | 422, `loc: ["query", name]` |
+//! | [`Headers<T>`] | the headers, `user_agent` ← `User-Agent` (FastAPI's `Header()`) | 422, `loc: ["header", name]` |
+//! | [`State<T>`] | the value given to [`App::with_state`](crate::App::with_state) | 500 (a programming error, logged) |
+//! | `HeaderMap`, `Method`, `Uri` | the request head | — |
+//! | [`Json<T>`](crate::Json) (last) | the body, as JSON | 422, `loc: ["body", ...]`; 413 past the server's limit |
+//! | `Bytes`, `String` (last) | the body, raw | 413 past the limit; 422 if not UTF-8 |
+//! | [`Request`] (last) | the whole request | — |
+//!
+//! Only the last argument may read the body ([`FromRequest`]); the others see the head
+//! ([`FromRequestParts`]). Implement either trait for your own extractors.
+
+mod de;
+mod header;
+mod path;
+mod query;
+mod state;
+
+use std::future::Future;
+
+use bytes::Bytes;
+use http::request::Parts;
+use http::{HeaderMap, Method, Uri};
+
+pub use header::Headers;
+pub use path::Path;
+pub(crate) use path::PathParams;
+pub use query::Query;
+pub use state::State;
+pub(crate) use state::StateMap;
+
+use crate::{HttpError, Request};
+
+/// An extractor that needs only the request head: any argument of a handler.
+pub trait FromRequestParts: Sized {
+    /// Makes `Self` from the head, or answers the request with an error.
+    fn from_request_parts(parts: &mut Parts) -> Result<Self, HttpError>;
+}
+
+/// An extractor that may consume the body: only the last argument of a handler.
+///
+/// `M` only tells apart the blanket implementation for [`FromRequestParts`] types; leave it
+/// to its default when implementing.
+pub trait FromRequest<M = ViaRequest>: Sized {
+    /// Makes `Self` from the request, or answers it with an error.
+    fn from_request(request: Request) -> impl Future<Output = Result<Self, HttpError>>;
+}
+
+/// Marks the [`FromRequest`] implementations that read the body.
+#[derive(Debug)]
+pub enum ViaRequest {}
+
+/// Marks the [`FromRequest`] implementation that every [`FromRequestParts`] type gets.
+#[derive(Debug)]
+pub enum ViaParts {}
+
+impl<T: FromRequestParts> FromRequest<ViaParts> for T {
+    async fn from_request(request: Request) -> Result<Self, HttpError> {
+        let (mut parts, _body) = request.into_parts();
+        T::from_request_parts(&mut parts)
+    }
+}
+
+impl FromRequestParts for HeaderMap {
+    fn from_request_parts(parts: &mut Parts) -> Result<Self, HttpError> {
+        Ok(parts.headers.clone())
+    }
+}
+
+impl FromRequestParts for Method {
+    fn from_request_parts(parts: &mut Parts) -> Result<Self, HttpError> {
+        Ok(parts.method.clone())
+    }
+}
+
+impl FromRequestParts for Uri {
+    fn from_request_parts(parts: &mut Parts) -> Result<Self, HttpError> {
+        Ok(parts.uri.clone())
+    }
+}
+
+impl FromRequest for Request {
+    async fn from_request(request: Request) -> Result<Self, HttpError> {
+        Ok(request)
+    }
+}
+
+/// Reads the whole body within the server's limit (413 past it).
+pub(crate) async fn read_body(request: Request) -> Result<Bytes, HttpError> {
+    request.into_body().bytes().await.map_err(HttpError::from)
+}
+
+impl FromRequest for Bytes {
+    async fn from_request(request: Request) -> Result<Self, HttpError> {
+        read_body(request).await
+    }
+}
+
+impl FromRequest for String {
+    async fn from_request(request: Request) -> Result<Self, HttpError> {
+        let bytes = read_body(request).await?;
+        String::from_utf8(bytes.into()).map_err(|_| {
+            HttpError::validation(
+                vec!["body".into()],
+                "Input should be a valid string, unable to parse raw data as a unicode string",
+                "string_unicode",
+            )
+        })
+    }
+}
+
+/// A 422 for `location` (`"path"`, `"query"`, `"header"`) from a deserializer error.
+fn field_error(location: &str, error: de::FieldError) -> HttpError {
+    let mut loc = vec![serde_json::Value::from(location)];
+    loc.extend(error.field.map(serde_json::Value::from));
+    HttpError::validation(loc, error.msg, error.kind)
+}

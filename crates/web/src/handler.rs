@@ -1,0 +1,308 @@
+//! Handlers and their kinds: what runs a route, and where.
+//!
+//! | kind | register with | runs on | FastAPI |
+//! |---|---|---|---|
+//! | [`Async`](HandlerKind::Async) | `app.get(path, f)`, `f` an `async fn`/closure | the worker's loop | `async def` |
+//! | [`Sync`](HandlerKind::Sync) | `app.get(path, `[`sync`]`(f))`, `f` a plain `fn` | the worker's sync pool, at most [`App::sync_tokens`](crate::App::sync_tokens) at once | `def` |
+//! | [`Pool`](HandlerKind::Pool) | `app.get(path, `[`on_pool`]`(&pool, f))` | the [`ThreadPool`] you give | `run_in_executor(pool, f)` |
+//!
+//! In every kind the extractors run on the loop (reading the body is I/O); then the function
+//! runs where its kind says. An async handler must never block: it shares the loop with every
+//! other request of its worker. A sync handler may block as it likes; it holds one of the
+//! worker's tokens meanwhile, and a request that cannot get a token within
+//! [`App::request_timeout`](crate::App::request_timeout) is answered `503`.
+
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use kairos_rt::executor::JobError;
+use kairos_rt::ThreadPool;
+
+use crate::extract::{FromRequest, FromRequestParts};
+use crate::response::IntoResponse;
+use crate::worker::WorkerContext;
+use crate::{HttpError, Request, Response};
+
+/// A boxed response future, polled on the worker's loop (so it need not be `Send`).
+pub type ResponseFuture = Pin<Box<dyn Future<Output = Response>>>;
+
+/// Where a route's handler runs; listed by [`App::routes`](crate::App::routes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HandlerKind {
+    /// An `async` function, run on the worker's event loop (FastAPI's `async def`).
+    Async,
+    /// A plain function, run on the worker's bounded sync pool (FastAPI's `def`).
+    Sync,
+    /// A plain function, run on a [`ThreadPool`] given at registration.
+    Pool,
+}
+
+impl fmt::Display for HandlerKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            HandlerKind::Async => "async",
+            HandlerKind::Sync => "sync",
+            HandlerKind::Pool => "pool",
+        })
+    }
+}
+
+/// A function that can answer a route: an `async fn` whose arguments are extractors, or a
+/// plain `fn` wrapped by [`sync`] or [`on_pool`]. `T` is inferred; it only tells the
+/// implementations apart.
+///
+/// The function itself must be `Send + Sync + 'static`, because every worker calls it; the
+/// future of an async handler need not be `Send`, because it stays on one loop.
+pub trait Handler<T>: Send + Sync + Sized + 'static {
+    /// Where this handler runs.
+    fn kind(&self) -> HandlerKind;
+
+    /// Answers `request` on the worker `worker`. Called by the router.
+    #[doc(hidden)]
+    fn call(self: Arc<Self>, request: Request, worker: Rc<WorkerContext>) -> ResponseFuture;
+}
+
+/// A handler with its argument types forgotten, as the router stores it.
+pub(crate) trait ErasedHandler: Send + Sync {
+    fn kind(&self) -> HandlerKind;
+    fn call(&self, request: Request, worker: Rc<WorkerContext>) -> ResponseFuture;
+}
+
+struct Erased<H, T> {
+    handler: Arc<H>,
+    _args: PhantomData<fn() -> T>,
+}
+
+impl<H: Handler<T>, T: 'static> ErasedHandler for Erased<H, T> {
+    fn kind(&self) -> HandlerKind {
+        self.handler.kind()
+    }
+
+    fn call(&self, request: Request, worker: Rc<WorkerContext>) -> ResponseFuture {
+        Arc::clone(&self.handler).call(request, worker)
+    }
+}
+
+pub(crate) fn erase<H: Handler<T>, T: 'static>(handler: H) -> Arc<dyn ErasedHandler> {
+    Arc::new(Erased { handler: Arc::new(handler), _args: PhantomData })
+}
+
+/// Runs the extractors of a handler; returns early with the rejection.
+macro_rules! extract {
+    ($request:ident; $($T:ident),*; $Last:ident) => {
+        #[allow(unused_mut)] // no FromRequestParts arguments
+        let (mut parts, body) = $request.into_parts();
+        $(
+            let $T = match $T::from_request_parts(&mut parts) {
+                Ok(value) => value,
+                Err(rejection) => return rejection.into_response(),
+            };
+        )*
+        let $Last = match $Last::from_request(Request::from_parts(parts, body)).await {
+            Ok(value) => value,
+            Err(rejection) => return rejection.into_response(),
+        };
+    };
+}
+
+// Zero arguments.
+impl<F, Fut, R> Handler<()> for F
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = R> + 'static,
+    R: IntoResponse,
+{
+    fn kind(&self) -> HandlerKind {
+        HandlerKind::Async
+    }
+
+    fn call(self: Arc<Self>, _request: Request, _worker: Rc<WorkerContext>) -> ResponseFuture {
+        Box::pin(async move { (self)().await.into_response() })
+    }
+}
+
+/// A plain function run on the worker's bounded sync pool: FastAPI's `def` route.
+///
+/// ```
+/// use kairos_web::{sync, App, Path};
+///
+/// fn read_file(Path(name): Path<String>) -> String {
+///     // Blocking I/O is fine here: this runs on a pool thread, not on the loop.
+///     std::fs::read_to_string(format!("/tmp/{name}")).unwrap_or_default()
+/// }
+/// let app = App::new().get("/files/{name}", sync(read_file));
+/// # drop(app);
+/// ```
+#[derive(Debug, Clone)]
+pub struct SyncHandler<F>(F);
+
+/// Wraps a plain function to run on the worker's bounded sync pool (kind
+/// [`Sync`](HandlerKind::Sync)).
+pub fn sync<F>(f: F) -> SyncHandler<F> {
+    SyncHandler(f)
+}
+
+/// A plain function run on a [`ThreadPool`] of your own: CPU-heavy work with its own bound,
+/// apart from the sync pool.
+#[derive(Debug, Clone)]
+pub struct PoolHandler<F> {
+    pool: ThreadPool,
+    f: F,
+}
+
+/// Wraps a plain function to run on `pool` (kind [`Pool`](HandlerKind::Pool)). The pool's size
+/// bounds how many run at once; a pool with a full bounded queue answers `503`.
+///
+/// ```
+/// use kairos_web::{on_pool, App, Path};
+/// use kairos_rt::ThreadPool;
+///
+/// fn fib(Path(n): Path<u64>) -> String {
+///     fn f(n: u64) -> u64 { if n < 2 { n } else { f(n - 1) + f(n - 2) } }
+///     f(n.min(40)).to_string()
+/// }
+/// let cpu = ThreadPool::builder().max_workers(4).thread_name_prefix("cpu").build();
+/// let app = App::new().get("/fib/{n}", on_pool(&cpu, fib));
+/// # drop(app);
+/// ```
+pub fn on_pool<F>(pool: &ThreadPool, f: F) -> PoolHandler<F> {
+    PoolHandler { pool: pool.clone(), f }
+}
+
+/// Marks the [`Handler`] implementations of [`SyncHandler`].
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct Blocking<T>(PhantomData<T>);
+
+/// Marks the [`Handler`] implementations of [`PoolHandler`].
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct OnPool<T>(PhantomData<T>);
+
+/// The response for a pool job's outcome.
+pub(crate) fn job_response<R: IntoResponse>(result: Result<R, JobError>) -> Response {
+    match result {
+        Ok(value) => value.into_response(),
+        Err(JobError::Panicked(message)) => {
+            tracing::error!(target: "kairos::web", "handler panicked: {message}");
+            HttpError::internal().into_response()
+        }
+        Err(JobError::QueueFull) => {
+            HttpError::unavailable("the handler's thread pool is full; retry shortly")
+                .into_response()
+        }
+        Err(other) => HttpError::unavailable(other.to_string()).into_response(),
+    }
+}
+
+macro_rules! impl_handlers {
+    ($($T:ident),*; $Last:ident) => {
+        impl<F, Fut, R, M, $($T,)* $Last> Handler<(M, $($T,)* $Last,)> for F
+        where
+            F: Fn($($T,)* $Last) -> Fut + Send + Sync + 'static,
+            Fut: Future<Output = R> + 'static,
+            R: IntoResponse,
+            $($T: FromRequestParts + 'static,)*
+            $Last: FromRequest<M> + 'static,
+            M: 'static,
+        {
+            fn kind(&self) -> HandlerKind {
+                HandlerKind::Async
+            }
+
+            #[allow(non_snake_case)]
+            fn call(self: Arc<Self>, request: Request, _worker: Rc<WorkerContext>) -> ResponseFuture {
+                Box::pin(async move {
+                    extract!(request; $($T),*; $Last);
+                    (self)($($T,)* $Last).await.into_response()
+                })
+            }
+        }
+
+        impl<F, R, M, $($T,)* $Last> Handler<Blocking<(M, $($T,)* $Last,)>> for SyncHandler<F>
+        where
+            F: Fn($($T,)* $Last) -> R + Send + Sync + 'static,
+            R: IntoResponse + Send + 'static,
+            $($T: FromRequestParts + Send + 'static,)*
+            $Last: FromRequest<M> + Send + 'static,
+            M: 'static,
+        {
+            fn kind(&self) -> HandlerKind {
+                HandlerKind::Sync
+            }
+
+            #[allow(non_snake_case)]
+            fn call(self: Arc<Self>, request: Request, worker: Rc<WorkerContext>) -> ResponseFuture {
+                Box::pin(async move {
+                    extract!(request; $($T),*; $Last);
+                    worker.run_sync(move || (self.0)($($T,)* $Last)).await
+                })
+            }
+        }
+
+        impl<F, R, M, $($T,)* $Last> Handler<OnPool<(M, $($T,)* $Last,)>> for PoolHandler<F>
+        where
+            F: Fn($($T,)* $Last) -> R + Send + Sync + 'static,
+            R: IntoResponse + Send + 'static,
+            $($T: FromRequestParts + Send + 'static,)*
+            $Last: FromRequest<M> + Send + 'static,
+            M: 'static,
+        {
+            fn kind(&self) -> HandlerKind {
+                HandlerKind::Pool
+            }
+
+            #[allow(non_snake_case)]
+            fn call(self: Arc<Self>, request: Request, _worker: Rc<WorkerContext>) -> ResponseFuture {
+                Box::pin(async move {
+                    extract!(request; $($T),*; $Last);
+                    let pool = self.pool.clone();
+                    job_response(pool.spawn(move || (self.f)($($T,)* $Last)).await)
+                })
+            }
+        }
+    };
+}
+
+impl_handlers!(; A);
+impl_handlers!(A; B);
+impl_handlers!(A, B; C);
+impl_handlers!(A, B, C; D);
+impl_handlers!(A, B, C, D; E);
+impl_handlers!(A, B, C, D, E; G);
+impl_handlers!(A, B, C, D, E, G; H);
+impl_handlers!(A, B, C, D, E, G, H; I);
+
+// Zero arguments, sync and on a pool.
+impl<F, R> Handler<Blocking<()>> for SyncHandler<F>
+where
+    F: Fn() -> R + Send + Sync + 'static,
+    R: IntoResponse + Send + 'static,
+{
+    fn kind(&self) -> HandlerKind {
+        HandlerKind::Sync
+    }
+
+    fn call(self: Arc<Self>, _request: Request, worker: Rc<WorkerContext>) -> ResponseFuture {
+        Box::pin(async move { worker.run_sync(move || (self.0)()).await })
+    }
+}
+
+impl<F, R> Handler<OnPool<()>> for PoolHandler<F>
+where
+    F: Fn() -> R + Send + Sync + 'static,
+    R: IntoResponse + Send + 'static,
+{
+    fn kind(&self) -> HandlerKind {
+        HandlerKind::Pool
+    }
+
+    fn call(self: Arc<Self>, _request: Request, _worker: Rc<WorkerContext>) -> ResponseFuture {
+        let pool = self.pool.clone();
+        Box::pin(async move { job_response(pool.spawn(move || (self.f)()).await) })
+    }
+}

@@ -1,0 +1,201 @@
+//! The route table: method and path to handler, with `matchit` doing the path matching.
+//!
+//! Paths are `matchit` patterns: `/items/{id}` (one segment), `/static/{*rest}` (the rest).
+//! A request whose path matches no route gets `404`; one whose path matches but whose method
+//! does not gets `405` with an `Allow` header listing the methods that would. `HEAD` is served
+//! by the `GET` handler (hyper sends no body for it).
+
+use std::fmt;
+use std::sync::Arc;
+
+use http::Method;
+
+use crate::handler::{ErasedHandler, HandlerKind};
+
+/// One row of the route table: [`App::routes`](crate::App::routes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteInfo {
+    /// The method.
+    pub method: Method,
+    /// The path pattern, with `{name}` parameters.
+    pub path: String,
+    /// Where the handler runs.
+    pub kind: HandlerKind,
+}
+
+impl fmt::Display for RouteInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:<7} {:<30} {}", self.method, self.path, self.kind)
+    }
+}
+
+#[derive(Clone)]
+struct Endpoint {
+    path: String,
+    methods: Vec<(Method, Arc<dyn ErasedHandler>)>,
+}
+
+/// Paths to endpoints; each endpoint has a handler per method.
+#[derive(Clone, Default)]
+pub(crate) struct Router {
+    matcher: matchit::Router<usize>,
+    endpoints: Vec<Endpoint>,
+}
+
+/// What a request's method and path found.
+pub(crate) enum Lookup<'a> {
+    Found(&'a Arc<dyn ErasedHandler>, Vec<(String, String)>),
+    MethodNotAllowed(String),
+    NotFound,
+}
+
+impl Router {
+    /// Adds a route.
+    ///
+    /// # Panics
+    ///
+    /// If the pattern is invalid or conflicts with another (`/{id}` beside `/{name}`), or the
+    /// method is already registered on this path: routes are fixed at start-up, so this is a
+    /// programming error, reported at once.
+    pub(crate) fn add(&mut self, method: Method, path: &str, handler: Arc<dyn ErasedHandler>) {
+        assert!(path.starts_with('/'), "route path {path:?} must start with '/'");
+        let index = match self.endpoints.iter().position(|e| e.path == path) {
+            Some(index) => index,
+            None => {
+                let index = self.endpoints.len();
+                if let Err(e) = self.matcher.insert(path, index) {
+                    panic!("cannot add route {method} {path}: {e}; change the path pattern");
+                }
+                self.endpoints.push(Endpoint { path: path.to_owned(), methods: Vec::new() });
+                index
+            }
+        };
+        let endpoint = &mut self.endpoints[index];
+        assert!(
+            !endpoint.methods.iter().any(|(m, _)| *m == method),
+            "route {method} {path} is registered twice; remove one"
+        );
+        endpoint.methods.push((method, handler));
+    }
+
+    /// Every route of `other`, under `prefix`.
+    pub(crate) fn nest(&mut self, prefix: &str, other: Router) {
+        assert!(
+            prefix.starts_with('/') && !prefix.ends_with('/'),
+            "nest prefix {prefix:?} must start with '/' and not end with it (like \"/api\")"
+        );
+        for endpoint in other.endpoints {
+            let path = if endpoint.path == "/" {
+                prefix.to_owned()
+            } else {
+                format!("{prefix}{}", endpoint.path)
+            };
+            for (method, handler) in endpoint.methods {
+                self.add(method, &path, handler);
+            }
+        }
+    }
+
+    pub(crate) fn routes(&self) -> Vec<RouteInfo> {
+        self.endpoints
+            .iter()
+            .flat_map(|e| {
+                e.methods.iter().map(|(method, handler)| RouteInfo {
+                    method: method.clone(),
+                    path: e.path.clone(),
+                    kind: handler.kind(),
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) fn lookup(&self, method: &Method, path: &str) -> Lookup<'_> {
+        let Ok(found) = self.matcher.at(path) else { return Lookup::NotFound };
+        let endpoint = &self.endpoints[*found.value];
+        let handler = endpoint.methods.iter().find(|(m, _)| m == method).or_else(|| {
+            (*method == Method::HEAD)
+                .then(|| endpoint.methods.iter().find(|(m, _)| *m == Method::GET))
+                .flatten()
+        });
+        match handler {
+            Some((_, handler)) => {
+                let params = found
+                    .params
+                    .iter()
+                    .map(|(name, value)| {
+                        let value = percent_encoding::percent_decode_str(value).decode_utf8_lossy();
+                        (name.to_owned(), value.into_owned())
+                    })
+                    .collect();
+                Lookup::Found(handler, params)
+            }
+            None => {
+                let mut allow: Vec<&str> =
+                    endpoint.methods.iter().map(|(m, _)| m.as_str()).collect();
+                if allow.contains(&"GET") && !allow.contains(&"HEAD") {
+                    allow.push("HEAD");
+                }
+                Lookup::MethodNotAllowed(allow.join(", "))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::handler::erase;
+
+    fn router(routes: &[(Method, &str)]) -> Router {
+        let mut router = Router::default();
+        for (method, path) in routes {
+            router.add(method.clone(), path, erase(|| async { "" }));
+        }
+        router
+    }
+
+    #[test]
+    fn lookups_find_params_refuse_methods_and_miss_paths() {
+        let r = router(&[
+            (Method::GET, "/items/{id}"),
+            (Method::PUT, "/items/{id}"),
+            (Method::POST, "/items"),
+            (Method::GET, "/files/{*path}"),
+        ]);
+        let cases: &[(Method, &str, &str)] = &[
+            (Method::GET, "/items/42", "found id=42"),
+            (Method::HEAD, "/items/42", "found id=42"),
+            (Method::GET, "/items/a%20b", "found id=a b"),
+            (Method::DELETE, "/items/42", "405 GET, PUT, HEAD"),
+            (Method::GET, "/items", "405 POST"),
+            (Method::GET, "/files/a/b.txt", "found path=a/b.txt"),
+            (Method::GET, "/nope", "404"),
+            (Method::GET, "/items/42/extra", "404"),
+        ];
+        for (method, path, expected) in cases {
+            let got = match r.lookup(method, path) {
+                Lookup::Found(_, params) => format!(
+                    "found {}",
+                    params.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
+                ),
+                Lookup::MethodNotAllowed(allow) => format!("405 {allow}"),
+                Lookup::NotFound => "404".to_owned(),
+            };
+            assert_eq!(&got, expected, "{method} {path}");
+        }
+    }
+
+    #[test]
+    fn nesting_prefixes_every_route() {
+        let mut outer = router(&[(Method::GET, "/")]);
+        outer.nest("/api", router(&[(Method::GET, "/"), (Method::GET, "/users/{id}")]));
+        let paths: Vec<String> = outer.routes().into_iter().map(|r| r.path).collect();
+        assert_eq!(paths, ["/", "/api", "/api/users/{id}"]);
+    }
+
+    #[test]
+    #[should_panic(expected = "registered twice")]
+    fn a_route_registered_twice_is_refused() {
+        router(&[(Method::GET, "/a"), (Method::GET, "/a")]);
+    }
+}

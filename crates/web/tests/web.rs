@@ -1,0 +1,394 @@
+//! kairos-web, black-box over real loopback sockets: raw bytes where the protocol matters, the
+//! TestClient elsewhere.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::stream;
+use kairos_web::http::{HeaderMap, Method, StatusCode};
+use kairos_web::kairos_http::ServerConfig;
+use kairos_web::sse::{Event, Sse};
+use kairos_web::{
+    on_pool, sync, App, Bytes, HandlerKind, Headers, HttpError, Json, Path, Query, State,
+    StreamingResponse, TestClient,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+/// Sends `request` as is and reads until the server closes (send `Connection: close`).
+fn raw(addr: SocketAddr, request: &[u8]) -> String {
+    let mut socket = TcpStream::connect(addr).unwrap();
+    socket.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    socket.write_all(request).unwrap();
+    let mut response = Vec::new();
+    socket.read_to_end(&mut response).unwrap();
+    String::from_utf8(response).unwrap()
+}
+
+fn body_of(response: &str) -> &str {
+    &response[response.find("\r\n\r\n").unwrap() + 4..]
+}
+
+#[derive(Deserialize)]
+struct SleepParams {
+    ms: u64,
+}
+
+#[derive(Deserialize, Serialize, Debug, PartialEq)]
+struct Item {
+    name: String,
+    price: f64,
+}
+
+#[derive(Deserialize)]
+struct Token {
+    x_token: String,
+}
+
+fn app() -> App {
+    App::new()
+        .get("/", || async { "Hello, World!" })
+        .get("/items/{id}", |Path(id): Path<u32>| async move { Json(json!({ "id": id })) })
+        .put("/items/{id}", |Path(id): Path<u32>, Json(item): Json<Item>| async move {
+            Json(json!({ "id": id, "name": item.name }))
+        })
+        .get("/sleep", |Query(p): Query<SleepParams>| async move {
+            kairos_rt::sleep(Duration::from_millis(p.ms)).await;
+            format!("slept {} ms", p.ms)
+        })
+        .get("/token", |Headers(t): Headers<Token>| async move { t.x_token })
+        .post("/echo", |body: Bytes| async move { body })
+        .get("/panic", || async {
+            if true {
+                panic!("handler exploded");
+            }
+            "unreachable"
+        })
+        .get("/sync-panic", sync(|| -> &'static str { panic!("sync handler exploded") }))
+        .get("/sync", sync(|| std::thread::current().name().unwrap_or("").to_owned()))
+}
+
+#[test]
+fn unknown_paths_get_404_and_wrong_methods_405_with_allow() {
+    let client = TestClient::new(app());
+    let response =
+        raw(client.addr(), b"GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert!(response.starts_with("HTTP/1.1 404 Not Found\r\n"), "{response}");
+    assert!(response.contains("content-type: application/json\r\n"), "{response}");
+    assert_eq!(body_of(&response), r#"{"detail":"Not Found"}"#);
+
+    let response =
+        raw(client.addr(), b"DELETE /items/1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert!(response.starts_with("HTTP/1.1 405 Method Not Allowed\r\n"), "{response}");
+    assert!(response.contains("allow: GET, PUT, HEAD\r\n"), "{response}");
+    assert_eq!(body_of(&response), r#"{"detail":"Method Not Allowed"}"#);
+}
+
+#[test]
+fn a_body_over_the_limit_gets_413_even_when_its_length_is_not_declared() {
+    let config = ServerConfig { max_body_size: Some(16), ..ServerConfig::default() };
+    let client = TestClient::with_config(app(), config);
+    // Chunked: the server cannot refuse it up front; the Bytes extractor finds out while reading.
+    let response = raw(
+        client.addr(),
+        b"POST /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n\
+          14\r\n01234567890123456789\r\n0\r\n\r\n",
+    );
+    assert!(response.starts_with("HTTP/1.1 413 Payload Too Large\r\n"), "{response}");
+    let detail: Value = serde_json::from_str(body_of(&response)).unwrap();
+    assert!(detail["detail"].as_str().unwrap().contains("16 bytes"), "{detail}");
+    // Within the limit it is echoed.
+    assert_eq!(client.post("/echo").body("small").send().text(), "small");
+}
+
+#[test]
+fn requests_that_do_not_fit_get_422_naming_the_field() {
+    let client = TestClient::new(app());
+    let detail =
+        |path: &str| -> Value { client.get(path).send().json::<Value>()["detail"].clone() };
+
+    let response = client.get("/sleep?ms=soon").send();
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        response.json::<Value>(),
+        json!({"detail": [{
+            "loc": ["query", "ms"],
+            "msg": "Input should be a valid integer, unable to parse string as an integer",
+            "type": "int_parsing"
+        }]})
+    );
+    assert_eq!(
+        detail("/sleep"),
+        json!([{"loc": ["query", "ms"], "msg": "Field required", "type": "missing"}])
+    );
+    assert_eq!(detail("/items/abc")[0]["loc"], json!(["path", "id"]));
+    assert_eq!(
+        detail("/token"),
+        json!([{"loc": ["header", "x_token"], "msg": "Field required", "type": "missing"}])
+    );
+    assert_eq!(client.get("/token").header("X-Token", "secret").send().text(), "secret");
+
+    let put = |body: &str| client.put("/items/3").body(body.to_owned()).send();
+    let missing = put(r#"{"name": "x"}"#);
+    assert_eq!(missing.status(), 422);
+    assert_eq!(
+        missing.json::<Value>()["detail"],
+        json!([{"loc": ["body", "price"], "msg": "Field required", "type": "missing"}])
+    );
+    let wrong_type = put(r#"{"name": "x", "price": "cheap"}"#).json::<Value>();
+    assert_eq!(wrong_type["detail"][0]["loc"], json!(["body", "price"]));
+    assert_eq!(wrong_type["detail"][0]["type"], "type_error");
+    assert_eq!(put("{not json").json::<Value>()["detail"][0]["type"], "json_invalid");
+    assert_eq!(put("").json::<Value>()["detail"][0]["type"], "missing");
+    let ok = client.put("/items/3").json(&Item { name: "pen".into(), price: 1.5 }).send();
+    assert_eq!(ok.json::<Value>(), json!({"id": 3, "name": "pen"}));
+}
+
+#[test]
+fn a_panicking_handler_gets_500_and_the_next_request_succeeds() {
+    let client = TestClient::new(app());
+    for path in ["/panic", "/sync-panic"] {
+        let response = raw(
+            client.addr(),
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+        );
+        assert!(response.starts_with("HTTP/1.1 500 Internal Server Error\r\n"), "{response}");
+        assert_eq!(body_of(&response), r#"{"detail":"Internal Server Error"}"#);
+        assert_eq!(client.get("/").send().text(), "Hello, World!");
+    }
+    // The sync pool lives on: its threads still answer.
+    assert!(client.get("/sync").send().text().starts_with("kairos-sync_"));
+}
+
+/// Counts handlers running at once; remembers the most.
+#[derive(Default)]
+struct Gauge {
+    now: AtomicUsize,
+    max: AtomicUsize,
+}
+
+#[test]
+fn the_sync_pool_never_runs_more_than_its_limit() {
+    let gauge = Arc::new(Gauge::default());
+    let seen = Arc::clone(&gauge);
+    let app = App::new().get(
+        "/work",
+        sync(move || {
+            let now = seen.now.fetch_add(1, Ordering::SeqCst) + 1;
+            seen.max.fetch_max(now, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(50)); // blocking, as `def` routes may
+            seen.now.fetch_sub(1, Ordering::SeqCst);
+            "done"
+        }),
+    );
+    let client = TestClient::new(app); // 40 tokens by default
+    let addr = client.addr();
+    let sockets: Vec<TcpStream> = (0..200)
+        .map(|_| {
+            let mut socket = TcpStream::connect(addr).unwrap();
+            socket.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+            socket
+                .write_all(b"GET /work HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            socket
+        })
+        .collect();
+    for mut socket in sockets {
+        let mut response = String::new();
+        socket.read_to_string(&mut response).unwrap();
+        assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+        assert!(response.ends_with("done"));
+    }
+    assert_eq!(gauge.max.load(Ordering::SeqCst), 40, "the limit is reached and never passed");
+}
+
+#[test]
+fn a_sync_request_waiting_past_the_request_timeout_gets_503() {
+    let app = App::new()
+        .sync_tokens(1)
+        .request_timeout(Duration::from_millis(200))
+        .get("/block", sync(|| std::thread::sleep(Duration::from_millis(800))));
+    let client = TestClient::new(app);
+    let addr = client.addr();
+    let first = std::thread::spawn(move || {
+        raw(addr, b"GET /block HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    });
+    std::thread::sleep(Duration::from_millis(100)); // the first holds the only token
+    let started = Instant::now();
+    let second = raw(addr, b"GET /block HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert!(second.starts_with("HTTP/1.1 503 Service Unavailable\r\n"), "{second}");
+    assert!(second.contains("retry-after: 1\r\n"), "{second}");
+    assert!(body_of(&second).contains("stayed busy"), "{second}");
+    assert!(
+        started.elapsed() < Duration::from_millis(700),
+        "answered at the timeout, not after the job"
+    );
+    assert!(first.join().unwrap().starts_with("HTTP/1.1 200 OK\r\n"));
+}
+
+/// Adds one to a counter when dropped: the generator's `finally`.
+struct DropCounter(Arc<AtomicUsize>);
+
+impl Drop for DropCounter {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+fn wait_until(limit: Duration, condition: impl Fn() -> bool) -> bool {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if condition() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    condition()
+}
+
+#[test]
+fn sse_events_arrive_as_produced_and_the_generator_is_dropped_when_the_client_leaves() {
+    let produced = Arc::new(AtomicUsize::new(0));
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let (p, d) = (Arc::clone(&produced), Arc::clone(&dropped));
+    let app = App::new().get("/events", move || {
+        let (produced, guard) = (Arc::clone(&p), DropCounter(Arc::clone(&d)));
+        async move {
+            let events = stream::unfold((0u32, guard), move |(n, guard)| {
+                let produced = Arc::clone(&produced);
+                async move {
+                    if n == 100 {
+                        return None; // the last event would come after 5 s
+                    }
+                    kairos_rt::sleep(Duration::from_millis(50)).await;
+                    produced.fetch_add(1, Ordering::SeqCst);
+                    let event = Event::default()
+                        .event("tick")
+                        .id(&n.to_string())
+                        .data(format!("line {n}\nmore"));
+                    Some((event, (n + 1, guard)))
+                }
+            });
+            Sse::new(events)
+        }
+    });
+    let client = TestClient::new(app);
+    let mut stream = client.get("/events").stream();
+    assert_eq!(stream.status(), 200);
+    assert_eq!(stream.headers()["content-type"], "text/event-stream");
+    assert_eq!(stream.headers()["cache-control"], "no-cache");
+    assert_eq!(stream.headers()["x-accel-buffering"], "no");
+    let first = stream.next_event().unwrap();
+    assert!(produced.load(Ordering::SeqCst) < 100, "the first event came before the last was made");
+    assert_eq!(first.event.as_deref(), Some("tick"));
+    assert_eq!(first.id.as_deref(), Some("0"));
+    assert_eq!(first.data, "line 0\nmore");
+    assert_eq!(stream.next_event().unwrap().id.as_deref(), Some("1"));
+    assert_eq!(dropped.load(Ordering::SeqCst), 0);
+
+    drop(stream); // the client goes away
+    assert!(
+        wait_until(Duration::from_secs(1), || dropped.load(Ordering::SeqCst) == 1),
+        "the generator was not dropped within 1 s of the disconnect"
+    );
+    assert!(produced.load(Ordering::SeqCst) < 100);
+}
+
+#[test]
+fn a_quiet_sse_stream_sends_keep_alive_comments_and_still_notices_the_client_leaving() {
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let d = Arc::clone(&dropped);
+    let app = App::new().get("/quiet", move || {
+        let guard = DropCounter(Arc::clone(&d));
+        async move {
+            // A generator that never yields.
+            let events = stream::unfold(guard, |_guard| {
+                std::future::pending::<Option<(Event, DropCounter)>>()
+            });
+            Sse::new(events).keep_alive(Duration::from_millis(100))
+        }
+    });
+    let client = TestClient::new(app);
+    let mut stream = client.get("/quiet").stream();
+    let chunk = stream.next_chunk().unwrap();
+    assert_eq!(&chunk[..], b": keep-alive\n\n");
+    drop(stream);
+    assert!(wait_until(Duration::from_secs(1), || dropped.load(Ordering::SeqCst) == 1));
+}
+
+#[test]
+fn a_streaming_response_sends_chunks_as_they_come() {
+    let app = App::new().get("/lines", || async {
+        let lines =
+            stream::unfold(0, |i| async move { (i < 3).then_some((format!("line {i}\n"), i + 1)) });
+        StreamingResponse::new(lines, "text/plain")
+    });
+    let client = TestClient::new(app);
+    let response = client.get("/lines").send();
+    assert_eq!(response.header("transfer-encoding"), Some("chunked"));
+    assert_eq!(response.header("content-type"), Some("text/plain"));
+    assert_eq!(response.text(), "line 0\nline 1\nline 2\n");
+}
+
+#[derive(Default)]
+struct Counter(AtomicUsize);
+
+fn lookup(Path(id): Path<u32>) -> Result<Json<Value>, HttpError> {
+    match id {
+        1 => Ok(Json(json!({"id": 1}))),
+        _ => Err(HttpError::not_found("Item not found").with_header("x-error", "missing")),
+    }
+}
+
+#[test]
+fn state_nesting_kinds_and_responses() {
+    let cpu = kairos_rt::ThreadPool::builder().max_workers(2).thread_name_prefix("cpu").build();
+    let api = App::new()
+        .get("/items/{id}", sync(lookup))
+        .post("/count", |State(c): State<Counter>| async move {
+            (
+                StatusCode::CREATED,
+                [("x-count", (c.0.fetch_add(1, Ordering::SeqCst) + 1).to_string())],
+                "counted",
+            )
+        })
+        .get("/thread", on_pool(&cpu, || std::thread::current().name().unwrap_or("").to_owned()))
+        .get("/method", |method: Method, headers: HeaderMap| async move {
+            format!("{method} {}", headers.len())
+        });
+    let app =
+        App::new().with_state(Counter::default()).get("/", || async { "root" }).nest("/api", api);
+
+    let table: Vec<(Method, String, HandlerKind)> =
+        app.routes().into_iter().map(|r| (r.method, r.path, r.kind)).collect();
+    assert_eq!(
+        table,
+        [
+            (Method::GET, "/".to_owned(), HandlerKind::Async),
+            (Method::GET, "/api/items/{id}".to_owned(), HandlerKind::Sync),
+            (Method::POST, "/api/count".to_owned(), HandlerKind::Async),
+            (Method::GET, "/api/thread".to_owned(), HandlerKind::Pool),
+            (Method::GET, "/api/method".to_owned(), HandlerKind::Async),
+        ]
+    );
+    assert!(app.routes()[1].to_string().ends_with("sync"));
+
+    let client = TestClient::new(app);
+    assert_eq!(client.get("/api/items/1").send().json::<Value>(), json!({"id": 1}));
+    let missing = client.get("/api/items/2").send();
+    assert_eq!(missing.status(), 404);
+    assert_eq!(missing.header("x-error"), Some("missing"));
+    assert_eq!(missing.json::<Value>(), json!({"detail": "Item not found"}));
+    for expected in ["1", "2"] {
+        let counted = client.post("/api/count").send();
+        assert_eq!(counted.status(), StatusCode::CREATED);
+        assert_eq!(counted.header("x-count"), Some(expected));
+    }
+    assert!(client.get("/api/thread").send().text().starts_with("cpu_"));
+    assert!(client.get("/api/method").send().text().starts_with("GET "));
+    let head = client.request(Method::HEAD, "/").send();
+    assert_eq!((head.status(), head.text()), (StatusCode::OK, String::new()));
+}
