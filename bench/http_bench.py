@@ -8,6 +8,7 @@ import subprocess
 import time
 
 SERVERS = {
+    "kairos-web": "peer_kairos_web",
     "kairos-http": "peer_kairos_http",
     "hyper (tokio current-thread)": "peer_hyper",
     "axum (tokio)": "peer_axum",
@@ -34,8 +35,12 @@ def cpu_seconds(pid):
 
 
 def to_ms(value):
-    number, unit = re.match(r"([\d.]+)(\w+)", value).groups()
-    return float(number) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit]
+    """wrk prints latencies as 812.00us, 1.32ms, 2.00s or 1.05m."""
+    match = re.match(r"([\d.]+)(us|ms|s|m)$", value)
+    if not match:
+        return float("nan")
+    number, unit = match.groups()
+    return float(number) * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}[unit]
 
 
 def wrk(path, connections, duration, pipeline=1):
@@ -44,8 +49,8 @@ def wrk(path, connections, duration, pipeline=1):
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     total = int(re.search(r"(\d+) requests in", out).group(1))
-    p50 = to_ms(re.search(r"50%\s+(\S+)", out).group(1))
-    p99 = to_ms(re.search(r"99%\s+(\S+)", out).group(1))
+    p50 = to_ms(re.search(r"\s50%\s+(\S+)", out).group(1))
+    p99 = to_ms(re.search(r"\s99%\s+(\S+)", out).group(1))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if errors:
         raise SystemExit(f"{path}: {errors.group(1)} error responses")
@@ -90,7 +95,7 @@ def main():
     print()
     print(f"{args.rounds} rounds x {args.duration} s per scenario; server on core 0, wrk -t1 on core 1; medians.")
     print()
-    print("| scenario | server | req/s | p50 | p99 | server CPU per request | kairos req/s ratio | CPU ratio (peer / kairos) |")
+    print("| scenario | server | req/s | p50 | p99 | server CPU per request | kairos-web req/s ÷ this | this CPU ÷ kairos-web CPU |")
     print("|---|---|---|---|---|---|---|---|")
     base = names[0]
     for path, conns in scenarios:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# HTTP servers side by side: kairos-http, hyper on tokio (current thread), axum on tokio.
+# HTTP servers side by side: kairos-web, kairos-http, hyper on tokio (current thread), axum.
 #
 #   bench/http_bench.sh [--quick] [--rounds N] [--duration SECONDS]
 #
