@@ -199,11 +199,7 @@ fn dispatch(shared: &Shared, worker: &Rc<WorkerContext>, mut request: Request) -
             let future = handler.call(request, Rc::clone(worker));
             Box::pin(AssertUnwindSafe(future).catch_unwind().map(|outcome| {
                 outcome.unwrap_or_else(|payload| {
-                    let message = payload
-                        .downcast_ref::<&str>()
-                        .map(|s| (*s).to_owned())
-                        .or_else(|| payload.downcast_ref::<String>().cloned())
-                        .unwrap_or_else(|| "<non-string panic payload>".to_owned());
+                    let message = kairos_rt::task::panic_message(payload.as_ref());
                     tracing::error!(target: "kairos::web", "handler panicked: {message}");
                     HttpError::internal().into_response()
                 })

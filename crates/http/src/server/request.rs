@@ -60,7 +60,7 @@ where
         match AssertUnwindSafe(service(request)).catch_unwind().await {
             Ok(response) => response,
             Err(payload) => {
-                let message = panic_text(payload.as_ref());
+                let message = kairos_rt::task::panic_message(payload.as_ref());
                 tracing::error!(target: "kairos::server", "handler panicked: {message}");
                 error_response(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
             }
@@ -101,14 +101,6 @@ pub(crate) fn error_response(status: StatusCode, detail: &str) -> Response<Body>
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     }
     response
-}
-
-fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "<non-string panic payload>".to_owned())
 }
 
 /// Counts a request as in progress until its response body is dropped (sent, or abandoned

@@ -285,13 +285,7 @@ where
 /// The text of a panic: `panic!` gives a `&'static str` or a `String`; anything else (from
 /// `panic_any`) gets a placeholder.
 fn panic_message(payload: Box<dyn Any + Send>) -> String {
-    let message = if let Some(text) = payload.downcast_ref::<&'static str>() {
-        (*text).to_owned()
-    } else if let Some(text) = payload.downcast_ref::<String>() {
-        text.clone()
-    } else {
-        "(the panic payload is not a string)".to_owned()
-    };
+    let message = crate::task::panic_message(payload.as_ref());
     discard(payload);
     message
 }

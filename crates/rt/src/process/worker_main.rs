@@ -19,7 +19,6 @@
 //! by the time it starts. An idle worker also exits when the request pipe reaches end-of-file,
 //! which is what a pool's shutdown does.
 
-use std::any::Any;
 use std::ffi::OsString;
 use std::fs::File;
 use std::io::{self, Write};
@@ -140,7 +139,7 @@ fn run_job(registry: &Registry, request: &Request<'_>, args: &[u8]) -> io::Resul
         Ok(Ok(frame)) => protocol::finish(frame),
         Ok(Err(message)) => protocol::encode(&Reply::Failed { id, message: &message }, Ok),
         Err(payload) => {
-            let message = panic_message(payload);
+            let message = crate::task::panic_message(payload.as_ref());
             protocol::encode(&Reply::Panicked { id, message: &message }, Ok)
         }
     };
@@ -158,15 +157,4 @@ fn run_job(registry: &Registry, request: &Request<'_>, args: &[u8]) -> io::Resul
 
 fn encode(frame: Result<Vec<u8>, protocol::EncodeError>) -> io::Result<Vec<u8>> {
     frame.map_err(|e| io::Error::other(format!("could not encode a reply: {e:?}")))
-}
-
-/// The text of a panic, as the thread pool reports it.
-fn panic_message(payload: Box<dyn Any + Send>) -> String {
-    if let Some(text) = payload.downcast_ref::<&'static str>() {
-        (*text).to_owned()
-    } else if let Some(text) = payload.downcast_ref::<String>() {
-        text.clone()
-    } else {
-        "(the panic payload is not a string)".to_owned()
-    }
 }

@@ -16,7 +16,7 @@ pub enum TaskError {
     Cancelled,
     /// The task panicked. The panic was caught; the loop and every other task carry on.
     Panicked {
-        /// The panic message (`"<non-string panic payload>"` when it was not a string).
+        /// The panic message (`"(the panic payload is not a string)"` when it was not a string).
         message: String,
     },
 }
@@ -37,14 +37,16 @@ impl TaskError {
     }
 }
 
-/// The text of a panic payload: panics carry a `&str` or a `String` in practice.
-pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+/// The text of a panic payload: `panic!` carries a `&'static str` or a `String`; anything
+/// else (from `std::panic::panic_any`) gets a placeholder. Used everywhere kairos turns a
+/// caught panic into an error or a log line (tasks, pools, workers, request handlers).
+pub fn panic_message(payload: &(dyn Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_owned()
     } else if let Some(s) = payload.downcast_ref::<String>() {
         s.clone()
     } else {
-        "<non-string panic payload>".to_owned()
+        "(the panic payload is not a string)".to_owned()
     }
 }
 

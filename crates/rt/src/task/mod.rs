@@ -17,8 +17,7 @@ use std::panic::Location;
 use std::sync::Arc;
 
 pub(crate) use cell::{Header, TaskCell, TaskRef};
-pub(crate) use error::panic_message;
-pub use error::TaskError;
+pub use error::{panic_message, TaskError};
 pub use handle::{AbortHandle, CancelOnDrop, Task};
 pub use meta::{TaskId, TaskInfo};
 pub use yield_now::{yield_now, YieldNow};
