@@ -1,9 +1,16 @@
-//! The `kairos` command. `serve` (the chapter's service) and `tour` (each idea of the
-//! chapter, measured) arrive with the service issue; today the runtime's ideas run as
-//! examples of `kairos-rt`, listed by `kairos help`.
+//! The `kairos` command: `kairos serve` runs the chapter's service; `kairos help` also lists
+//! the runtime's examples, each an idea of the chapter run and measured.
 #![forbid(unsafe_code)]
 
-use std::process::ExitCode;
+mod service;
+
+use std::net::SocketAddr;
+use std::num::NonZeroUsize;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+use kairos_http::ServerConfig;
 
 const EXAMPLES: &[(&str, &str)] = &[
     ("sequential_vs_concurrent", "2.1-2.2: await one by one (3 s) vs tasks and gather (2 s)"),
@@ -14,23 +21,136 @@ const EXAMPLES: &[(&str, &str)] = &[
     ("semaphore", "6.3: Semaphore(5) around 20 calls, never more than 5 in flight"),
 ];
 
-fn main() -> ExitCode {
-    let command = std::env::args().nth(1).unwrap_or_else(|| "help".to_owned());
-    match command.as_str() {
-        "help" | "--help" | "-h" => {
+/// kairos — the FastAPI async chapter, built for real in Rust.
+#[derive(Parser)]
+#[command(name = "kairos", version, disable_help_subcommand = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the chapter's service (open http://127.0.0.1:8000/ for the route index).
+    Serve(ServeArgs),
+    /// List the commands and the runtime's examples.
+    Help,
+}
+
+/// `kairos serve` flags; defaults are uvicorn's and anyio's, as the chapter assumes.
+#[derive(Args, Debug)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8000")]
+    bind: SocketAddr,
+    /// Worker threads, one event loop each (1, as uvicorn; 0 = one per core).
+    #[arg(long, default_value_t = 1)]
+    workers: usize,
+    /// Sync-pool tokens (threads) per worker, for `def` routes (anyio's 40).
+    #[arg(long, default_value_t = NonZeroUsize::new(40).unwrap())]
+    sync_pool: NonZeroUsize,
+    /// Threads of the CPU pool behind `/cpu?pool=thread` (default: one per core).
+    #[arg(long)]
+    cpu_pool: Option<NonZeroUsize>,
+    /// Worker processes per loop behind `/cpu?pool=process` (default: one per core).
+    #[arg(long)]
+    process_pool: Option<NonZeroUsize>,
+    /// Requests in progress at once per worker; past it, 503 (default: no limit).
+    #[arg(long)]
+    limit_concurrency: Option<NonZeroUsize>,
+    /// Seconds an idle keep-alive connection stays open (uvicorn's 5).
+    #[arg(long, default_value_t = 5)]
+    timeout_keep_alive: u64,
+    /// Seconds a graceful shutdown waits for requests in progress.
+    #[arg(long, default_value_t = 30)]
+    timeout_graceful_shutdown: u64,
+    /// A poll longer than this many milliseconds is reported (asyncio's 100; 0 = off).
+    #[arg(long, default_value_t = 100)]
+    slow_callback_ms: u64,
+    /// Base URL that `/external` calls (default: this server itself).
+    #[arg(long, value_parser = parse_upstream)]
+    upstream: Option<String>,
+    /// Log level: error, warn, info, debug or trace.
+    #[arg(long, default_value = "info",
+          value_parser = ["error", "warn", "info", "debug", "trace"])]
+    log_level: String,
+}
+
+/// Only plain `http://` base URLs: the client speaks HTTP/1.1 without TLS.
+fn parse_upstream(value: &str) -> Result<String, String> {
+    match value.strip_prefix("http://") {
+        Some(rest) if !rest.is_empty() => Ok(value.trim_end_matches('/').to_owned()),
+        _ => Err("expected an http:// base URL, such as http://127.0.0.1:8000".to_owned()),
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    // In a process-pool worker this serves jobs and never returns; it must come first.
+    kairos_rt::process::worker_main(&[&service::CPU_TASK]);
+
+    match Cli::parse().command {
+        Some(Command::Serve(args)) => serve(args),
+        Some(Command::Help) | None => {
             help();
-            ExitCode::SUCCESS
-        }
-        other => {
-            eprintln!("kairos: '{other}' is not available yet (serve and tour come next).\n");
-            help();
-            ExitCode::from(2)
+            Ok(())
         }
     }
 }
 
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&args.log_level));
+    tracing_subscriber::fmt().with_env_filter(filter).init();
+
+    // Every worker's loop is built by `kairos_rt::run`, which reads its stall threshold from
+    // this variable; setting it here, before any worker starts, configures them all.
+    std::env::set_var("KAIROS_SLOW_CALLBACK_MS", args.slow_callback_ms.to_string());
+
+    let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
+    let upstream = args.upstream.clone().unwrap_or_else(|| {
+        // A wildcard address is not something to connect to: call ourselves on loopback.
+        let host = if args.bind.ip().is_unspecified() {
+            SocketAddr::new([127, 0, 0, 1].into(), args.bind.port())
+        } else {
+            args.bind
+        };
+        format!("http://{host}")
+    });
+    let settings = service::Settings {
+        sync_pool: args.sync_pool.get(),
+        cpu_pool: args.cpu_pool.map_or(cores, NonZeroUsize::get),
+        process_pool: args.process_pool.map_or(cores, NonZeroUsize::get),
+        upstream,
+    };
+    let config = ServerConfig {
+        bind: args.bind,
+        workers: if args.workers == 0 { cores } else { args.workers },
+        limit_concurrency: args.limit_concurrency.map(NonZeroUsize::get),
+        keep_alive_timeout: Duration::from_secs(args.timeout_keep_alive),
+        graceful_shutdown_timeout: Duration::from_secs(args.timeout_graceful_shutdown),
+        ..ServerConfig::default()
+    };
+    let workers = config.workers;
+    let running = service::app(settings.clone())
+        .serve(config)
+        .with_context(|| format!("cannot listen on {}", args.bind))?;
+    running.shutdown_handle().on_signals().context("cannot install the signal handlers")?;
+    tracing::info!(
+        target: "kairos::serve",
+        "listening on http://{} ({workers} worker(s), {} sync tokens each, upstream {})",
+        running.local_addr(),
+        settings.sync_pool,
+        settings.upstream
+    );
+    running.wait();
+    Ok(())
+}
+
 fn help() {
     println!("kairos — the FastAPI async chapter, built for real in Rust.\n");
+    println!("Commands:");
+    println!("  cargo run --release -- serve     # the chapter's service on http://127.0.0.1:8000");
+    println!("  cargo run --release -- serve --help   # its flags\n");
     println!("The event loop's ideas, each run and measured:");
     for (name, what) in EXAMPLES {
         println!("  cargo run --release -p kairos-rt --example {name:<26} # {what}");

@@ -1,0 +1,77 @@
+//! Outbound calls under a semaphore (section 6.3): `n` calls to the upstream's `/async`, never
+//! more than `limit` in flight.
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::Instant;
+
+use kairos_http::Client;
+use kairos_rt::combinator::try_gather;
+use kairos_rt::sync::Semaphore;
+use kairos_web::http::StatusCode;
+use kairos_web::{HttpError, Json, Query, State};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{in_range, Settings, MAX_MS};
+
+/// The most calls one request may make.
+const MAX_CALLS: u64 = 100;
+
+/// `/external` parameters: `n` 1..=100, `limit` 1..=100, `ms` 0..=10 000.
+#[derive(Deserialize)]
+pub(crate) struct ExternalQuery {
+    n: Option<u64>,
+    limit: Option<u64>,
+    ms: Option<u64>,
+}
+
+/// Counts calls in flight and remembers the most at once; decremented on drop so that a
+/// cancelled call leaves the count right.
+struct InFlight(Rc<(Cell<u64>, Cell<u64>)>);
+
+impl InFlight {
+    fn enter(shared: &Rc<(Cell<u64>, Cell<u64>)>) -> InFlight {
+        let now = shared.0.get() + 1;
+        shared.0.set(now);
+        shared.1.set(shared.1.get().max(now));
+        InFlight(Rc::clone(shared))
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0 .0.set(self.0 .0.get() - 1);
+    }
+}
+
+/// `n` calls to `{upstream}/async?ms=…` under `Semaphore(limit)`:
+/// `{"n", "limit", "max_in_flight", "elapsed_s"}`. The target is the configured upstream,
+/// never a URL from the request, so the route cannot be used to reach anything else.
+pub(crate) async fn external(
+    Query(q): Query<ExternalQuery>,
+    State(settings): State<Settings>,
+) -> Result<Json<Value>, HttpError> {
+    let n = in_range("n", q.n.unwrap_or(20), 1, MAX_CALLS)?;
+    let limit = in_range("limit", q.limit.unwrap_or(5), 1, MAX_CALLS)?;
+    let ms = in_range("ms", q.ms.unwrap_or(200), 0, MAX_MS)?;
+    let url = format!("{}/async?ms={ms}", settings.upstream.trim_end_matches('/'));
+    let client = Client::new();
+    let semaphore = Semaphore::new(limit as usize);
+    let counts = Rc::new((Cell::new(0), Cell::new(0)));
+    let started = Instant::now();
+    let calls = (0..n).map(|_| async {
+        let _permit = semaphore.acquire().await.map_err(|e| format!("{e:?}"))?;
+        let _in_flight = InFlight::enter(&counts);
+        let response = client.get(&url).await.map_err(|e| e.to_string())?;
+        if !response.status().is_success() {
+            return Err(format!("upstream answered {}", response.status()));
+        }
+        response.bytes().await.map_err(|e| e.to_string())
+    });
+    try_gather(calls).await.map_err(|e| {
+        HttpError::new(StatusCode::BAD_GATEWAY, format!("a call to the upstream failed: {e}"))
+    })?;
+    Ok(Json(json!({"n": n, "limit": limit, "ms": ms, "max_in_flight": counts.1.get(),
+                   "elapsed_s": started.elapsed().as_secs_f64()})))
+}

@@ -1,0 +1,111 @@
+//! `/`: the index, every route with its kind and a line of explanation, and a live panel fed
+//! by `/stream`; `/debug/loop`: the worker's loop, counted.
+
+use kairos_web::{Html, Json};
+use serde_json::{json, Value};
+
+/// Every route: path with an example query, handler kind, what it shows.
+pub(crate) const ROUTES: &[(&str, &str, &str)] = &[
+    ("/plaintext", "async", "Hello, World! as text (benchmark baseline)"),
+    ("/json", "async", "{\"message\":\"Hello, World!\"} (benchmark baseline)"),
+    ("/async?ms=1000", "async", "sleeps on the loop; other requests run meanwhile (4.1)"),
+    (
+        "/sync?ms=1000",
+        "sync",
+        "std::thread::sleep on the sync pool (40 tokens); names its thread (4.1)",
+    ),
+    ("/bad?ms=2000", "async", "blocks the loop on purpose; the stall detector reports it (3.1)"),
+    ("/good?ms=2000", "async", "the same sleep through run_in_executor; the loop stays free (3.1)"),
+    ("/sequential?scale=1", "async", "A 1 s then B 2 s, awaited in turn: 3 s (2.1)"),
+    ("/concurrent?scale=1", "async", "A and B as tasks: 2 s (2.1)"),
+    (
+        "/gather?scale=1&fail=B&return_exceptions=true",
+        "async",
+        "gather(A 1 s, B 2 s, C 1.5 s) = 2 s; a failure both ways (2.2, 2.3)",
+    ),
+    (
+        "/wait_for?work_ms=3000&timeout_ms=1000",
+        "async",
+        "wait_for times out and cancels the task (2.3)",
+    ),
+    (
+        "/counter?tasks=1000&await_between=true",
+        "async",
+        "the single-thread race: exact without an await, short with one (1.3)",
+    ),
+    (
+        "/cpu?n=10000000&pool=process",
+        "async",
+        "sum of squares on pool=process, thread or inline (6.2)",
+    ),
+    (
+        "/external?n=20&limit=5&ms=200",
+        "async",
+        "20 calls to the upstream, never more than 5 in flight (6.3)",
+    ),
+    ("/stream?n=100&interval_ms=100", "async", "server-sent events from an async generator (7.1)"),
+    ("/debug/loop", "async", "the loop's counters: tasks, polls, slow polls, pools"),
+];
+
+/// The HTML index.
+pub(crate) async fn index() -> Html<String> {
+    let rows: String = ROUTES
+        .iter()
+        .map(|(path, kind, what)| {
+            format!(
+                "<tr><td><a href=\"{path}\">{path}</a></td><td>{kind}</td><td>{}</td></tr>\n",
+                escape(what)
+            )
+        })
+        .collect();
+    Html(format!(
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>kairos</title></head><body>\n\
+         <h1>kairos: the FastAPI async chapter, served</h1>\n\
+         <table><tr><th>route</th><th>kind</th><th>what it shows</th></tr>\n{rows}</table>\n\
+         <h2>Live: /stream</h2><pre id=\"live\"></pre>\n\
+         <script>\n\
+         const live = document.getElementById('live');\n\
+         const source = new EventSource('/stream?n=100&interval_ms=100');\n\
+         source.onmessage = (e) => {{ live.textContent = 'data: ' + e.data; }};\n\
+         source.onerror = () => source.close();\n\
+         </script>\n</body></html>\n"
+    ))
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// The loop's stats: tasks, polls, slow polls, and every pool's active and queued jobs.
+pub(crate) async fn debug_loop() -> Json<Value> {
+    let stats = kairos_rt::stats();
+    let pools: Vec<Value> = stats
+        .pools
+        .iter()
+        .map(|p| {
+            json!({"name_prefix": p.name_prefix, "max_workers": p.max_workers, "threads": p.threads,
+                   "active": p.active, "queued": p.queued, "completed": p.completed})
+        })
+        .collect();
+    let process_pools: Vec<Value> = stats
+        .process_pools
+        .iter()
+        .map(|p| {
+            json!({"max_workers": p.max_workers, "workers": p.workers, "busy": p.busy,
+                   "queued": p.queued, "completed": p.completed, "crashed": p.crashed})
+        })
+        .collect();
+    Json(json!({
+        "loop_id": stats.loop_id,
+        "tasks_alive": stats.tasks_alive,
+        "tasks_spawned": stats.tasks_spawned,
+        "polls": stats.polls,
+        "ready_queue": stats.ready_queue,
+        "timers_pending": stats.timers_pending,
+        "io_sources": stats.io_sources,
+        "slow_polls": stats.slow_polls,
+        "unobserved_panics": stats.unobserved_panics,
+        "pools": pools,
+        "process_pools": process_pools,
+    }))
+}

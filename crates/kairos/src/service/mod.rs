@@ -1,0 +1,103 @@
+//! The chapter's service, the app behind `kairos serve`: one route per idea of the chapter,
+//! each answering JSON that shows the idea happen (timings, thread names, counts).
+//!
+//! | module | routes |
+//! |---|---|
+//! | `basics.rs` | `/plaintext`, `/json`, `/async`, `/sync`, `/bad`, `/good` |
+//! | `concurrency.rs` | `/sequential`, `/concurrent`, `/gather`, `/wait_for`, `/counter` |
+//! | `cpu.rs` | `/cpu` on a process pool, a thread pool or the loop itself |
+//! | `external.rs` | `/external`: outbound calls under a semaphore |
+//! | `stream.rs` | `/stream`: server-sent events from an async generator |
+//! | `index.rs` | `/` (the HTML index) and `/debug/loop` |
+//!
+//! Every numeric parameter has a range (the constants below): the server is meant to be poked
+//! at by anyone following the chapter, so no request may sleep for an hour or spawn a million
+//! tasks. A value outside its range gets FastAPI's 422, as one that is not a number does.
+
+mod basics;
+mod concurrency;
+mod cpu;
+mod external;
+mod index;
+mod stream;
+
+use std::fmt::Display;
+
+use kairos_web::{sync, App, HttpError};
+
+pub(crate) use cpu::CPU_TASK;
+
+/// The longest sleep a request may ask for, in milliseconds (`ms`, `work_ms`, ...).
+pub(crate) const MAX_MS: u64 = 10_000;
+
+/// What the service needs from the command line.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    /// Sync-pool tokens per worker (anyio's 40).
+    pub(crate) sync_pool: usize,
+    /// Threads of the CPU pool behind `/cpu?pool=thread`.
+    pub(crate) cpu_pool: usize,
+    /// Worker processes of each loop's pool behind `/cpu?pool=process`.
+    pub(crate) process_pool: usize,
+    /// Base URL that `/external` calls (its `/async?ms=` route); never taken from a request.
+    pub(crate) upstream: String,
+}
+
+/// The service's app: every route of the chapter.
+pub(crate) fn app(settings: Settings) -> App {
+    // The CPU pool is shared by all workers: threads run in parallel (no GIL), so one pool
+    // sized to the cores is the whole machine's CPU budget.
+    let cpu_pool = kairos_rt::ThreadPool::builder()
+        .max_workers(settings.cpu_pool)
+        .thread_name_prefix("kairos-cpu")
+        .build();
+    let sync_tokens = settings.sync_pool;
+    App::new()
+        .with_state(settings)
+        .sync_tokens(sync_tokens)
+        .get("/", index::index)
+        .get("/plaintext", basics::plaintext)
+        .get("/json", basics::json)
+        .get("/async", basics::async_sleep)
+        .get("/sync", sync(basics::sync_sleep))
+        .get("/bad", basics::bad)
+        .get("/good", basics::good)
+        .get("/sequential", concurrency::sequential)
+        .get("/concurrent", concurrency::concurrent)
+        .get("/gather", concurrency::gather)
+        .get("/wait_for", concurrency::wait_for)
+        .get("/counter", concurrency::counter)
+        .with_state(cpu::CpuPool(cpu_pool))
+        .get("/cpu", cpu::cpu)
+        .get("/external", external::external)
+        .get("/stream", stream::stream)
+        .get("/debug/loop", index::debug_loop)
+}
+
+/// `value` if it lies in `lo..=hi`, else FastAPI's 422 for query parameter `name`, with
+/// pydantic's messages and types so clients written for FastAPI read it unchanged.
+pub(crate) fn in_range<T: PartialOrd + Display + Copy>(
+    name: &str,
+    value: T,
+    lo: T,
+    hi: T,
+) -> Result<T, HttpError> {
+    let loc = vec!["query".into(), name.into()];
+    use std::cmp::Ordering::{Equal, Greater, Less};
+    // Compared with `partial_cmp` so that a NaN, comparable to nothing, fails the first test.
+    if !matches!(value.partial_cmp(&lo), Some(Greater | Equal)) {
+        return Err(HttpError::validation(
+            loc,
+            format!("Input should be greater than or equal to {lo}"),
+            "greater_than_equal",
+        ));
+    }
+    if !matches!(value.partial_cmp(&hi), Some(Less | Equal)) {
+        return Err(HttpError::validation(
+            loc,
+            format!("Input should be less than or equal to {hi}"),
+            "less_than_equal",
+        ));
+    }
+    Ok(value)
+}

@@ -1,0 +1,305 @@
+//! `kairos serve`, black-box: the real binary on a loopback port, each route's answer and its
+//! timing shape at a small scale (bounds are generous: these check the shape, they are not
+//! benchmarks), and every 422.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The running binary; killed when the test ends, pass or fail.
+struct Serve {
+    child: Child,
+    port: u16,
+}
+
+impl Serve {
+    fn start(extra: &[&str]) -> Serve {
+        // A port the kernel just gave out and took back: free, barring a race we accept.
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let bind = format!("127.0.0.1:{port}");
+        let child = Command::new(env!("CARGO_BIN_EXE_kairos"))
+            .args(["serve", "--bind", &bind, "--log-level", "error"])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the kairos binary starts");
+        let serve = Serve { child, port };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(&bind).is_err() {
+            assert!(Instant::now() < deadline, "kairos serve did not listen on {bind} within 10 s");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        serve
+    }
+
+    /// GET over HTTP/1.0, so the body is everything until the server closes: no chunking to
+    /// undo. Returns the status, the body and how long the whole answer took.
+    fn get(&self, path: &str) -> (u16, String, Duration) {
+        let started = Instant::now();
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").unwrap();
+        let mut raw = String::new();
+        stream.read_to_string(&mut raw).unwrap();
+        let elapsed = started.elapsed();
+        let (head, body) = raw.split_once("\r\n\r\n").expect("a complete HTTP answer");
+        let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+        (status, body.to_owned(), elapsed)
+    }
+
+    fn json(&self, path: &str) -> (Value, Duration) {
+        let (status, body, elapsed) = self.get(path);
+        assert_eq!(status, 200, "GET {path}: {body}");
+        (serde_json::from_str(&body).unwrap(), elapsed)
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn secs(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+#[test]
+fn baselines_and_the_index() {
+    let serve = Serve::start(&[]);
+    assert_eq!(serve.get("/plaintext").1, "Hello, World!");
+    assert_eq!(serve.json("/json").0, serde_json::json!({"message": "Hello, World!"}));
+    let (status, html, _) = serve.get("/");
+    assert_eq!(status, 200);
+    for route in ["/sync?ms=", "/gather?", "/external?", "/debug/loop", "EventSource('/stream"] {
+        assert!(html.contains(route), "the index lists {route}");
+    }
+}
+
+#[test]
+fn async_sync_bad_and_good_answer_where_they_ran() {
+    let serve = Serve::start(&[]);
+    let (body, _) = serve.json("/async?ms=50");
+    assert_eq!(body, serde_json::json!({"type": "async", "slept_ms": 50}));
+    let (body, elapsed) = serve.json("/sync?ms=50");
+    assert_eq!(body["type"], "sync");
+    assert_eq!(body["slept_ms"], 50);
+    assert!(body["thread"].as_str().unwrap().starts_with("kairos-sync"), "{body}");
+    assert!(elapsed >= Duration::from_millis(50));
+    assert_eq!(serve.json("/bad?ms=50").0["result"], "bad");
+    assert_eq!(serve.json("/good?ms=50").0["result"], "good");
+}
+
+#[test]
+fn the_stall_detector_counts_bad_and_not_good() {
+    let serve = Serve::start(&["--slow-callback-ms", "50"]);
+    let before = serve.json("/debug/loop").0["slow_polls"].as_u64().unwrap();
+    serve.json("/good?ms=200");
+    assert_eq!(serve.json("/debug/loop").0["slow_polls"].as_u64().unwrap(), before);
+    serve.json("/bad?ms=200");
+    assert!(serve.json("/debug/loop").0["slow_polls"].as_u64().unwrap() > before);
+}
+
+#[test]
+fn sequential_takes_the_sum_and_concurrent_the_longest() {
+    let serve = Serve::start(&[]);
+    let (body, _) = serve.json("/sequential?scale=0.1");
+    assert_eq!(body["results"], serde_json::json!(["A result", "B result"]));
+    let sequential = body["elapsed_s"].as_f64().unwrap();
+    assert!((0.29..1.0).contains(&sequential), "sequential took {sequential} s");
+    let (body, _) = serve.json("/concurrent?scale=0.1");
+    assert_eq!(body["results"], serde_json::json!(["A result", "B result"]));
+    let concurrent = body["elapsed_s"].as_f64().unwrap();
+    // Both sleep, so load on the machine shifts both alike: check the shape, 0.1 s apart.
+    assert!(concurrent >= 0.19, "concurrent took {concurrent} s");
+    assert!(
+        sequential - concurrent >= 0.05,
+        "sequential {sequential} s, concurrent {concurrent} s"
+    );
+}
+
+#[test]
+fn gather_takes_the_longest_and_fails_both_ways() {
+    let serve = Serve::start(&[]);
+    let (body, _) = serve.json("/gather?scale=0.1");
+    assert_eq!(body["results"], serde_json::json!(["A result", "B result", "C result"]));
+    let elapsed = body["elapsed_s"].as_f64().unwrap();
+    // The longest step (B, 0.2 s), well short of the sum (0.45 s).
+    assert!((0.19..0.4).contains(&elapsed), "gather took {elapsed} s");
+
+    let (body, _) = serve.json("/gather?scale=0.1&fail=B&return_exceptions=true");
+    assert_eq!(body["results"], serde_json::json!(["A result", {"error": "B failed"}, "C result"]));
+
+    let (status, body, _) = serve.get("/gather?scale=0.1&fail=B&return_exceptions=false");
+    assert_eq!(status, 500);
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["detail"], "B failed");
+}
+
+#[test]
+fn wait_for_times_out_and_cancels_or_returns() {
+    let serve = Serve::start(&[]);
+    let (body, elapsed) = serve.json("/wait_for?work_ms=2000&timeout_ms=100");
+    assert_eq!(body["status"], "timeout");
+    assert_eq!(body["cancelled"], true);
+    assert!(secs(elapsed) < 1.5, "the timeout did not cut the work: {elapsed:?}");
+    let (body, _) = serve.json("/wait_for?work_ms=10&timeout_ms=1000");
+    assert_eq!(body["status"], "done");
+}
+
+#[test]
+fn the_counter_is_exact_without_an_await_and_short_with_one() {
+    let serve = Serve::start(&[]);
+    let (body, _) = serve.json("/counter?tasks=1000&await_between=false");
+    assert_eq!(body["expected"], 1000);
+    assert_eq!(body["final"], 1000);
+    let (body, _) = serve.json("/counter?tasks=1000&await_between=true");
+    assert!(body["final"].as_u64().unwrap() < 1000, "{body}");
+}
+
+#[test]
+fn cpu_gives_the_same_sum_on_every_pool() {
+    let serve = Serve::start(&["--process-pool", "1", "--cpu-pool", "2"]);
+    // sum of i*i for i < 1000 = 999 * 1000 * 1999 / 6
+    for pool in ["process", "thread", "inline"] {
+        let (body, _) = serve.json(&format!("/cpu?n=1000&pool={pool}"));
+        assert_eq!(body["result"], 332_833_500, "{pool}");
+        assert_eq!(body["pool"], pool);
+        assert!(body["elapsed_s"].is_f64());
+    }
+    let stats = serve.json("/debug/loop").0;
+    assert_eq!(stats["process_pools"][0]["completed"], 1, "{stats}");
+}
+
+#[test]
+fn external_never_exceeds_its_limit() {
+    let serve = Serve::start(&[]);
+    let (body, _) = serve.json("/external?n=10&limit=3&ms=50");
+    assert_eq!(body["n"], 10);
+    assert_eq!(body["limit"], 3);
+    let max = body["max_in_flight"].as_u64().unwrap();
+    assert!((1..=3).contains(&max), "{body}");
+    // 10 calls of 50 ms, 3 at a time: at least 4 waves.
+    assert!(body["elapsed_s"].as_f64().unwrap() >= 0.19, "{body}");
+}
+
+#[test]
+fn external_to_a_dead_upstream_is_a_502_not_a_hang() {
+    let dead = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let upstream = format!("http://{dead}");
+    let serve = Serve::start(&["--upstream", &upstream]);
+    let (status, _, elapsed) = serve.get("/external?n=2&limit=1&ms=0");
+    assert_eq!(status, 502);
+    assert!(secs(elapsed) < 10.0);
+}
+
+#[test]
+fn stream_sends_each_event() {
+    let serve = Serve::start(&[]);
+    let (status, body, elapsed) = serve.get("/stream?n=5&interval_ms=20");
+    assert_eq!(status, 200);
+    let data: Vec<&str> = body.lines().filter_map(|l| l.strip_prefix("data: ")).collect();
+    assert_eq!(data, ["0", "1", "2", "3", "4"]);
+    assert!(elapsed >= Duration::from_millis(80), "{elapsed:?}");
+}
+
+#[test]
+fn stream_sends_the_first_event_before_the_last_is_made() {
+    let serve = Serve::start(&[]);
+    let started = Instant::now();
+    let mut stream = TcpStream::connect(("127.0.0.1", serve.port)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(stream, "GET /stream?n=3&interval_ms=500 HTTP/1.0\r\n\r\n").unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0; 1024];
+    while !String::from_utf8_lossy(&seen).contains("data: 0") {
+        let read = stream.read(&mut buf).unwrap();
+        assert!(read > 0, "closed before the first event");
+        seen.extend_from_slice(&buf[..read]);
+    }
+    assert!(started.elapsed() < Duration::from_millis(500), "{:?}", started.elapsed());
+}
+
+#[test]
+fn debug_loop_reports_the_loop_and_its_pools() {
+    let serve = Serve::start(&[]);
+    serve.json("/sync?ms=1");
+    let (stats, _) = serve.json("/debug/loop");
+    for field in ["loop_id", "tasks_alive", "tasks_spawned", "polls", "slow_polls"] {
+        assert!(stats[field].is_u64(), "{field} in {stats}");
+    }
+    let pools = stats["pools"].as_array().unwrap();
+    let sync = pools.iter().find(|p| p["name_prefix"] == "kairos-sync").expect("the sync pool");
+    assert_eq!(sync["max_workers"], 40);
+    assert!(sync["active"].is_u64() && sync["queued"].is_u64());
+}
+
+#[test]
+fn every_out_of_range_or_non_number_parameter_is_a_422() {
+    let serve = Serve::start(&[]);
+    let cases: &[(&str, &str, &str)] = &[
+        ("/async?ms=soon", "ms", "int_parsing"),
+        ("/async?ms=10001", "ms", "less_than_equal"),
+        ("/async?ms=-1", "ms", "int_parsing"),
+        ("/sync?ms=10001", "ms", "less_than_equal"),
+        ("/bad?ms=10001", "ms", "less_than_equal"),
+        ("/good?ms=x", "ms", "int_parsing"),
+        ("/sequential?scale=-0.5", "scale", "greater_than_equal"),
+        ("/concurrent?scale=6", "scale", "less_than_equal"),
+        ("/concurrent?scale=fast", "scale", "float_parsing"),
+        ("/gather?scale=nan", "scale", "greater_than_equal"),
+        ("/gather?fail=D", "fail", "literal_error"),
+        ("/gather?return_exceptions=maybe", "return_exceptions", "bool_parsing"),
+        ("/wait_for?work_ms=10001", "work_ms", "less_than_equal"),
+        ("/wait_for?timeout_ms=x", "timeout_ms", "int_parsing"),
+        ("/counter?tasks=0", "tasks", "greater_than_equal"),
+        ("/counter?tasks=100001", "tasks", "less_than_equal"),
+        ("/counter?await_between=2", "await_between", "bool_parsing"),
+        ("/cpu?n=200000001", "n", "less_than_equal"),
+        ("/cpu?pool=gpu", "pool", "literal_error"),
+        ("/external?n=0", "n", "greater_than_equal"),
+        ("/external?n=101", "n", "less_than_equal"),
+        ("/external?limit=0", "limit", "greater_than_equal"),
+        ("/external?ms=10001", "ms", "less_than_equal"),
+        ("/stream?n=0", "n", "greater_than_equal"),
+        ("/stream?n=10001", "n", "less_than_equal"),
+        ("/stream?interval_ms=x", "interval_ms", "int_parsing"),
+    ];
+    for &(path, field, kind) in cases {
+        let (status, body, _) = serve.get(path);
+        assert_eq!(status, 422, "GET {path}: {body}");
+        let body: Value = serde_json::from_str(&body).unwrap();
+        let item = &body["detail"][0];
+        assert_eq!(item["loc"], serde_json::json!(["query", field]), "GET {path}: {body}");
+        assert_eq!(item["type"], kind, "GET {path}: {body}");
+        assert!(!item["msg"].as_str().unwrap().is_empty());
+    }
+}
+
+#[test]
+fn invalid_flags_are_usage_errors() {
+    for args in [
+        &["serve", "--workers", "many"][..],
+        &["serve", "--bind", "nowhere"],
+        &["serve", "--sync-pool", "0"],
+        &["serve", "--log-level", "loud"],
+        &["serve", "--upstream", "ftp://example.com"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_kairos")).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("invalid value"), "{args:?}");
+    }
+}
+
+#[test]
+fn help_still_lists_the_examples() {
+    let out = Command::new(env!("CARGO_BIN_EXE_kairos")).arg("help").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("--example sequential_vs_concurrent"));
+    assert!(text.contains("serve"));
+}
