@@ -1,8 +1,10 @@
-//! The `kairos` command: `kairos serve` runs the chapter's service; `kairos help` also lists
-//! the runtime's examples, each an idea of the chapter run and measured.
+//! The `kairos` command: `kairos serve` runs the chapter's service; `kairos tour` runs each
+//! idea of the chapter against it and measures it; `kairos help` also lists the runtime's
+//! examples.
 #![forbid(unsafe_code)]
 
 mod service;
+mod tour;
 
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
@@ -33,6 +35,8 @@ struct Cli {
 enum Command {
     /// Run the chapter's service (open http://127.0.0.1:8000/ for the route index).
     Serve(ServeArgs),
+    /// Run each idea of the chapter against the service and print expected vs measured.
+    Tour(tour::TourArgs),
     /// List the commands and the runtime's examples.
     Help,
 }
@@ -90,6 +94,13 @@ fn main() -> anyhow::Result<()> {
 
     match Cli::parse().command {
         Some(Command::Serve(args)) => serve(args),
+        Some(Command::Tour(args)) => {
+            if !tour::tour(args)? {
+                // The report is already printed; the exit status is for scripts and CI.
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         Some(Command::Help) | None => {
             help();
             Ok(())
@@ -150,7 +161,8 @@ fn help() {
     println!("kairos — the FastAPI async chapter, built for real in Rust.\n");
     println!("Commands:");
     println!("  cargo run --release -- serve     # the chapter's service on http://127.0.0.1:8000");
-    println!("  cargo run --release -- serve --help   # its flags\n");
+    println!("  cargo run --release -- serve --help   # its flags");
+    println!("  cargo run --release -- tour      # each idea run against the service, measured\n");
     println!("The event loop's ideas, each run and measured:");
     for (name, what) in EXAMPLES {
         println!("  cargo run --release -p kairos-rt --example {name:<26} # {what}");

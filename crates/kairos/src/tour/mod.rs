@@ -1,0 +1,138 @@
+//! `kairos tour`: the chapter's ideas, each run against the real service and measured.
+//!
+//! The tour starts the service in-process on a loopback port, then acts as an ordinary HTTP
+//! client: every experiment states what the chapter predicts (`expected`), what happened
+//! (`measured`) and whether the two agree (`verdict`). Bounds check the *shape* of a timing
+//! (a ratio, an order) rather than an exact number, so a busy machine still passes.
+//!
+//! | module | sections |
+//! |---|---|
+//! | `client.rs` | the plain HTTP/1.0 client the experiments use |
+//! | `report.rs` | a row of the report, the table and the JSON |
+//! | `concurrency.rs` | 1.3, 2.1, 2.2, 2.3: sequential vs concurrent, gather, wait_for, the race |
+//! | `blocking.rs` | 3, 4, 5.2, 6.2: blocking the loop, the sync pool, CPU pools |
+//! | `io.rs` | 6.3, 7: a semaphore around outbound calls, streaming |
+
+mod blocking;
+mod client;
+mod concurrency;
+mod io;
+mod report;
+
+use std::net::{SocketAddr, TcpListener};
+use std::num::NonZeroUsize;
+
+use anyhow::Context as _;
+use clap::Args;
+use kairos_http::{RunningServer, ServerConfig};
+
+use crate::service;
+use client::Target;
+use report::Row;
+
+/// `kairos tour` flags.
+#[derive(Args, Debug)]
+pub(crate) struct TourArgs {
+    /// Multiply every duration by this (0 < F <= 10); 0.2 runs the whole tour in seconds.
+    #[arg(long, default_value_t = 1.0, value_parser = parse_scale)]
+    scale: f64,
+    /// Print the report as JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_scale(value: &str) -> Result<f64, String> {
+    match value.parse::<f64>() {
+        Ok(scale) if scale > 0.0 && scale <= 10.0 => Ok(scale),
+        _ => Err("expected a number in (0, 10], such as 0.2".to_owned()),
+    }
+}
+
+/// Sync-pool tokens for the tour's server: small, so 100 `def` requests make 10 visible waves.
+pub(crate) const SYNC_TOKENS: usize = 10;
+
+/// Durations the experiments use, all derived from `--scale`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Scale(pub(crate) f64);
+
+impl Scale {
+    /// `base_ms` scaled, never below `floor_ms`: below a few milliseconds the machine's own
+    /// noise (thread start-up, connects) would drown the effect being shown.
+    pub(crate) fn ms(self, base_ms: f64, floor_ms: u64) -> u64 {
+        ((base_ms * self.0).round() as u64).clamp(floor_ms, service::MAX_MS)
+    }
+
+    /// The `?scale=` the service's concurrency routes accept (at most 5).
+    pub(crate) fn route(self) -> f64 {
+        self.0.min(5.0)
+    }
+}
+
+/// Runs the tour, prints the report and says whether every verdict passed.
+pub(crate) fn tour(args: TourArgs) -> anyhow::Result<bool> {
+    let scale = Scale(args.scale);
+    // The stall threshold must sit below `/bad`'s sleep for the detector to see it; loops read
+    // it when they are built, so it is set before the server starts.
+    std::env::set_var("KAIROS_SLOW_CALLBACK_MS", (blocking::bad_ms(scale) / 2).to_string());
+    let server = start().context("cannot start the tour's server")?;
+    let target = Target { addr: server.local_addr() };
+
+    let mut rows = Vec::new();
+    rows.extend(concurrency::run(target, scale));
+    rows.extend(blocking::run(target, scale));
+    rows.extend(io::run(target, scale));
+    server.shutdown();
+    server.wait();
+
+    if args.json {
+        println!("{}", report::json(&rows)?);
+    } else {
+        print!("{}", report::table(&rows));
+    }
+    Ok(rows.iter().all(|row| row.pass))
+}
+
+/// The service with its default settings, except a small sync pool, on one worker (so every
+/// request shares the loop whose stalls `/debug/loop` reports).
+fn start() -> anyhow::Result<RunningServer> {
+    let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
+    // `/external` calls the server itself, so its URL must be known before the app is built:
+    // take a free port from the kernel and listen on it (another process could grab it in
+    // between; a second try covers that rare race).
+    let mut last_error = None;
+    for _ in 0..3 {
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let bind = SocketAddr::from(([127, 0, 0, 1], port));
+        let settings = service::Settings {
+            sync_pool: SYNC_TOKENS,
+            cpu_pool: cores,
+            process_pool: cores,
+            upstream: format!("http://{bind}"),
+        };
+        let config = ServerConfig { bind, workers: 1, ..ServerConfig::default() };
+        match service::app(settings).serve(config) {
+            Ok(server) => return Ok(server),
+            Err(e) => last_error = Some(e),
+        }
+    }
+    Err(last_error.map_or_else(|| anyhow::anyhow!("no port"), anyhow::Error::from))
+}
+
+/// One experiment's row, or a FAIL row saying why it could not run.
+pub(crate) fn row_or_fail(
+    section: &str,
+    experiment: &str,
+    expected: String,
+    result: anyhow::Result<(String, bool)>,
+) -> Row {
+    let (measured, pass) = match result {
+        Ok(outcome) => outcome,
+        Err(e) => (format!("error: {e:#}"), false),
+    };
+    Row { section: section.to_owned(), experiment: experiment.to_owned(), expected, measured, pass }
+}
+
+/// Seconds with two decimals, as every row prints them.
+pub(crate) fn secs(d: f64) -> String {
+    format!("{d:.2} s")
+}
