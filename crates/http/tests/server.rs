@@ -199,6 +199,31 @@ fn past_the_concurrency_limit_requests_get_503() {
 }
 
 #[test]
+fn a_second_server_on_the_same_port_is_refused() {
+    // SO_REUSEPORT would let it bind silently and steal half the traffic; it must not.
+    let first = start(config());
+    let second = Server::new(ServerConfig { bind: first.local_addr(), ..config() }).start(|| app);
+    let err = second.err().expect("the port is taken");
+    assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse);
+    assert!(err.to_string().contains("another server"), "{err}");
+}
+
+#[test]
+fn absurd_timeouts_do_not_overflow() {
+    // Regression: `last_read + keep_alive` overflowed `Instant` and panicked the connection.
+    let server = start(ServerConfig {
+        keep_alive_timeout: Duration::MAX,
+        header_read_timeout: Duration::MAX,
+        ..config()
+    });
+    let mut stream = connect(server.local_addr());
+    for _ in 0..3 {
+        stream.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+        assert_eq!(read_response(&mut stream).0, 200);
+    }
+}
+
+#[test]
 fn a_panicking_handler_gets_500_and_the_next_request_succeeds() {
     let server = start(config());
     let (status, body) = get(server.local_addr(), "/panic");

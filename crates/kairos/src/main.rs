@@ -53,10 +53,12 @@ struct ServeArgs {
     /// Sync-pool tokens (threads) per worker, for `def` routes (anyio's 40).
     #[arg(long, default_value_t = NonZeroUsize::new(40).unwrap())]
     sync_pool: NonZeroUsize,
-    /// Threads of the CPU pool behind `/cpu?pool=thread` (default: one per core).
+    /// Threads of the CPU pool behind `/cpu?pool=thread`, per worker (default: the cores
+    /// shared out among the workers, at least one).
     #[arg(long)]
     cpu_pool: Option<NonZeroUsize>,
-    /// Worker processes per loop behind `/cpu?pool=process` (default: one per core).
+    /// Worker processes behind `/cpu?pool=process`, per worker (default: the cores shared out
+    /// among the workers, at least one).
     #[arg(long)]
     process_pool: Option<NonZeroUsize>,
     /// Requests in progress at once per worker; past it, 503 (default: no limit).
@@ -118,6 +120,15 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     std::env::set_var("KAIROS_SLOW_CALLBACK_MS", args.slow_callback_ms.to_string());
 
     let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
+    let workers = if args.workers == 0 { cores } else { args.workers };
+    let mut args = args;
+    if args.bind.port() == 0 && args.upstream.is_none() {
+        // `/external` calls this server by default, so it needs the real port before the app
+        // is built: ask the kernel for a free one now (the listener binds it right after).
+        let probe = std::net::TcpListener::bind(args.bind)
+            .with_context(|| format!("cannot listen on {}", args.bind))?;
+        args.bind = probe.local_addr()?;
+    }
     let upstream = args.upstream.clone().unwrap_or_else(|| {
         // A wildcard address is not something to connect to: call ourselves on loopback.
         let host = if args.bind.ip().is_unspecified() {
@@ -129,19 +140,20 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     });
     let settings = service::Settings {
         sync_pool: args.sync_pool.get(),
-        cpu_pool: args.cpu_pool.map_or(cores, NonZeroUsize::get),
-        process_pool: args.process_pool.map_or(cores, NonZeroUsize::get),
+        // Pools are per worker: by default the cores are shared out among the workers, so
+        // `--workers 0` (one per core) does not start cores × cores processes.
+        cpu_pool: args.cpu_pool.map_or((cores / workers).max(1), NonZeroUsize::get),
+        process_pool: args.process_pool.map_or((cores / workers).max(1), NonZeroUsize::get),
         upstream,
     };
     let config = ServerConfig {
         bind: args.bind,
-        workers: if args.workers == 0 { cores } else { args.workers },
+        workers,
         limit_concurrency: args.limit_concurrency.map(NonZeroUsize::get),
         keep_alive_timeout: Duration::from_secs(args.timeout_keep_alive),
         graceful_shutdown_timeout: Duration::from_secs(args.timeout_graceful_shutdown),
         ..ServerConfig::default()
     };
-    let workers = config.workers;
     let running = service::app(settings.clone())
         .serve(config)
         .with_context(|| format!("cannot listen on {}", args.bind))?;

@@ -267,6 +267,9 @@ fn every_out_of_range_or_non_number_parameter_is_a_422() {
         ("/external?ms=10001", "ms", "less_than_equal"),
         ("/stream?n=0", "n", "greater_than_equal"),
         ("/stream?n=10001", "n", "less_than_equal"),
+        // Each parameter in range, but together hours long: refused as a whole.
+        ("/stream?n=10000&interval_ms=10000", "interval_ms", "value_error"),
+        ("/external?n=100&limit=1&ms=10000", "ms", "value_error"),
         ("/stream?interval_ms=x", "interval_ms", "int_parsing"),
     ];
     for &(path, field, kind) in cases {

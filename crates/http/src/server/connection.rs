@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::pin::pin;
 use std::rc::Rc;
 use std::task::Poll;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use hyper::server::conn::http1;
 use kairos_rt::net::TcpStream;
@@ -21,6 +21,17 @@ use super::worker::WorkerState;
 use crate::io::{Activity, HyperIo};
 use crate::timer::KairosTimer;
 use crate::{Body, Request};
+
+/// How often a busy connection's timer looks again.
+const BUSY_RECHECK: Duration = Duration::from_millis(100);
+
+/// `instant + duration`, saturating far in the future (a huge configured timeout must not
+/// overflow `Instant` and panic the connection task).
+fn after(instant: Instant, duration: Duration) -> Instant {
+    instant
+        .checked_add(duration)
+        .unwrap_or_else(|| instant + Duration::from_secs(60 * 60 * 24 * 365))
+}
 
 /// Serves `stream` until the client closes it, it idles out, or the server shuts down.
 pub(crate) async fn serve_connection<S, Fut>(
@@ -78,24 +89,25 @@ pub(crate) async fn serve_connection<S, Fut>(
         }
         let now = Instant::now();
         if activity.in_flight.get() > 0 {
-            // Busy: nothing to enforce until the request is done; look again later.
-            timer.as_mut().reset(now + keep_alive.min(header_timeout));
+            // Busy: nothing to enforce until the request is done; look again later (never
+            // sooner than BUSY_RECHECK, so a zero timeout cannot spin the loop).
+            timer.as_mut().reset(after(now, keep_alive.min(header_timeout).max(BUSY_RECHECK)));
             continue;
         }
         match activity.head_started.get() {
-            Some(started) if now >= started + header_timeout => {
+            Some(started) if now >= after(started, header_timeout) => {
                 // A head begun and never finished (or nothing sent since the connection
                 // opened): drop the connection, as hyper's own header-read timeout does.
                 tracing::debug!(target: "kairos::server", %peer, "header read timeout");
                 return Poll::Ready(Ok(()));
             }
-            Some(started) => timer.as_mut().reset(started + header_timeout),
-            None if now >= activity.last_read.get() + keep_alive => {
+            Some(started) => timer.as_mut().reset(after(started, header_timeout)),
+            None if now >= after(activity.last_read.get(), keep_alive) => {
                 closing = true;
                 connection.as_mut().graceful_shutdown();
                 continue;
             }
-            None => timer.as_mut().reset(activity.last_read.get() + keep_alive),
+            None => timer.as_mut().reset(after(activity.last_read.get(), keep_alive)),
         }
     })
     .await;

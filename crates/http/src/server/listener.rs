@@ -28,3 +28,21 @@ pub(crate) fn bind(
     socket.set_nonblocking(true)?;
     Ok(socket.into())
 }
+
+/// Binds the first socket of a server: like [`bind`] with `SO_REUSEPORT`, but first makes
+/// sure nobody else listens there. With `SO_REUSEPORT` alone, a second server started on the
+/// same port by the same user would bind without error and silently share the traffic.
+pub(crate) fn bind_first(addr: SocketAddr, backlog: u32) -> io::Result<std::net::TcpListener> {
+    if addr.port() != 0 {
+        let probe = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        probe.set_reuse_address(true)?;
+        probe.bind(&addr.into()).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot listen on {addr}: {e} (is another server using it?)"),
+            )
+        })?;
+        // Dropped without listening: the port is free for the worker group.
+    }
+    bind(addr, backlog, true)
+}

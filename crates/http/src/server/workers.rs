@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::{select, Either};
 
-use super::listener::bind;
+use super::listener::{bind, bind_first};
 use super::worker::serve_worker;
 use super::{ServerConfig, Shutdown};
 use crate::{Body, Request};
@@ -105,7 +105,7 @@ where
     let workers = config.workers.max(1);
     // The first socket fixes the port (port 0 picks one); the others, and replacements, join
     // it. SO_REUSEPORT even for one worker, so that a replacement can bind at once.
-    let first = bind(config.bind, config.backlog, true)?;
+    let first = bind_first(config.bind, config.backlog)?;
     let local_addr = first.local_addr()?;
     let mut listeners = vec![first];
     for _ in 1..workers {

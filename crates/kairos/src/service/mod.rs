@@ -30,6 +30,26 @@ pub(crate) use cpu::CPU_TASK;
 /// The longest sleep a request may ask for, in milliseconds (`ms`, `work_ms`, ...).
 pub(crate) const MAX_MS: u64 = 10_000;
 
+/// The longest a single request may be asked to last in total (`/stream`, `/external`):
+/// each parameter alone is bounded, and so is their product, so no request can hold a
+/// connection and a concurrency slot for hours.
+pub(crate) const MAX_TOTAL_MS: u64 = 60_000;
+
+/// FastAPI's 422 for a combination of parameters that asks for more than `MAX_TOTAL_MS`.
+pub(crate) fn total_within(name: &str, total_ms: u64) -> Result<(), HttpError> {
+    if total_ms <= MAX_TOTAL_MS {
+        return Ok(());
+    }
+    Err(HttpError::validation(
+        vec!["query".into(), name.into()],
+        format!(
+            "the request would last {total_ms} ms; the parameters together may ask for at most \
+             {MAX_TOTAL_MS} ms"
+        ),
+        "value_error",
+    ))
+}
+
 /// What the service needs from the command line.
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {

@@ -7,7 +7,7 @@ use kairos_web::sse::{Event, Sse};
 use kairos_web::{HttpError, Query};
 use serde::Deserialize;
 
-use super::{in_range, MAX_MS};
+use super::{in_range, total_within, MAX_MS};
 
 /// The most events one stream sends.
 const MAX_EVENTS: u64 = 10_000;
@@ -25,8 +25,9 @@ pub(crate) async fn stream(
     Query(q): Query<StreamQuery>,
 ) -> Result<Sse<impl futures_core::Stream<Item = Event>>, HttpError> {
     let n = in_range("n", q.n.unwrap_or(100), 1, MAX_EVENTS)?;
-    let interval =
-        Duration::from_millis(in_range("interval_ms", q.interval_ms.unwrap_or(100), 0, MAX_MS)?);
+    let interval_ms = in_range("interval_ms", q.interval_ms.unwrap_or(100), 0, MAX_MS)?;
+    total_within("interval_ms", n.saturating_mul(interval_ms))?;
+    let interval = Duration::from_millis(interval_ms);
     Ok(Sse::new(stream::unfold(0, move |i| async move {
         if i >= n {
             return None;
