@@ -44,12 +44,13 @@ pub struct ClientConfig {
 
 impl Default for ClientConfig {
     fn default() -> Self {
-        // httpx's defaults: 5 s timeouts, keep-alive expiry 5 s... kairos keeps connections
-        // longer (90 s, like hyper-util) since the servers it talks to are often its own.
+        // Idle connections are kept 4 s: just under the keep-alive of common servers (uvicorn
+        // and kairos close after 5 s), so a pooled connection is not reused at the moment its
+        // server closes it (httpx keeps them 5 s).
         ClientConfig {
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(30),
-            pool_idle_timeout: Duration::from_secs(90),
+            pool_idle_timeout: Duration::from_secs(4),
             max_idle_per_host: 32,
         }
     }
