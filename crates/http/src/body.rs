@@ -14,7 +14,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use futures_core::Stream;
 use http_body::{Body as HttpBody, Frame, SizeHint};
-use http_body_util::BodyExt;
+use http_body_util::{BodyExt, Full};
 
 /// Any error, boxed: the error type of streaming bodies.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -29,20 +29,20 @@ pub struct Body {
 type LocalBoxBody = Pin<Box<dyn HttpBody<Data = Bytes, Error = BoxError>>>;
 
 enum Kind {
-    Full(Option<Bytes>),
+    /// A buffer sent at once (no allocation per response), or nothing.
+    Full(Full<Bytes>),
     Stream(LocalBoxBody),
 }
 
 impl Body {
     /// No body.
     pub fn empty() -> Body {
-        Body { kind: Kind::Full(None) }
+        Body { kind: Kind::Full(Full::default()) }
     }
 
     /// A body of these bytes.
     pub fn full(bytes: impl Into<Bytes>) -> Body {
-        let bytes = bytes.into();
-        Body { kind: Kind::Full((!bytes.is_empty()).then_some(bytes)) }
+        Body { kind: Kind::Full(Full::new(bytes.into())) }
     }
 
     /// A body streamed from `stream` (sent chunked): each item is written as it comes, so the
@@ -80,8 +80,8 @@ impl Default for Body {
 impl fmt::Debug for Body {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kind {
-            Kind::Full(bytes) => {
-                f.debug_tuple("Body::Full").field(&bytes.as_ref().map(Bytes::len)).finish()
+            Kind::Full(full) => {
+                f.debug_tuple("Body::Full").field(&full.size_hint().exact()).finish()
             }
             Kind::Stream(_) => f.write_str("Body::Stream"),
         }
@@ -121,21 +121,21 @@ impl HttpBody for Body {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         match &mut self.get_mut().kind {
-            Kind::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
+            Kind::Full(full) => Pin::new(full).poll_frame(cx).map_err(|never| match never {}),
             Kind::Stream(body) => body.as_mut().poll_frame(cx),
         }
     }
 
     fn is_end_stream(&self) -> bool {
         match &self.kind {
-            Kind::Full(bytes) => bytes.is_none(),
+            Kind::Full(full) => full.is_end_stream(),
             Kind::Stream(body) => body.is_end_stream(),
         }
     }
 
     fn size_hint(&self) -> SizeHint {
         match &self.kind {
-            Kind::Full(bytes) => SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64)),
+            Kind::Full(full) => full.size_hint(),
             Kind::Stream(body) => body.size_hint(),
         }
     }
@@ -179,7 +179,7 @@ pub struct RequestBody {
 
 enum Source {
     Incoming(hyper::body::Incoming),
-    Full(Option<Bytes>),
+    Full(Full<Bytes>),
 }
 
 impl RequestBody {
@@ -189,17 +189,12 @@ impl RequestBody {
 
     /// A body made of these bytes — for requests built in-process (tests, internal calls).
     pub fn from_bytes(bytes: impl Into<Bytes>) -> Self {
-        let bytes = bytes.into();
-        RequestBody {
-            source: Source::Full((!bytes.is_empty()).then_some(bytes)),
-            read: 0,
-            limit: None,
-        }
+        RequestBody { source: Source::Full(Full::new(bytes.into())), read: 0, limit: None }
     }
 
     /// An empty body.
     pub fn empty() -> Self {
-        RequestBody { source: Source::Full(None), read: 0, limit: None }
+        RequestBody { source: Source::Full(Full::default()), read: 0, limit: None }
     }
 
     /// Reads the whole body into one buffer.
@@ -233,7 +228,10 @@ impl HttpBody for RequestBody {
     ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         let this = self.get_mut();
         let frame = match &mut this.source {
-            Source::Full(bytes) => bytes.take().map(|b| Ok(Frame::data(b))),
+            Source::Full(full) => match Pin::new(full).poll_frame(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(frame) => frame.map(|f| f.map_err(|never| match never {})),
+            },
             Source::Incoming(body) => match Pin::new(body).poll_frame(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(frame) => frame.map(|f| f.map_err(BodyError::Read)),
@@ -254,16 +252,14 @@ impl HttpBody for RequestBody {
 
     fn is_end_stream(&self) -> bool {
         match &self.source {
-            Source::Full(bytes) => bytes.is_none(),
+            Source::Full(full) => full.is_end_stream(),
             Source::Incoming(body) => body.is_end_stream(),
         }
     }
 
     fn size_hint(&self) -> SizeHint {
         match &self.source {
-            Source::Full(bytes) => {
-                SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64))
-            }
+            Source::Full(full) => full.size_hint(),
             Source::Incoming(body) => body.size_hint(),
         }
     }
