@@ -5,7 +5,9 @@
 //!
 //! - [`rt`] — the event loop (`kairos-rt`): tasks, timers, sockets, gather, executors,
 //!   semaphores and the stall detector;
-//! - [`http`] and [`web`] — the server and the framework (being built).
+//! - [`http`] — the server (uvicorn's limits, graceful shutdown, supervised workers) and a
+//!   pooled client;
+//! - [`web`] — the framework: routes, extractors, async/sync/pool handlers, SSE, a test client.
 #![forbid(unsafe_code)]
 
 pub use kairos_http as http;
