@@ -116,6 +116,51 @@ fn keep_alive_and_pipelining() {
 }
 
 #[test]
+fn a_pipelined_batch_is_answered_in_order_and_a_slow_request_holds_back_no_earlier_answer() {
+    let server = start(config());
+    let mut stream = connect(server.local_addr());
+    let started = Instant::now();
+    // 16 requests in one write (TechEmpower's depth): answers are coalesced into few writes,
+    // but an answer must not wait for a later request's slow handler.
+    let mut batch = String::new();
+    for i in 0..16 {
+        let path = if i == 8 { "/slow" } else { "/" };
+        batch.push_str(&format!("GET {path} HTTP/1.1\r\nHost: a\r\n\r\n"));
+    }
+    stream.write_all(batch.as_bytes()).unwrap();
+    for i in 0..16 {
+        let expected = if i == 8 { "slow done" } else { "Hello, World!" };
+        assert_eq!(read_response(&mut stream), (200, expected.into()), "answer {i}");
+        if i == 7 {
+            // /slow sleeps 400 ms; the eight answers before it must not wait for it.
+            assert!(started.elapsed() < Duration::from_millis(300), "{:?}", started.elapsed());
+        }
+    }
+    assert!(started.elapsed() >= Duration::from_millis(400));
+}
+
+#[test]
+fn a_body_that_looks_like_a_request_head_does_not_hold_back_its_answer() {
+    let server = start(config());
+    let mut stream = connect(server.local_addr());
+    // The read counts two heads (the body holds a blank line), hyper parses one: the answer
+    // is deferred once and must still arrive, without more input from the client.
+    stream
+        .write_all(b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 8\r\n\r\nab\r\n\r\ncd")
+        .unwrap();
+    assert_eq!(read_response(&mut stream), (200, "ab\r\n\r\ncd".into()));
+}
+
+#[test]
+fn garbage_after_a_request_gets_400_after_the_answer() {
+    let server = start(config());
+    let mut stream = connect(server.local_addr());
+    stream.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n\x01\x02 not http\r\n\r\n").unwrap();
+    assert_eq!(read_response(&mut stream), (200, "Hello, World!".into()));
+    assert_eq!(read_response(&mut stream).0, 400);
+}
+
+#[test]
 fn oversized_headers_get_431() {
     let server = start(config());
     let mut stream = connect(server.local_addr());

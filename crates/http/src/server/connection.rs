@@ -51,6 +51,7 @@ pub(crate) async fn serve_connection<S, Fut>(
         let worker = Rc::clone(&worker);
         let activity = Rc::clone(&activity);
         hyper::service::service_fn(move |request| {
+            activity.head_parsed();
             respond(request, Rc::clone(&service), Rc::clone(&worker), Rc::clone(&activity), peer)
         })
     };
@@ -61,9 +62,10 @@ pub(crate) async fn serve_connection<S, Fut>(
         .keep_alive(true)
         // hyper >= 1.12 limits the request head itself and answers 431 past it.
         .max_header_size(config.max_header_size)
-        // Not `pipeline_flush(true)`: with it, hyper 1.12 queues the 431 for an oversized head
-        // and closes without ever flushing it (the client sees a bare close). Pipelining still
-        // works without it; each response is flushed on its own.
+        // Not `pipeline_flush(true)`: with it, hyper 1.12's shutdown flushes through the same
+        // "skip while input is buffered" test, so the 431 for an oversized head (or a 400 for
+        // garbage) is queued and never written — the client sees a bare close. Responses to
+        // pipelined requests are coalesced by `HyperIo` instead (see io.rs).
         .pipeline_flush(false);
     let mut connection = pin!(builder.serve_connection(io, hyper_service));
     let mut stopping = pin!(worker.stopping.wait());
@@ -73,6 +75,7 @@ pub(crate) async fn serve_connection<S, Fut>(
     let mut closing = false;
 
     let outcome = poll_fn(|cx| loop {
+        activity.next_poll();
         if let Poll::Ready(result) = connection.as_mut().poll(cx) {
             return Poll::Ready(result);
         }
