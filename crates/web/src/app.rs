@@ -4,17 +4,15 @@ use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::fmt;
 use std::io;
-use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::FutureExt;
 use http::header::{HeaderValue, ALLOW};
 use http::{Method, StatusCode};
 use kairos_http::{RunningServer, Server, ServerConfig};
 
-use crate::extract::{PathParams, StateMap};
+use crate::extract::{RouteContext, StateMap};
 use crate::handler::{erase, Handler, ResponseFuture};
 use crate::response::IntoResponse;
 use crate::router::{Lookup, RouteInfo, Router};
@@ -189,21 +187,19 @@ struct Shared {
     request_timeout: Duration,
 }
 
-/// Routes one request: 404, 405, or the handler — with a panic answered by a 500.
+/// Routes one request: 404, 405, or the handler.
+///
+/// A panicking handler needs nothing here: the server catches the panic around the whole
+/// service and answers FastAPI's 500 (`{"detail": "Internal Server Error"}`), as it does for
+/// any service.
 fn dispatch(shared: &Shared, worker: &Rc<WorkerContext>, mut request: Request) -> ResponseFuture {
     match shared.router.lookup(request.method(), request.uri().path()) {
         Lookup::Found(handler, params) => {
-            let extensions = request.extensions_mut();
-            extensions.insert(PathParams(params.into()));
-            extensions.insert(shared.states.clone());
-            let future = handler.call(request, Rc::clone(worker));
-            Box::pin(AssertUnwindSafe(future).catch_unwind().map(|outcome| {
-                outcome.unwrap_or_else(|payload| {
-                    let message = kairos_rt::task::panic_message(payload.as_ref());
-                    tracing::error!(target: "kairos::web", "handler panicked: {message}");
-                    HttpError::internal().into_response()
-                })
-            }))
+            if handler.needs_route_context() {
+                let context = RouteContext { params, states: shared.states.clone() };
+                request.extensions_mut().insert(context);
+            }
+            handler.call(request, Rc::clone(worker))
         }
         Lookup::MethodNotAllowed(allow) => {
             let mut response = HttpError::new(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")

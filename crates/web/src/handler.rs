@@ -61,6 +61,12 @@ pub trait Handler<T>: Send + Sync + Sized + 'static {
     /// Where this handler runs.
     fn kind(&self) -> HandlerKind;
 
+    /// Whether one of its extractors reads the route's context (path parameters, state); see
+    /// [`FromRequestParts::NEEDS_ROUTE_CONTEXT`].
+    fn needs_route_context(&self) -> bool {
+        true
+    }
+
     /// Answers `request` on the worker `worker`. Called by the router.
     #[doc(hidden)]
     fn call(self: Arc<Self>, request: Request, worker: Rc<WorkerContext>) -> ResponseFuture;
@@ -69,6 +75,7 @@ pub trait Handler<T>: Send + Sync + Sized + 'static {
 /// A handler with its argument types forgotten, as the router stores it.
 pub(crate) trait ErasedHandler: Send + Sync {
     fn kind(&self) -> HandlerKind;
+    fn needs_route_context(&self) -> bool;
     fn call(&self, request: Request, worker: Rc<WorkerContext>) -> ResponseFuture;
 }
 
@@ -80,6 +87,10 @@ struct Erased<H, T> {
 impl<H: Handler<T>, T: 'static> ErasedHandler for Erased<H, T> {
     fn kind(&self) -> HandlerKind {
         self.handler.kind()
+    }
+
+    fn needs_route_context(&self) -> bool {
+        self.handler.needs_route_context()
     }
 
     fn call(&self, request: Request, worker: Rc<WorkerContext>) -> ResponseFuture {
@@ -118,6 +129,10 @@ where
 {
     fn kind(&self) -> HandlerKind {
         HandlerKind::Async
+    }
+
+    fn needs_route_context(&self) -> bool {
+        false
     }
 
     fn call(self: Arc<Self>, _request: Request, _worker: Rc<WorkerContext>) -> ResponseFuture {
@@ -214,6 +229,10 @@ macro_rules! impl_handlers {
                 HandlerKind::Async
             }
 
+            fn needs_route_context(&self) -> bool {
+                false $(|| $T::NEEDS_ROUTE_CONTEXT)* || $Last::NEEDS_ROUTE_CONTEXT
+            }
+
             #[allow(non_snake_case)]
             fn call(self: Arc<Self>, request: Request, _worker: Rc<WorkerContext>) -> ResponseFuture {
                 Box::pin(async move {
@@ -235,6 +254,10 @@ macro_rules! impl_handlers {
                 HandlerKind::Sync
             }
 
+            fn needs_route_context(&self) -> bool {
+                false $(|| $T::NEEDS_ROUTE_CONTEXT)* || $Last::NEEDS_ROUTE_CONTEXT
+            }
+
             #[allow(non_snake_case)]
             fn call(self: Arc<Self>, request: Request, worker: Rc<WorkerContext>) -> ResponseFuture {
                 Box::pin(async move {
@@ -254,6 +277,10 @@ macro_rules! impl_handlers {
         {
             fn kind(&self) -> HandlerKind {
                 HandlerKind::Pool
+            }
+
+            fn needs_route_context(&self) -> bool {
+                false $(|| $T::NEEDS_ROUTE_CONTEXT)* || $Last::NEEDS_ROUTE_CONTEXT
             }
 
             #[allow(non_snake_case)]
@@ -287,6 +314,10 @@ where
         HandlerKind::Sync
     }
 
+    fn needs_route_context(&self) -> bool {
+        false
+    }
+
     fn call(self: Arc<Self>, _request: Request, worker: Rc<WorkerContext>) -> ResponseFuture {
         Box::pin(async move { worker.run_sync(move || (self.0)()).await })
     }
@@ -299,6 +330,10 @@ where
 {
     fn kind(&self) -> HandlerKind {
         HandlerKind::Pool
+    }
+
+    fn needs_route_context(&self) -> bool {
+        false
     }
 
     fn call(self: Arc<Self>, _request: Request, _worker: Rc<WorkerContext>) -> ResponseFuture {

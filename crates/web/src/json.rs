@@ -42,6 +42,8 @@ impl<T> Deref for Json<T> {
 }
 
 impl<T: DeserializeOwned> FromRequest for Json<T> {
+    const NEEDS_ROUTE_CONTEXT: bool = false;
+
     async fn from_request(request: Request) -> Result<Self, HttpError> {
         let bytes = read_body(request).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {

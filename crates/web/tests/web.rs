@@ -392,3 +392,35 @@ fn state_nesting_kinds_and_responses() {
     let head = client.request(Method::HEAD, "/").send();
     assert_eq!((head.status(), head.text()), (StatusCode::OK, String::new()));
 }
+
+/// An extractor of the user's own, built on `Path` and `State`: it keeps the default
+/// `NEEDS_ROUTE_CONTEXT = true`, so the router gives its requests the route's context.
+struct Owned {
+    id: u32,
+    prefix: Arc<String>,
+}
+
+impl kairos_web::FromRequestParts for Owned {
+    fn from_request_parts(parts: &mut kairos_web::http::request::Parts) -> Result<Self, HttpError> {
+        let Path(id) = Path::<u32>::from_request_parts(parts)?;
+        let State(prefix) = State::<String>::from_request_parts(parts)?;
+        Ok(Owned { id, prefix })
+    }
+}
+
+#[test]
+fn path_and_state_reach_extractors_of_every_kind_in_any_company() {
+    let app = App::new()
+        .with_state("item-".to_owned())
+        .get("/own/{id}", |owned: Owned| async move { format!("{}{}", owned.prefix, owned.id) })
+        .get("/mixed/{id}", |Query(p): Query<SleepParams>, Path(id): Path<u32>| async move {
+            format!("{id}:{}", p.ms)
+        })
+        .get("/state", sync(|State(prefix): State<String>| prefix.to_string()))
+        .get("/query", |Query(p): Query<SleepParams>| async move { p.ms.to_string() });
+    let client = TestClient::new(app);
+    assert_eq!(client.get("/own/7").send().text(), "item-7");
+    assert_eq!(client.get("/mixed/3?ms=5").send().text(), "3:5");
+    assert_eq!(client.get("/state").send().text(), "item-");
+    assert_eq!(client.get("/query?ms=9").send().text(), "9");
+}

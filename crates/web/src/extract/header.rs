@@ -40,6 +40,8 @@ impl<T> Deref for Headers<T> {
 }
 
 impl<T: DeserializeOwned> FromRequestParts for Headers<T> {
+    const NEEDS_ROUTE_CONTEXT: bool = false;
+
     fn from_request_parts(parts: &mut Parts) -> Result<Self, HttpError> {
         let pairs = parts.headers.iter().map(|(name, value)| {
             (

@@ -31,7 +31,6 @@ use http::{HeaderMap, Method, Uri};
 
 pub use header::Headers;
 pub use path::Path;
-pub(crate) use path::PathParams;
 pub use query::Query;
 pub use state::State;
 pub(crate) use state::StateMap;
@@ -40,6 +39,12 @@ use crate::{HttpError, Request};
 
 /// An extractor that needs only the request head: any argument of a handler.
 pub trait FromRequestParts: Sized {
+    /// Whether this extractor reads the route's context — its path parameters ([`Path`]) or
+    /// the App's state ([`State`]) — from the request's extensions. The router puts that
+    /// context into a request only for handlers with such an extractor (one allocation less
+    /// per request for the others). Keep the default, `true`, unless yours reads neither.
+    const NEEDS_ROUTE_CONTEXT: bool = true;
+
     /// Makes `Self` from the head, or answers the request with an error.
     fn from_request_parts(parts: &mut Parts) -> Result<Self, HttpError>;
 }
@@ -49,8 +54,35 @@ pub trait FromRequestParts: Sized {
 /// `M` only tells apart the blanket implementation for [`FromRequestParts`] types; leave it
 /// to its default when implementing.
 pub trait FromRequest<M = ViaRequest>: Sized {
+    /// As [`FromRequestParts::NEEDS_ROUTE_CONTEXT`]: keep `true` unless this extractor reads
+    /// neither path parameters nor state.
+    const NEEDS_ROUTE_CONTEXT: bool = true;
+
     /// Makes `Self` from the request, or answers it with an error.
     fn from_request(request: Request) -> impl Future<Output = Result<Self, HttpError>>;
+}
+
+/// What the router knows about a request that its extractors may need: the matched route's
+/// parameters (percent-decoded) and the App's states. Put in the request's extensions, once,
+/// for handlers that need it.
+#[derive(Clone, Debug)]
+pub(crate) struct RouteContext {
+    pub(crate) params: Vec<(String, String)>,
+    pub(crate) states: StateMap,
+}
+
+impl RouteContext {
+    /// The context of a routed request, or the 500 for an extractor used outside one
+    /// (`what` names the extractor in the log).
+    pub(crate) fn of<'a>(parts: &'a Parts, what: &str) -> Result<&'a RouteContext, HttpError> {
+        parts.extensions.get::<RouteContext>().ok_or_else(|| {
+            tracing::error!(
+                target: "kairos::web",
+                "{what} used outside a routed request; only handlers registered on an App see it"
+            );
+            HttpError::internal()
+        })
+    }
 }
 
 /// Marks the [`FromRequest`] implementations that read the body.
@@ -62,6 +94,8 @@ pub enum ViaRequest {}
 pub enum ViaParts {}
 
 impl<T: FromRequestParts> FromRequest<ViaParts> for T {
+    const NEEDS_ROUTE_CONTEXT: bool = T::NEEDS_ROUTE_CONTEXT;
+
     async fn from_request(request: Request) -> Result<Self, HttpError> {
         let (mut parts, _body) = request.into_parts();
         T::from_request_parts(&mut parts)
@@ -69,18 +103,24 @@ impl<T: FromRequestParts> FromRequest<ViaParts> for T {
 }
 
 impl FromRequestParts for HeaderMap {
+    const NEEDS_ROUTE_CONTEXT: bool = false;
+
     fn from_request_parts(parts: &mut Parts) -> Result<Self, HttpError> {
         Ok(parts.headers.clone())
     }
 }
 
 impl FromRequestParts for Method {
+    const NEEDS_ROUTE_CONTEXT: bool = false;
+
     fn from_request_parts(parts: &mut Parts) -> Result<Self, HttpError> {
         Ok(parts.method.clone())
     }
 }
 
 impl FromRequestParts for Uri {
+    const NEEDS_ROUTE_CONTEXT: bool = false;
+
     fn from_request_parts(parts: &mut Parts) -> Result<Self, HttpError> {
         Ok(parts.uri.clone())
     }
@@ -98,12 +138,16 @@ pub(crate) async fn read_body(request: Request) -> Result<Bytes, HttpError> {
 }
 
 impl FromRequest for Bytes {
+    const NEEDS_ROUTE_CONTEXT: bool = false;
+
     async fn from_request(request: Request) -> Result<Self, HttpError> {
         read_body(request).await
     }
 }
 
 impl FromRequest for String {
+    const NEEDS_ROUTE_CONTEXT: bool = false;
+
     async fn from_request(request: Request) -> Result<Self, HttpError> {
         let bytes = read_body(request).await?;
         String::from_utf8(bytes.into()).map_err(|_| {

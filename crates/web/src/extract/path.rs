@@ -1,12 +1,11 @@
 //! [`Path<T>`]: the route's `{name}` parameters.
 
 use std::ops::Deref;
-use std::sync::Arc;
 
 use http::request::Parts;
 use serde::de::DeserializeOwned;
 
-use super::{de, field_error, FromRequestParts};
+use super::{de, field_error, FromRequestParts, RouteContext};
 use crate::HttpError;
 
 /// The route's path parameters, deserialized: a struct (by name), a tuple (in order), or a
@@ -35,20 +34,9 @@ impl<T> Deref for Path<T> {
     }
 }
 
-/// The matched route's parameters (percent-decoded), put in the request's extensions by the
-/// router.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct PathParams(pub(crate) Arc<[(String, String)]>);
-
 impl<T: DeserializeOwned> FromRequestParts for Path<T> {
     fn from_request_parts(parts: &mut Parts) -> Result<Self, HttpError> {
-        let Some(params) = parts.extensions.get::<PathParams>() else {
-            tracing::error!(
-                target: "kairos::web",
-                "Path<_> used outside a routed request; only handlers registered on an App see path parameters"
-            );
-            return Err(HttpError::internal());
-        };
-        de::from_pairs(params.0.iter().cloned()).map(Path).map_err(|e| field_error("path", e))
+        let context = RouteContext::of(parts, "Path<_>")?;
+        de::from_pairs(context.params.iter().cloned()).map(Path).map_err(|e| field_error("path", e))
     }
 }

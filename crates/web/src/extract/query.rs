@@ -39,6 +39,8 @@ impl<T> Deref for Query<T> {
 }
 
 impl<T: DeserializeOwned> FromRequestParts for Query<T> {
+    const NEEDS_ROUTE_CONTEXT: bool = false;
+
     fn from_request_parts(parts: &mut Parts) -> Result<Self, HttpError> {
         let query = parts.uri.query().unwrap_or("");
         let pairs = form_urlencoded::parse(query.as_bytes()).into_owned();

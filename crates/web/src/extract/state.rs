@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use http::request::Parts;
 
-use super::FromRequestParts;
+use super::{FromRequestParts, RouteContext};
 use crate::HttpError;
 
 /// A value given to [`App::with_state`](crate::App::with_state), shared by every request on
@@ -46,7 +46,7 @@ impl<T> Deref for State<T> {
     }
 }
 
-/// The App's states by type, put in each request's extensions by the router.
+/// The App's states by type, part of each routed request's [`RouteContext`].
 #[derive(Clone, Default)]
 pub(crate) struct StateMap(pub(crate) Arc<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>);
 
@@ -58,10 +58,10 @@ impl std::fmt::Debug for StateMap {
 
 impl<T: Send + Sync + 'static> FromRequestParts for State<T> {
     fn from_request_parts(parts: &mut Parts) -> Result<Self, HttpError> {
-        let found = parts
-            .extensions
-            .get::<StateMap>()
-            .and_then(|states| states.0.get(&TypeId::of::<T>()))
+        let found = RouteContext::of(parts, "State<_>")?
+            .states
+            .0
+            .get(&TypeId::of::<T>())
             .and_then(|state| Arc::clone(state).downcast::<T>().ok());
         match found {
             Some(state) => Ok(State(state)),
