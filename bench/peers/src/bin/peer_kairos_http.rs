@@ -6,7 +6,10 @@ use kairos_http::{Body, Request, Response, Server, ServerConfig};
 async fn handle(request: Request) -> Response {
     let (body, content_type) = match request.uri().path() {
         "/plaintext" => (Body::from(PLAINTEXT), "text/plain; charset=utf-8"),
-        "/json" => (Body::from(serde_json::to_vec(&Message { message: PLAINTEXT }).unwrap()), "application/json"),
+        "/json" => (
+            Body::from(serde_json::to_vec(&Message { message: PLAINTEXT }).unwrap()),
+            "application/json",
+        ),
         _ => {
             let mut response = Response::new(Body::empty());
             *response.status_mut() = StatusCode::NOT_FOUND;
