@@ -53,8 +53,8 @@ struct ServeArgs {
     /// Sync-pool tokens (threads) per worker, for `def` routes (anyio's 40).
     #[arg(long, default_value_t = NonZeroUsize::new(40).unwrap())]
     sync_pool: NonZeroUsize,
-    /// Threads of the CPU pool behind `/cpu?pool=thread`, per worker (default: the cores
-    /// shared out among the workers, at least one).
+    /// Threads of the CPU pool behind `/cpu?pool=thread`, one pool shared by all workers
+    /// (default: one per core).
     #[arg(long)]
     cpu_pool: Option<NonZeroUsize>,
     /// Worker processes behind `/cpu?pool=process`, per worker (default: the cores shared out
@@ -140,9 +140,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     });
     let settings = service::Settings {
         sync_pool: args.sync_pool.get(),
-        // Pools are per worker: by default the cores are shared out among the workers, so
-        // `--workers 0` (one per core) does not start cores × cores processes.
-        cpu_pool: args.cpu_pool.map_or((cores / workers).max(1), NonZeroUsize::get),
+        // The thread pool is one for the whole server (threads need no GIL): a thread per
+        // core. Process pools are per worker loop, so by default the cores are shared out
+        // among the workers and `--workers 0` does not start cores × cores processes.
+        cpu_pool: args.cpu_pool.map_or(cores, NonZeroUsize::get),
         process_pool: args.process_pool.map_or((cores / workers).max(1), NonZeroUsize::get),
         upstream,
     };
