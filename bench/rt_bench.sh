@@ -13,10 +13,11 @@ cd "$(dirname "$0")/.."
 
 rounds=2
 measure=3
+samples=100
 while [ $# -gt 0 ]; do
   case "$1" in
     --rounds) rounds="$2"; shift 2 ;;
-    --quick) rounds=1; measure=1; shift ;;
+    --quick) rounds=1; measure=1; samples=10; shift ;;
     *) echo "usage: bench/rt_bench.sh [--rounds N] [--quick]" >&2; exit 2 ;;
   esac
 done
@@ -27,7 +28,7 @@ mkdir -p "$out"
 : > "$out/runs.jsonl"
 : > "$out/output.txt"
 
-cargo bench -p kairos-rt --bench runtime --no-run 2>&1 | tail -n 1
+cargo bench -p kairos-rt --bench runtime --no-run 2>&1 | tail -n 1 >&2
 
 groups=(spawn_1m_tasks yield_ping_pong_2x100k sleep_100k_concurrent_10ms
         semaphore_acquire_release_100k semaphore_contended_10_tasks_2_permits
@@ -39,9 +40,10 @@ for round in $(seq 1 "$rounds"); do
   if [ $((round % 2)) -eq 0 ]; then order=(tokio kairos-nodetect kairos); fi
   for group in "${groups[@]}"; do
     for variant in "${order[@]}"; do
-      echo "round $round: $group/$variant"
+      echo "round $round: $group/$variant" >&2
       cargo bench -q -p kairos-rt --bench runtime -- "^$group/$variant\$" \
-        --warm-up-time 1 --measurement-time "$measure" >> "$out/output.txt" 2>&1
+        --warm-up-time 1 --measurement-time "$measure" --sample-size "$samples" \
+        >> "$out/output.txt" 2>&1
       python3 - "$group" "$variant" "$round" >> "$out/runs.jsonl" <<'PY'
 import json, sys
 group, variant, rnd = sys.argv[1:]

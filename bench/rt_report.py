@@ -57,3 +57,18 @@ if peaks:
     for name, samples in peaks.items():
         b = statistics.median(samples)
         print(f"| {name} | {b / 2**20:.1f} MiB | {b / 100_000:.0f} B |")
+
+print()
+ratios = {g: value(g, "tokio") / value(g, "kairos") for g in order
+          if value(g, "tokio") and value(g, "kairos")}
+if ratios:
+    slowest = min(ratios, key=ratios.get)
+    print(f"Goal — kairos faster than tokio on every benchmark: "
+          f"{'**met**' if all(r > 1 for r in ratios.values()) else '**not met**'} "
+          f"({min(ratios.values()):.2f}x to {max(ratios.values()):.2f}x; closest: {slowest}).")
+overheads = {g: value(g, "kairos") / value(g, "kairos-nodetect") - 1 for g in order
+             if g.startswith(("spawn", "yield")) and value(g, "kairos") and value(g, "kairos-nodetect")}
+if overheads:
+    print(f"Goal — stall detector overhead under 2% on spawn and yield: "
+          f"{'**met**' if all(o < 0.02 for o in overheads.values()) else '**not met**'} "
+          f"({', '.join(f'{g} {o:+.1%}' for g, o in overheads.items())}).")

@@ -1,0 +1,277 @@
+#!/usr/bin/env python3
+"""Turns `bench/out/http.json` (from bench/suite.py) into the HTTP part of the report:
+tables side by side, then each goal of the benchmark issue with its ratio and verdict.
+
+    python3 bench/report.py bench/out/http.json > section.md
+"""
+import json
+import statistics
+import sys
+
+KAIROS, BARE, HYPER, AXUM, FASTAPI, FLOOR = (
+    "kairos serve", "kairos-http (bare)", "hyper (tokio, per-core current-thread)",
+    "axum (tokio multi-thread)", "FastAPI (uvicorn, uvloop, httptools)", "bare-socket floor (epoll)")
+
+
+def median(rounds, key):
+    values = [r[key] for r in rounds if r.get(key) is not None]
+    return statistics.median(values) if values else None
+
+
+def fmt(value, unit="", digits=0):
+    if value is None:
+        return "—"
+    return f"{value:,.{digits}f}{unit}"
+
+
+class Report:
+    def __init__(self, data):
+        self.meta = data["meta"]
+        self.results = data["results"]
+        self.lines = []
+        self.goals = []  # (goal, measured, verdict)
+
+    def out(self, line=""):
+        self.lines.append(line)
+
+    def throughput(self, server, scenario, key):
+        rounds = self.results.get(server, {}).get("rounds", {}).get(scenario)
+        return median(rounds, key) if rounds else None
+
+    def behaviour(self, server, scenario):
+        return self.results.get(server, {}).get("behaviour", {}).get(scenario)
+
+    def servers(self):
+        return list(self.results)
+
+    # -----------------------------------------------------------------------------------------
+    def throughput_tables(self):
+        scenarios = []
+        for server in self.servers():
+            for scenario in self.results[server]["rounds"]:
+                if scenario not in scenarios:
+                    scenarios.append(scenario)
+        self.out("### Throughput and CPU per request")
+        self.out()
+        self.out(f"Median of {self.meta['rounds']} interleaved round(s), {self.meta['duration_s']} s per "
+                 "scenario; server on core 0, `wrk -t1` on core 1. *CPU/req* is the server's CPU time "
+                 "(all threads and processes, from /proc) divided by the requests served — the figure "
+                 "that separates servers when one wrk thread is the bottleneck. Pipelined: 16 requests "
+                 "per write (`bench/pipeline.lua`).")
+        self.out()
+        self.out("| scenario | server | req/s | p50 | p99 | CPU/req | req/s vs kairos serve | CPU/req vs kairos serve |")
+        self.out("|---|---|---|---|---|---|---|---|")
+        for scenario in scenarios:
+            base_rps = self.throughput(KAIROS, scenario, "rps")
+            base_cpu = self.throughput(KAIROS, scenario, "cpu_us_per_request")
+            for server in self.servers():
+                rps = self.throughput(server, scenario, "rps")
+                if rps is None:
+                    continue
+                cpu = self.throughput(server, scenario, "cpu_us_per_request")
+                errors = sum(r["non_2xx"] + r["socket_errors"] for r in self.results[server]["rounds"][scenario])
+                note = f" ({errors} errors)" if errors else ""
+                rel = "—" if server == KAIROS or not base_rps else f"{rps / base_rps:.2f}x"
+                rel_cpu = "—" if server == KAIROS or not base_cpu else f"{cpu / base_cpu:.2f}x"
+                self.out(f"| `{scenario}` | {server} | {fmt(rps)}{note} | "
+                         f"{fmt(self.throughput(server, scenario, 'p50_ms'), ' ms', 2)} | "
+                         f"{fmt(self.throughput(server, scenario, 'p99_ms'), ' ms', 2)} | "
+                         f"{fmt(cpu, ' µs', 2)} | {rel} | {rel_cpu} |")
+        self.out()
+
+    def memory_table(self):
+        self.out("### Memory")
+        self.out()
+        self.out("Resident set of the server's process tree: idle after start, peak (VmHWM) after the "
+                 "throughput scenarios (up to 256 connections), peak after everything (1,000 streams "
+                 "and 1,000 sleeping connections included). For FastAPI this counts uvicorn and, "
+                 "after /cpu, its process pool.")
+        self.out()
+        self.out("| server | idle | peak under /plaintext load | peak overall |")
+        self.out("|---|---|---|---|")
+        for server in self.servers():
+            m = self.results[server]["memory"]
+            idle = statistics.median(m["idle_rss_kib"]) / 1024 if m.get("idle_rss_kib") else None
+            peak = max(m["peak_rss_kib_plaintext_load"]) / 1024 if m.get("peak_rss_kib_plaintext_load") else None
+            overall = m["peak_rss_kib_all"] / 1024 if m.get("peak_rss_kib_all") else None
+            self.out(f"| {server} | {fmt(idle, ' MiB', 1)} | {fmt(peak, ' MiB', 1)} | {fmt(overall, ' MiB', 1)} |")
+        self.out()
+
+    def behaviour_tables(self):
+        full = [s for s in self.servers() if self.results[s]["behaviour"]]
+        if not full:
+            return
+        self.out("### The chapter's scenarios")
+        self.out()
+        self.out("| scenario | ideal | " + " | ".join(full) + " |")
+        self.out("|---|---|" + "---|" * len(full))
+
+        def row(label, ideal, cell):
+            cells = []
+            for server in full:
+                try:
+                    cells.append(cell(server))
+                except (KeyError, TypeError):
+                    cells.append("—")
+            self.out(f"| {label} | {ideal} | " + " | ".join(cells) + " |")
+
+        for conns in (256, 1000):
+            sc = f"/async?ms=100 c={conns}"
+            row(f"`{sc}` req/s", f"{conns * 10:,}", lambda s, sc=sc: fmt(self.behaviour(s, sc)["rps"]))
+        row("`/sync?ms=100 c=256` req/s (40 pool tokens)", "400",
+            lambda s: fmt(self.behaviour(s, "/sync?ms=100 c=256")["rps"]))
+        for route in ("bad", "good"):
+            sc = f"/{route} c=16"
+            # /bad: one loop, 150 ms each; /good: the default executor's min(32, cores + 4)
+            # threads, 5 on the one core the server is pinned to.
+            row(f"`{sc}` (each blocking 150 ms) req/s", "6.7" if route == "bad" else "33",
+                lambda s, sc=sc: fmt(self.behaviour(s, sc)["rps"], digits=1))
+            row(f"`{sc}`: a new connection's /plaintext, p50 / max", "—" if route == "bad" else "≈ 0",
+                lambda s, sc=sc: self.probe_cell(self.behaviour(s, sc)["probe"]))
+        row("`/bad`: blocking polls reported by the stall detector / requests served", "all",
+            lambda s: f"{self.behaviour(s, '/bad c=16')['slow_polls_reported']} / "
+                      f"{self.behaviour(s, '/bad c=16')['requests']}")
+        stream = self.stream_key(full)
+        if stream:
+            row(f"`{stream}` × 20 events @ 100 ms: wall", "1.90 s",
+                lambda s: fmt(self.behaviour(s, stream)["wall_s"], " s", 2))
+            row("… worst time to first event", "< 50 ms",
+                lambda s: fmt(self.behaviour(s, stream)["first_event_ms"]["max"], " ms", 1))
+            row("… events received / expected", "all",
+                lambda s: f"{self.behaviour(s, stream)['events_received']:,} / "
+                          f"{self.behaviour(s, stream)['events_expected']:,}")
+        ext = "/external n=20 limit=5 ms=200"
+        row(f"`{ext}`: elapsed (median, in the answer)", "0.80 s",
+            lambda s: fmt(self.external_elapsed(s), " s", 3))
+        for pool in ("process", "thread", "inline"):
+            for count in (1, 2):
+                sc = f"/cpu pool={pool} x{count}"
+                row(f"`{sc}`: wall / /plaintext probe max", "—",
+                    lambda s, sc=sc: f"{fmt(self.behaviour(s, sc)['wall_ms'], ' ms')} / "
+                                     f"{fmt(self.behaviour(s, sc)['probe']['latency_ms']['max'], ' ms', 1)}")
+        self.out()
+        self.out("`/cpu` sizes: Rust servers sum 200,000,000 squares; FastAPI 10,000,000 (Python's loop "
+                 "is ~50x slower, so its jobs last about as long). On one pinned core two jobs cannot "
+                 "run in parallel; the point is the probe: the loop must stay responsive.")
+        self.out()
+
+    def stream_key(self, servers):
+        for server in servers:
+            for key in self.results[server]["behaviour"]:
+                if key.startswith("/stream"):
+                    return key
+        return None
+
+    @staticmethod
+    def probe_cell(probe):
+        lat = probe["latency_ms"]
+        lost = probe["sent"] - probe["completed"]
+        return f"{fmt(lat['p50'], ' ms', 1)} / {fmt(lat['max'], ' ms', 1)}" + (f" ({lost} lost)" if lost else "")
+
+    def external_elapsed(self, server):
+        answer = self.behaviour(server, "/external n=20 limit=5 ms=200")
+        values = [b["elapsed_s"] for b in answer["bodies"] if isinstance(b, dict) and "elapsed_s" in b]
+        return statistics.median(values) if values else None
+
+    # -----------------------------------------------------------------------------------------
+    def goal(self, text, measured, met):
+        verdict = "—" if met is None else ("**met**" if met else "**not met**")
+        self.goals.append((text, measured, verdict))
+
+    def check_goals(self):
+        plain = [s for s in ("/plaintext c=64", "/plaintext c=256", "/json c=64", "/json c=256")]
+        k = {s: self.throughput(KAIROS, s, "cpu_us_per_request") for s in plain}
+        h = {s: self.throughput(HYPER, s, "cpu_us_per_request") for s in plain}
+        f = {s: self.throughput(FLOOR, s, "cpu_us_per_request") for s in plain}
+        if all(k.values()) and all(h.values()):
+            ratios = [k[s] / h[s] for s in plain]
+            self.goal("CPU per request on /plaintext and /json ≤ hyper-on-tokio's",
+                      ", ".join(f"{s}: {k[s]:.2f} vs {h[s]:.2f} µs ({r:.2f}x)" for s, r in zip(plain, ratios)),
+                      max(ratios) <= 1.0)
+        if all(k.values()) and all(f.values()):
+            ratios = [k[s] / f[s] for s in plain]
+            self.goal("CPU per request ≤ 1.1x the bare-socket floor",
+                      ", ".join(f"{s}: {r:.2f}x" for s, r in zip(plain, ratios)), max(ratios) <= 1.1)
+        piped = ["/plaintext c=256 pipelined 16", "/json c=256 pipelined 16"]
+        kp = {s: self.throughput(KAIROS, s, "rps") for s in piped}
+        hp = {s: self.throughput(HYPER, s, "rps") for s in piped}
+        fp = {s: self.throughput(FLOOR, s, "rps") for s in piped}
+        if all(kp.values()) and all(hp.values()):
+            self.goal("Pipelined throughput ≥ hyper-on-tokio's",
+                      ", ".join(f"{s}: {kp[s]:,.0f} vs {hp[s]:,.0f} ({kp[s] / hp[s]:.2f}x)" for s in piped),
+                      all(kp[s] >= hp[s] for s in piped))
+        if all(kp.values()) and all(fp.values()):
+            self.goal("Pipelined throughput ≥ 80% of the floor's",
+                      ", ".join(f"{s}: {kp[s] / fp[s]:.0%}" for s in piped), all(kp[s] >= 0.8 * fp[s] for s in piped))
+        fa = {s: self.throughput(FASTAPI, s, "rps") for s in plain}
+        kr = {s: self.throughput(KAIROS, s, "rps") for s in plain}
+        if all(fa.values()) and all(kr.values()):
+            ratios = [kr[s] / fa[s] for s in plain]
+            self.goal("≥ 15x FastAPI/uvicorn's throughput on /plaintext and /json",
+                      ", ".join(f"{s}: {r:.1f}x" for s, r in zip(plain, ratios)), min(ratios) >= 15)
+        stream = self.stream_key([KAIROS])
+        st = self.behaviour(KAIROS, stream) if stream else None
+        if st:
+            wall, first = st["wall_s"], st["first_event_ms"]["max"]
+            fast = self.behaviour(FASTAPI, stream)
+            also = f"; FastAPI {fast['wall_s']:.2f} s, first event ≤ {fast['first_event_ms']['max']:.0f} ms" if fast else ""
+            self.goal(f"{stream}: wall within 5% of the ideal 1.90 s, first event within 50 ms, all events",
+                      f"{wall:.2f} s ({wall / 1.9 - 1:+.1%}), first event ≤ {first:.1f} ms, "
+                      f"{st['events_received']:,}/{st['events_expected']:,}{also}",
+                      wall <= 1.9 * 1.05 and first <= 50 and st["events_received"] == st["events_expected"])
+        ext = self.external_elapsed(KAIROS) if self.behaviour(KAIROS, "/external n=20 limit=5 ms=200") else None
+        if ext:
+            fast = self.external_elapsed(FASTAPI) if self.behaviour(FASTAPI, "/external n=20 limit=5 ms=200") else None
+            also = f"; FastAPI {fast:.3f} s" if fast else ""
+            self.goal("/external n=20 limit=5: within 5% of the ideal 0.8 s",
+                      f"{ext:.3f} s ({ext / 0.8 - 1:+.1%}){also}", ext <= 0.84)
+        bad = self.behaviour(KAIROS, "/bad c=16")
+        if bad:
+            probe = bad["probe"]
+            # What a newcomer must wait for in the loop's model: the turn in progress, then the
+            # turn in which the acceptor runs — each up to every connection's blocking call.
+            bound_ms = 2 * bad["connections"] * bad["block_ms"]
+            worst = probe["latency_ms"]["max"]
+            fast = self.behaviour(FASTAPI, "/bad c=16")
+            also = f"; FastAPI's worst {fast['probe']['latency_ms']['max']:,.0f} ms" if fast else ""
+            self.goal("/bad: a new connection is served after at most the blocking work queued before it "
+                      "(two loop turns of 16 × 150 ms), never until the load stops, and each blocking "
+                      "poll is reported",
+                      f"worst {worst:,.0f} ms of {probe['completed']}/{probe['sent']} probes (bound {bound_ms} ms); "
+                      f"{bad['slow_polls_reported']} reports for {bad['requests']} requests{also}",
+                      worst <= bound_ms and probe["completed"] == probe["sent"]
+                      and bad["slow_polls_reported"] >= bad["requests"])
+        km = self.results.get(KAIROS, {}).get("memory", {}).get("peak_rss_kib_plaintext_load")
+        hm = self.results.get(HYPER, {}).get("memory", {}).get("peak_rss_kib_plaintext_load")
+        if km and hm:
+            self.goal("Peak RSS of kairos serve under the /plaintext load ≤ hyper-on-tokio's",
+                      f"{max(km) / 1024:.1f} MiB vs {max(hm) / 1024:.1f} MiB ({max(km) / max(hm):.2f}x)",
+                      max(km) <= max(hm))
+
+    def goals_table(self):
+        self.out("### Goals")
+        self.out()
+        self.out("| goal | measured | verdict |")
+        self.out("|---|---|---|")
+        for text, measured, verdict in self.goals:
+            self.out(f"| {text} | {measured} | {verdict} |")
+        self.out()
+
+
+def render(data):
+    """The HTTP section as markdown lines: goals first, then the tables behind them."""
+    report = Report(data)
+    report.check_goals()
+    report.goals_table()
+    report.throughput_tables()
+    report.behaviour_tables()
+    report.memory_table()
+    return report.lines
+
+
+def main():
+    print("\n".join(render(json.load(open(sys.argv[1])))))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,354 @@
+#!/usr/bin/env python3
+"""The HTTP half of `bench/run.sh`: every server of the comparison, the same scenarios, one run.
+
+Each server runs pinned to core 0; the load (wrk, or `loadgen` for what wrk cannot measure)
+runs pinned to core 1. Throughput scenarios run in rounds with the servers interleaved
+(A B C ..., then ... C B A) and keep the median of the rounds; the behaviour scenarios
+(sleeping routes, blocking routes, streams, outbound calls, CPU work) run once per server,
+because their figures are set by the scenario (100 ms sleeps, 20 events at 100 ms), not by
+the machine's speed.
+
+Writes every measurement to `bench/out/http.json`; `bench/report.py` turns it into markdown.
+"""
+import argparse
+import json
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PORT = 18080
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+SERVER_CORE, LOAD_CORE = "0", "1"
+
+
+@dataclass
+class Server:
+    """One server of the comparison: how to start it and what it serves."""
+
+    name: str
+    command: list
+    # The benchmarked routes it serves; the floor serves only the two canned answers.
+    full: bool = True
+    # The pools behind /cpu (the Rust peers have no process pool).
+    cpu_pools: tuple = ("process", "thread", "inline")
+    # kairos exposes its stall detector's count at /debug/loop.
+    stall_stats: bool = False
+    env: dict = field(default_factory=dict)
+
+
+def servers(peers_bin, kairos_bin):
+    return [
+        Server("kairos serve", [kairos_bin, "serve", "--bind", f"127.0.0.1:{PORT}", "--log-level", "warn"],
+               stall_stats=True),
+        Server("kairos-http (bare)", [f"{peers_bin}/peer_kairos_http", str(PORT)], full=False),
+        Server("hyper (tokio, per-core current-thread)", [f"{peers_bin}/peer_hyper", str(PORT)],
+               cpu_pools=("thread", "inline")),
+        Server("axum (tokio multi-thread)", [f"{peers_bin}/peer_axum", str(PORT)],
+               cpu_pools=("thread", "inline")),
+        Server("FastAPI (uvicorn, uvloop, httptools)",
+               ["bash", str(ROOT / "bench/peers/fastapi/run.sh"), str(PORT)]),
+        Server("bare-socket floor (epoll)", [f"{peers_bin}/peer_floor", str(PORT)], full=False),
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Processes: start, stop, CPU time and memory of a server's whole process tree.
+
+def descendants(pid):
+    """`pid` and every process below it (uvicorn's workers, process pools)."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                ppid = int(open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    tree, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        tree.append(p)
+        todo.extend(children.get(p, []))
+    return tree
+
+
+def cpu_seconds(pid):
+    """utime + stime of the server's process tree (all threads, all processes)."""
+    total = 0
+    for p in descendants(pid):
+        try:
+            fields = open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except OSError:
+            pass
+    return total / CLK_TCK
+
+
+def memory_kib(pid, key):
+    """Sum of `key` (VmRSS: now; VmHWM: peak) over the process tree, in KiB."""
+    total = 0
+    for p in descendants(pid):
+        try:
+            for line in open(f"/proc/{p}/status"):
+                if line.startswith(key + ":"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+def wait_listening(port, proc, timeout=120.0):
+    """Until the port accepts; FastAPI's first start builds its venv, hence the long wait."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited with status {proc.returncode} before listening")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"server on port {port} did not start within {timeout} s")
+
+
+class Running:
+    """A started server; stops it (and its children) on exit."""
+
+    def __init__(self, server, log):
+        self.server = server
+        env = dict(os.environ, **server.env)
+        self.proc = subprocess.Popen(["taskset", "-c", SERVER_CORE, *server.command], env=env,
+                                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        wait_listening(PORT, self.proc)
+        time.sleep(0.3)  # let lazily started threads settle before the idle reading
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        try:
+            os.killpg(self.proc.pid, 15)
+            self.proc.wait(timeout=15)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            os.killpg(self.proc.pid, 9)
+            self.proc.wait()
+        # Until the port is free again (a server in TIME_WAIT cleanup must not fail the next).
+        time.sleep(0.5)
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+
+# ---------------------------------------------------------------------------------------------
+# Load: wrk for throughput, loadgen for the rest.
+
+def to_ms(value):
+    """wrk prints latencies as 812.00us, 1.32ms, 2.00s or 1.05m."""
+    match = re.match(r"([\d.]+)(us|ms|s|m)$", value)
+    if not match:
+        return float("nan")
+    number, unit = match.groups()
+    return float(number) * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}[unit]
+
+
+def wrk(path, connections, duration, pipeline=0, timeout_s=10):
+    cmd = ["taskset", "-c", LOAD_CORE, "wrk", "-t1", f"-c{connections}", f"-d{duration}s",
+           f"--timeout={timeout_s}s", "--latency"]
+    if pipeline:
+        cmd += ["-s", str(ROOT / "bench/pipeline.lua")]
+    cmd.append(f"http://127.0.0.1:{PORT}{path}")
+    if pipeline:
+        cmd += ["--", str(pipeline)]
+    for attempt in (1, 2):
+        done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        out = done.stdout
+        if int(re.search(r"(\d+) requests in", out).group(1)) > 0:
+            break
+        # Nothing answered at all: say so, and try once more before recording a zero.
+        print(f"wrk {path} c={connections}: no response (attempt {attempt}):\n{out}{done.stderr}",
+              file=sys.stderr, flush=True)
+        time.sleep(1)
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "requests": int(re.search(r"(\d+) requests in", out).group(1)),
+        "p50_ms": to_ms(re.search(r"\s50%\s+(\S+)", out).group(1)),
+        "p99_ms": to_ms(re.search(r"\s99%\s+(\S+)", out).group(1)),
+        "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
+        "socket_errors": sum(map(int, socket_errors.groups())) if socket_errors else 0,
+    }
+
+
+def loadgen(bin_dir, *args, timeout=300):
+    cmd = ["taskset", "-c", LOAD_CORE, f"{bin_dir}/loadgen", *map(str, args)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if done.returncode != 0:
+        raise SystemExit(f"loadgen {' '.join(map(str, args))} failed:\n{done.stderr}")
+    return json.loads(done.stdout)
+
+
+def url(path):
+    return f"http://127.0.0.1:{PORT}{path}"
+
+
+def get_json(path):
+    with socket.create_connection(("127.0.0.1", PORT), timeout=10) as s:
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n".encode())
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    return json.loads(data.split(b"\r\n\r\n", 1)[1])
+
+
+# ---------------------------------------------------------------------------------------------
+# Scenarios.
+
+# /bad and /good: how long each request blocks. Over asyncio's 100 ms slow-callback threshold
+# (which kairos serve keeps), so that every blocking poll is one the stall detector must report.
+BLOCK_MS = 150
+BLOCK_CONNECTIONS = 16
+
+THROUGHPUT = [(path, conns, pipeline) for pipeline in (0, 16) for path in ("/plaintext", "/json")
+              for conns in (64, 256)]
+
+
+def throughput(running, duration, record):
+    """The plain and pipelined scenarios, with the server's CPU time per request."""
+    wrk("/plaintext", 64, 1)  # warm-up: caches, allocator, lazily built state
+    for path, conns, pipeline in THROUGHPUT:
+        before = cpu_seconds(running.pid)
+        result = wrk(path, conns, duration, pipeline)
+        result["cpu_us_per_request"] = (cpu_seconds(running.pid) - before) / max(result["requests"], 1) * 1e6
+        record(f"{path} c={conns}" + (f" pipelined {pipeline}" if pipeline else ""), result)
+
+
+def behaviour(running, server, args, record):
+    quick = args.quick
+    dur = 2 if quick else 4
+    # Sleeping routes: throughput is set by the sleep (connections / 0.1 s) or the pool
+    # (tokens / 0.1 s); the figure checks the model, not the machine.
+    for conns in (256, 1000):
+        record(f"/async?ms=100 c={conns}", dict(wrk("/async?ms=100", conns, dur), ideal_rps=conns / 0.1))
+    record("/sync?ms=100 c=256", dict(wrk("/sync?ms=100", 256, dur), ideal_rps=40 / 0.1))
+
+    # Blocking the loop (/bad) vs handing the blocking call to a thread (/good), with a new
+    # connection's request probed meanwhile.
+    for route in ("bad", "good"):
+        before = get_json("/debug/loop")["slow_polls"] if server.stall_stats else None
+        load_s = dur + 2
+        load = subprocess.Popen(["taskset", "-c", LOAD_CORE, "wrk", "-t1", f"-c{BLOCK_CONNECTIONS}",
+                                 f"-d{load_s}s", "--timeout=30s", url(f"/{route}?ms={BLOCK_MS}")],
+                                stdout=subprocess.PIPE, text=True)
+        time.sleep(0.5)
+        probe = loadgen(args.bin_dir, "probe", "--url", url("/plaintext"), "--interval-ms", 250,
+                        "--duration-s", dur, "--timeout-s", 30)
+        out, _ = load.communicate(timeout=120)
+        result = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+                  "requests": int(re.search(r"(\d+) requests in", out).group(1)),
+                  "probe": probe, "load_s": load_s, "block_ms": BLOCK_MS,
+                  "connections": BLOCK_CONNECTIONS}
+        if server.stall_stats:
+            # Read after wrk has finished: every request it counted has completed its poll.
+            result["slow_polls_reported"] = get_json("/debug/loop")["slow_polls"] - before
+        record(f"/{route} c={BLOCK_CONNECTIONS}", result)
+
+    # 1,000 concurrent streams of 20 events at 100 ms.
+    clients = 200 if quick else 1000
+    record(f"/stream {clients} clients",
+           loadgen(args.bin_dir, "stream", "--url", url("/stream?n=20&interval_ms=100"),
+                   "--clients", clients, "--expect", 20))
+
+    # Outbound calls: 20 under Semaphore(5), 200 ms each: ideal 4 waves × 0.2 s = 0.8 s.
+    record("/external n=20 limit=5 ms=200",
+           loadgen(args.bin_dir, "request", "--url", url("/external?n=20&limit=5&ms=200"),
+                   "--repeat", 3 if quick else 5))
+
+    # CPU-bound work per pool, one and two jobs at once, /plaintext probed meanwhile.
+    n = 10_000_000 if server.name.startswith("FastAPI") else 200_000_000
+    # Python's loop runs far slower than Rust's; n is scaled so that jobs last a comparable
+    # time (a few hundred milliseconds), and the report says so.
+    for pool in server.cpu_pools:
+        get_json(f"/cpu?pool={pool}&n=1000")  # warm-up: a process pool starts its workers
+    for pool in server.cpu_pools:
+        for count in (1, 2):
+            path = f"/cpu?pool={pool}&n={n}"
+            record(f"/cpu pool={pool} x{count}",
+                   dict(loadgen(args.bin_dir, "concurrent", "--url", url(path), "--count", count,
+                                "--probe-url", url("/plaintext"), "--probe-interval-ms", 20),
+                        n=n))
+
+
+# ---------------------------------------------------------------------------------------------
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--bin-dir", required=True, help="where the peers and loadgen were built")
+    parser.add_argument("--kairos", required=True, help="the release kairos binary")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=int, default=2, help="seconds per throughput scenario")
+    parser.add_argument("--quick", action="store_true", help="1 round, smaller scenarios")
+    parser.add_argument("--only", help="comma-separated server name prefixes to run")
+    parser.add_argument("--out", default=str(ROOT / "bench/out/http.json"))
+    args = parser.parse_args()
+    if args.quick:
+        args.rounds = 1
+
+    all_servers = servers(args.bin_dir, args.kairos)
+    if args.only:
+        prefixes = args.only.split(",")
+        all_servers = [s for s in all_servers if any(s.name.startswith(p) for p in prefixes)]
+    results = {s.name: {"rounds": {}, "behaviour": {}, "memory": {}} for s in all_servers}
+    log_dir = ROOT / "bench/out/logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+
+    def log_for(server):
+        return open(log_dir / (re.sub(r"\W+", "_", server.name) + ".log"), "a")
+
+    for rnd in range(args.rounds):
+        order = all_servers if rnd % 2 == 0 else list(reversed(all_servers))
+        for server in order:
+            with Running(server, log_for(server)) as running:
+                memory = results[server.name]["memory"]
+                memory.setdefault("idle_rss_kib", []).append(memory_kib(running.pid, "VmRSS"))
+
+                def record(scenario, result, server=server):
+                    results[server.name]["rounds"].setdefault(scenario, []).append(result)
+                    extra = f" cpu {result['cpu_us_per_request']:.2f} µs/req" if "cpu_us_per_request" in result else ""
+                    print(f"round {rnd + 1} {server.name:40} {scenario:32} {result['rps']:>10,.0f} req/s{extra}",
+                          file=sys.stderr, flush=True)
+
+                throughput(running, args.duration, record)
+                memory.setdefault("peak_rss_kib_plaintext_load", []).append(memory_kib(running.pid, "VmHWM"))
+
+    for server in all_servers:
+        if not server.full:
+            continue
+        with Running(server, log_for(server)) as running:
+            def record(scenario, result, server=server):
+                results[server.name]["behaviour"][scenario] = result
+                print(f"{server.name:40} {scenario:32} {json.dumps(result)[:160]}", file=sys.stderr, flush=True)
+
+            wrk("/plaintext", 64, 1)
+            behaviour(running, server, args, record)
+            results[server.name]["memory"]["peak_rss_kib_all"] = memory_kib(running.pid, "VmHWM")
+
+    meta = {"rounds": args.rounds, "duration_s": args.duration, "quick": args.quick,
+            "elapsed_s": round(time.time() - started), "servers": [s.name for s in all_servers],
+            "server_core": SERVER_CORE, "load_core": LOAD_CORE}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps({"meta": meta, "results": results}, indent=1))
+    print(f"wrote {args.out} after {meta['elapsed_s']} s", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
