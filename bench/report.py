@@ -151,7 +151,7 @@ class Report:
                                      f"{fmt(self.behaviour(s, sc)['probe']['latency_ms']['max'], ' ms', 1)}")
         self.out()
         self.out("`/cpu` sizes: Rust servers sum 200,000,000 squares; FastAPI 10,000,000 (Python's loop "
-                 "is ~50x slower, so its jobs last about as long). On one pinned core two jobs cannot "
+                 "is ~200x slower per step, so its jobs last ~10x as long). On one pinned core two jobs cannot "
                  "run in parallel; the point is the probe: the loop must stay responsive.")
         self.out()
 
