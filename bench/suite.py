@@ -295,12 +295,12 @@ def main():
     parser.add_argument("--kairos", required=True, help="the release kairos binary")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=int, default=2, help="seconds per throughput scenario")
-    parser.add_argument("--quick", action="store_true", help="1 round, smaller scenarios")
+    parser.add_argument("--quick", action="store_true", help="1 round of 1 s, smaller scenarios")
     parser.add_argument("--only", help="comma-separated server name prefixes to run")
     parser.add_argument("--out", default=str(ROOT / "bench/out/http.json"))
     args = parser.parse_args()
     if args.quick:
-        args.rounds = 1
+        args.rounds, args.duration = 1, 1
 
     all_servers = servers(args.bin_dir, args.kairos)
     if args.only:
