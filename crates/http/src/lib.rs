@@ -10,13 +10,14 @@
 //! runs on that loop and need not be `Send`. This is uvicorn's model (one asyncio loop per
 //! worker) with threads instead of processes.
 //!
-//! What hyper does: parsing, keep-alive, pipelining, chunked bodies, the header-read timeout.
-//! What this crate adds around it, with uvicorn's defaults ([`ServerConfig`]): backlog, a
-//! connection limit, a concurrency limit answered with 503, header (431) and body (413) size
-//! limits, closing idle keep-alive connections, a handler panic answered with 500, graceful
-//! shutdown on SIGINT/SIGTERM that ends streams and drains connections, supervised workers,
-//! and an access log through `tracing`. And a client: [`Client`], pooled, with connect and
-//! request timeouts that are errors of their own.
+//! What hyper does: parsing, keep-alive, pipelining, chunked bodies. What this crate adds
+//! around it, with uvicorn's defaults ([`ServerConfig`]): backlog, a connection limit, a
+//! concurrency limit answered with 503, header (431) and body (413) size limits, the
+//! header-read timeout (slowloris) and closing idle keep-alive connections, a handler panic
+//! answered with 500, graceful shutdown on SIGINT/SIGTERM that ends streams and drains
+//! connections, supervised workers, an access log through `tracing`, and one write for the
+//! answers to a pipelined batch (hyper writes each on its own). And a client: [`Client`],
+//! pooled, with connect and request timeouts that are errors of their own.
 //!
 //! ## Layout
 //!
@@ -25,7 +26,7 @@
 //! | `server/` | [`Server`], [`ServerConfig`], [`Shutdown`], [`RunningServer`] |
 //! | `client/` | [`Client`]: HTTP/1.1 with a keep-alive pool (the chapter's `httpx.AsyncClient`) |
 //! | `body.rs` | [`Body`] (responses), [`RequestBody`] (requests, size-limited) |
-//! | `io.rs` | the socket as hyper's `Read`/`Write` |
+//! | `io.rs` | the socket as hyper's `Read`/`Write`, and the write coalescing for pipelining |
 //! | `timer.rs` | hyper's `Timer` on kairos timers |
 //!
 //! ## Example
