@@ -55,9 +55,14 @@ fn count_heads(bytes: &[u8]) -> usize {
     HEAD_END.find_iter(bytes).count()
 }
 
-/// Past this many buffered response bytes a write waits for the socket rather than buffering
-/// more (a client that pipelines but never reads must not grow the buffer without bound).
+/// The most response bytes buffered at once: past it a write waits for the socket (a client
+/// that pipelines but never reads must not grow the buffer), and no single write is copied
+/// beyond it (hyper takes a short write and offers the rest again).
 const MAX_BUFFERED: usize = 64 * 1024;
+
+/// Buffer capacity kept between batches; a batch that needed more gives it back, so that a
+/// connection does not hold its largest batch's memory while it idles.
+const KEPT_CAPACITY: usize = 8 * 1024;
 
 /// A connection's socket, adapted to hyper. Also records when bytes last arrived, which the
 /// server's keep-alive timer reads, and coalesces the responses to pipelined requests (see
@@ -152,10 +157,14 @@ impl HyperIo {
             }
         }
         self.deferred_in = None;
+        if self.pending.capacity() > KEPT_CAPACITY {
+            self.pending.shrink_to(KEPT_CAPACITY);
+        }
         Poll::Ready(Ok(()))
     }
 
-    /// Takes `bytes` into the buffer, first making room by writing if it is full.
+    /// Takes what fits of `bytes` into the buffer (at most up to [`MAX_BUFFERED`]), first
+    /// making room by writing if it is full; returns how much it took.
     fn poll_buffer<B: Deref<Target = [u8]>>(
         &mut self,
         cx: &mut Context<'_>,
@@ -164,10 +173,15 @@ impl HyperIo {
         if self.pending.len() >= MAX_BUFFERED {
             std::task::ready!(self.poll_write_pending(cx))?;
         }
+        let room = MAX_BUFFERED - self.pending.len();
         let mut taken = 0;
         for part in bytes {
-            self.pending.extend_from_slice(part);
-            taken += part.len();
+            let take = part.len().min(room - taken);
+            self.pending.extend_from_slice(&part[..take]);
+            taken += take;
+            if taken == room {
+                break;
+            }
         }
         Poll::Ready(Ok(taken))
     }
@@ -236,8 +250,10 @@ impl Write for HyperIo {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        if this.pending.is_empty() && !this.may_defer() {
-            return this.stream.poll_write_buf(cx, buf); // the common case: no copy
+        if !this.may_defer() {
+            // The common case: nothing owed, no copy. Else what is owed goes first.
+            std::task::ready!(this.poll_write_pending(cx))?;
+            return this.stream.poll_write_buf(cx, buf);
         }
         this.poll_buffer(cx, &[buf])
     }
@@ -248,7 +264,8 @@ impl Write for HyperIo {
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        if this.pending.is_empty() && !this.may_defer() {
+        if !this.may_defer() {
+            std::task::ready!(this.poll_write_pending(cx))?;
             return this.stream.poll_write_bufs(cx, bufs);
         }
         this.poll_buffer(cx, bufs)
@@ -418,6 +435,54 @@ mod tests {
             respond(&mut io, b"second;").await;
             drop(io);
             assert_eq!(received(&mut client), b"second;");
+        });
+    }
+
+    #[test]
+    fn a_large_answer_is_buffered_a_bounded_piece_at_a_time_and_the_memory_given_back() {
+        kairos_rt::run(async {
+            let (mut io, activity, mut client) = pair();
+            respond(&mut io, b"").await; // learn writability (see above)
+            activity.next_poll();
+            activity.heads_pending.set(2);
+            activity.head_parsed();
+            let big = vec![b'x'; 1 << 20];
+            let mut pinned = Pin::new(&mut io);
+            let took = poll_fn(|cx| pinned.as_mut().poll_write(cx, &big)).await.unwrap();
+            assert_eq!(took, MAX_BUFFERED, "one write is copied only up to the bound");
+            // The batch ends (its last head parsed): nothing may wait now, so what is owed
+            // goes out first, then the rest straight to the socket.
+            activity.head_parsed();
+            let mut sent = took;
+            let mut seen = 0;
+            let mut buf = vec![0u8; 1 << 16];
+            while sent < big.len() || seen < big.len() {
+                if sent < big.len() {
+                    let n = poll_fn(|cx| match pinned.as_mut().poll_write(cx, &big[sent..]) {
+                        Poll::Pending => Poll::Ready(0), // socket full: let the client read
+                        Poll::Ready(r) => Poll::Ready(r.unwrap()),
+                    })
+                    .await;
+                    sent += n;
+                }
+                if sent == big.len() {
+                    poll_fn(|cx| match pinned.as_mut().poll_flush(cx) {
+                        Poll::Pending => Poll::Ready(()),
+                        Poll::Ready(r) => {
+                            r.unwrap();
+                            Poll::Ready(())
+                        }
+                    })
+                    .await;
+                }
+                match client.read(&mut buf) {
+                    Ok(n) => seen += n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => kairos_rt::yield_now().await,
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            assert!(pinned.pending.is_empty());
+            assert!(pinned.pending.capacity() <= KEPT_CAPACITY, "{}", pinned.pending.capacity());
         });
     }
 

@@ -62,11 +62,10 @@ pub(crate) async fn serve_connection<S, Fut>(
         .keep_alive(true)
         // hyper >= 1.12 limits the request head itself and answers 431 past it.
         .max_header_size(config.max_header_size)
-        // One buffer per response (head and body copied together) rather than a writev of
-        // queued pieces: hyper's queue bookkeeping cost ~650 instructions per response
-        // (callgrind, pipelined /plaintext), a copy of a small body far less; large bodies
-        // pay one memcpy, small beside the kernel's own copy.
-        .writev(false)
+        // hyper's default write strategy (writev of queued pieces) stays: `writev(false)`
+        // saved ~470 instructions per pipelined response but copies every body into one
+        // buffer that keeps its capacity, so an idle connection held its largest response
+        // (16 MB per connection in a review's test).
         // Not `pipeline_flush(true)`: with it, hyper 1.12's shutdown flushes through the same
         // "skip while input is buffered" test, so the 431 for an oversized head (or a 400 for
         // garbage) is queued and never written — the client sees a bare close. Responses to
