@@ -135,6 +135,14 @@ impl HyperIo {
             && (self.deferred_in.is_none() || self.deferring_in_this_poll())
     }
 
+    /// Whether a write of `len` bytes goes to the socket (after what is owed) rather than
+    /// into the buffer: when nothing may be deferred and either nothing is owed (no copy) or
+    /// it would not fit. The last answer of a batch joins the others, so the flush that
+    /// follows writes the whole batch at once.
+    fn write_directly(&self, len: usize) -> bool {
+        !self.may_defer() && (self.pending.is_empty() || self.pending.len() + len > MAX_BUFFERED)
+    }
+
     /// Whether bytes are buffered by a deferral made in the connection's current poll.
     fn deferring_in_this_poll(&self) -> bool {
         match (&self.activity, self.deferred_in) {
@@ -250,7 +258,7 @@ impl Write for HyperIo {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        if !this.may_defer() {
+        if this.write_directly(buf.len()) {
             // The common case: nothing owed, no copy. Else what is owed goes first.
             std::task::ready!(this.poll_write_pending(cx))?;
             return this.stream.poll_write_buf(cx, buf);
@@ -264,7 +272,7 @@ impl Write for HyperIo {
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        if !this.may_defer() {
+        if this.write_directly(bufs.iter().map(|b| b.len()).sum()) {
             std::task::ready!(this.poll_write_pending(cx))?;
             return this.stream.poll_write_bufs(cx, bufs);
         }
@@ -380,7 +388,12 @@ mod tests {
                 );
             }
             activity.head_parsed();
-            respond(&mut io, b"three;").await;
+            // The last answer joins the others (nothing goes out at its write) and the flush
+            // after it sends the whole batch.
+            let mut pinned = Pin::new(&mut io);
+            poll_fn(|cx| pinned.as_mut().poll_write(cx, b"three;")).await.unwrap();
+            assert_eq!(received(&mut client), b"", "the batch was split");
+            poll_fn(|cx| pinned.as_mut().poll_flush(cx)).await.unwrap();
             assert_eq!(received(&mut client), b"one;two;three;");
         });
     }
