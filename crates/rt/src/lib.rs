@@ -103,6 +103,11 @@
 //! The crate's only `unsafe` is in `task/cell.rs` (the task allocation: its future lives in an
 //! `UnsafeCell` touched only on the owning loop's thread) and one pointer read in `stall.rs`;
 //! each block carries a `// SAFETY:` comment, and the tests exercise every one of them.
+//! `bash scripts/miri.sh` runs those tests under Miri (the task cell through the `tasks`,
+//! `scheduling`, `structured` and `time` tests; the stall detector's read through its unit
+//! test). The cell's `unsafe impl Send + Sync` relies on [`Task`], [`AbortHandle`],
+//! [`CancelOnDrop`] and [`Runtime`] staying on their loop's thread: `compile_fail` doctests on
+//! each of them pin those markers.
 
 #![deny(unsafe_code)] // allowed, with reasons, in task/cell.rs and stall.rs only
 

@@ -187,7 +187,15 @@ impl fmt::Debug for Builder {
 ///
 /// Tasks spawned during one [`block_on`](Self::block_on) that are still alive when it returns
 /// stay on the loop and continue in the next `block_on`. Dropping the runtime cancels them
-/// all (their destructors run) and shuts down its default executor. `Runtime` is `!Send`.
+/// all (their destructors run) and shuts down its default executor.
+///
+/// `Runtime` is `!Send`: its tasks' loop-only state must be touched on the thread that made it
+/// (see [`Task`](crate::Task)'s "Thread safety"), so the compiler refuses to move it:
+///
+/// ```compile_fail,E0277
+/// let runtime = kairos_rt::Builder::new().build().unwrap();
+/// std::thread::spawn(move || runtime.block_on(async {}));
+/// ```
 pub struct Runtime {
     core: Rc<Core>,
 }

@@ -22,6 +22,44 @@ use super::meta::{TaskId, TaskInfo};
 ///
 /// The handle is `!Send`: it belongs to the loop its task runs on (the task's future need not be
 /// `Send`). To hand work to a loop from another thread, use [`Handle::spawn`](crate::Handle::spawn).
+///
+/// # Thread safety
+///
+/// The task cell is shared with other threads (wakers may be sent anywhere) through an
+/// `unsafe impl Send + Sync`, which is sound only because everything that touches the cell's
+/// loop-only fields — this handle, [`AbortHandle`], [`CancelOnDrop`] and the
+/// [`Runtime`](crate::Runtime) — stays on the loop's thread. These markers are part of that
+/// argument, so the compiler must refuse to move or share them:
+///
+/// ```compile_fail,E0277
+/// fn assert_send<T: Send>(_: &T) {}
+/// kairos_rt::run(async {
+///     let task = kairos_rt::spawn(async {});
+///     assert_send(&task); // a Task<T> cannot leave its loop's thread
+/// });
+/// ```
+///
+/// ```compile_fail,E0277
+/// fn assert_sync<T: Sync>(_: &T) {}
+/// kairos_rt::run(async {
+///     let task = kairos_rt::spawn(async {});
+///     assert_sync(&task); // nor be shared with another thread (`cancel` touches loop-only state)
+/// });
+/// ```
+///
+/// The same checks compile for a type that is meant to cross threads, which shows that the two
+/// tests above fail for the reason they name:
+///
+/// ```
+/// fn assert_send<T: Send>(_: &T) {}
+/// fn assert_sync<T: Sync>(_: &T) {}
+/// kairos_rt::run(async {
+///     let handle = kairos_rt::Handle::current();
+///     assert_send(&handle);
+///     assert_sync(&handle);
+///     kairos_rt::spawn(async {}).await.unwrap();
+/// });
+/// ```
 #[must_use = "a dropped Task keeps running detached; await it, cancel it, or call .detach()"]
 pub struct Task<T> {
     cell: Arc<dyn Joinable<T>>,
@@ -107,6 +145,24 @@ impl<T> fmt::Debug for Task<T> {
 }
 
 /// Cancels a task without owning its result; see [`Task::abort_handle`].
+///
+/// `!Send` and `!Sync` for the reason [`Task`] is (see its "Thread safety" section):
+///
+/// ```compile_fail,E0277
+/// fn assert_send<T: Send>(_: &T) {}
+/// kairos_rt::run(async {
+///     let abort = kairos_rt::spawn(async {}).abort_handle();
+///     assert_send(&abort);
+/// });
+/// ```
+///
+/// ```compile_fail,E0277
+/// fn assert_sync<T: Sync>(_: &T) {}
+/// kairos_rt::run(async {
+///     let abort = kairos_rt::spawn(async {}).abort_handle();
+///     assert_sync(&abort);
+/// });
+/// ```
 #[derive(Clone)]
 pub struct AbortHandle {
     task: TaskRef,
@@ -137,6 +193,24 @@ impl fmt::Debug for AbortHandle {
 }
 
 /// A [`Task`] handle that cancels its task when dropped (see [`Task::cancel_on_drop`]).
+///
+/// `!Send` and `!Sync`, as the [`Task`] it wraps:
+///
+/// ```compile_fail,E0277
+/// fn assert_send<T: Send>(_: &T) {}
+/// kairos_rt::run(async {
+///     let guard = kairos_rt::spawn(async {}).cancel_on_drop();
+///     assert_send(&guard);
+/// });
+/// ```
+///
+/// ```compile_fail,E0277
+/// fn assert_sync<T: Sync>(_: &T) {}
+/// kairos_rt::run(async {
+///     let guard = kairos_rt::spawn(async {}).cancel_on_drop();
+///     assert_sync(&guard);
+/// });
+/// ```
 #[must_use = "dropping a CancelOnDrop cancels its task at once"]
 #[derive(Debug)]
 pub struct CancelOnDrop<T> {
