@@ -33,13 +33,14 @@
 //!     let started = Instant::now();
 //!     // gather: run concurrently, results in input order (asyncio.gather).
 //!     let results = kairos_rt::gather!(
-//!         slow_operation("A", 10),
-//!         slow_operation("B", 20),
-//!         slow_operation("C", 15),
+//!         slow_operation("A", 100),
+//!         slow_operation("B", 200),
+//!         slow_operation("C", 150),
 //!     )
 //!     .await;
 //!     assert_eq!(results.1, "B result");
-//!     assert!(started.elapsed() < Duration::from_millis(45)); // ~20 ms, not 45
+//!     // The longest one's 200 ms, not the sum's 450 ms.
+//!     assert!(started.elapsed() < Duration::from_millis(450));
 //! });
 //! ```
 //!

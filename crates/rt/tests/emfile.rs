@@ -40,7 +40,8 @@ fn accept_under_emfile_backs_off_instead_of_spinning() {
             }
         }
         // Back-off 5, 10, 20, 40, 80, 160 ms...: a handful of attempts, not millions.
-        assert!((2..=12).contains(&errors), "{errors} accept attempts in 300 ms");
+        // A busy retry would make thousands; a loaded machine makes fewer, never more.
+        assert!((1..=12).contains(&errors), "{errors} accept attempts in 300 ms");
 
         // Free descriptors: the listener recovers by itself.
         drop(hoard);

@@ -22,24 +22,27 @@ fn recording_builder(threshold_ms: u64) -> (Builder, Arc<Mutex<Vec<StallReport>>
 }
 
 #[test]
-fn a_150ms_blocking_poll_is_reported_and_a_10ms_one_is_not() {
-    let (builder, reports) = recording_builder(100);
+fn a_300ms_blocking_poll_is_reported_and_a_5ms_one_is_not() {
+    // The threshold sits 40x above the fine poll and 1.5x below the slow one: preemption on a
+    // loaded machine stretches a poll by milliseconds, not by the 195 ms it would take to
+    // report the fine one.
+    let (builder, reports) = recording_builder(200);
     let (line, slow_polls) = builder.run(async {
         let fine = spawn_named("fine", async {
-            std::thread::sleep(Duration::from_millis(10));
+            std::thread::sleep(Duration::from_millis(5));
         });
         fine.await.unwrap();
         sleep(Duration::from_millis(50)).await;
         let line = line!() + 1;
         let bad = spawn_named("bad_endpoint", async {
-            std::thread::sleep(Duration::from_millis(150));
+            std::thread::sleep(Duration::from_millis(300));
         });
         bad.await.unwrap();
         (line, kairos_rt::stats().slow_polls)
     });
     let reports = reports.lock().unwrap();
-    assert!(!reports.is_empty(), "the 150 ms poll was reported");
-    assert_eq!(slow_polls, 1, "counted once");
+    assert!(!reports.is_empty(), "the 300 ms poll was reported");
+    assert_eq!(slow_polls, 1, "one slow poll is counted once, however often it was sampled");
     for r in reports.iter() {
         assert_eq!(r.task.name.as_deref(), Some("bad_endpoint"), "only the slow task: {r}");
         assert_eq!(r.task.spawned_at.line(), line);
@@ -47,7 +50,7 @@ fn a_150ms_blocking_poll_is_reported_and_a_10ms_one_is_not() {
     }
     let end = reports.iter().find(|r| !r.still_running).expect("the end of the poll is reported");
     assert!(
-        end.duration >= Duration::from_millis(100) && end.duration < Duration::from_secs(2),
+        end.duration >= Duration::from_millis(200) && end.duration < Duration::from_secs(60),
         "{end}"
     );
     assert!(end.to_string().contains("bad_endpoint"), "{end}");
@@ -91,7 +94,9 @@ fn a_poll_that_does_not_return_is_reported_while_it_runs() {
 
 #[test]
 fn an_idle_loop_is_not_a_stalled_loop() {
-    let (builder, reports) = recording_builder(20);
+    // 100 ms, asyncio's default: a poll of microseconds preempted on a loaded machine is not
+    // reported either.
+    let (builder, reports) = recording_builder(100);
     builder.run(async {
         sleep(Duration::from_millis(200)).await; // parked in epoll: idle, not stalled
     });
@@ -122,15 +127,15 @@ fn detection_can_be_turned_off() {
 
 #[test]
 fn a_blocking_call_soon_callback_is_blamed_on_the_loop_not_on_a_task() {
-    let (builder, reports) = recording_builder(50);
+    let (builder, reports) = recording_builder(100);
     builder.run(async {
         let handle = kairos_rt::Handle::current();
         std::thread::spawn(move || {
-            handle.call_soon(|| std::thread::sleep(Duration::from_millis(150))).unwrap();
+            handle.call_soon(|| std::thread::sleep(Duration::from_millis(300))).unwrap();
         })
         .join()
         .unwrap();
-        sleep(Duration::from_millis(300)).await;
+        sleep(Duration::from_millis(500)).await;
     });
     let reports = reports.lock().unwrap();
     assert!(!reports.is_empty(), "the blocking callback was reported");

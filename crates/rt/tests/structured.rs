@@ -63,12 +63,11 @@ fn try_gather_returns_the_first_error_and_cancels_the_rest() {
                 r
             }
         };
-        let started = Instant::now();
         let err = try_gather([make("A", 300, false), make("B", 20, true), make("C", 300, false)])
             .await
             .unwrap_err();
         assert_eq!(err, "B failed");
-        assert!(started.elapsed() < Duration::from_millis(250), "did not wait for the others");
+        assert_eq!(finished.get(), 1, "returned on B's error, without waiting for A and C");
         sleep(Duration::from_millis(350)).await;
         assert_eq!(finished.get(), 1, "A and C were cancelled, not left running");
         assert_eq!(kairos_rt::stats().timers_pending, 0);
