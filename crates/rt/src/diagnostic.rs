@@ -29,6 +29,9 @@ pub struct StallReport {
     pub loop_id: u64,
     /// The task whose poll blocked (task 0 is the main future of `run`).
     pub task: TaskInfo,
+    /// What the task was doing: the innermost [`Label`](crate::task::Label) scope its poll
+    /// had entered — for a server, the request's method, route and handler.
+    pub label: Option<Arc<str>>,
     /// How long the loop was blocked — so far, if `still_running`.
     pub duration: Duration,
     /// `true` when the watchdog reports a poll that has not returned yet; a poll that never
@@ -57,14 +60,14 @@ impl fmt::Display for StallReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ms = self.duration.as_secs_f64() * 1e3;
         let approx = if self.exact { "" } else { "~" };
+        write!(f, "{}", self.task)?;
+        if let Some(label) = &self.label {
+            write!(f, " while running {label}")?;
+        }
         if self.still_running {
-            write!(
-                f,
-                "{} has blocked the event loop for {approx}{ms:.0} ms and is still running",
-                self.task
-            )?;
+            write!(f, " has blocked the event loop for {approx}{ms:.0} ms and is still running")?;
         } else {
-            write!(f, "{} blocked the event loop for {approx}{ms:.0} ms", self.task)?;
+            write!(f, " blocked the event loop for {approx}{ms:.0} ms")?;
         }
         write!(
             f,

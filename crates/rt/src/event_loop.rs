@@ -343,6 +343,7 @@ impl Core {
             timers_pending: self.timers.borrow().len(),
             io_sources: self.reactor.len(),
             slow_polls: self.monitor.slow_polls(),
+            slow_polls_by_label: self.monitor.slow_polls_by_label(),
             unobserved_panics: self.shared.unobserved_panics(),
             pools: crate::executor::all_pool_stats(),
             process_pools: crate::process::thread_pool_stats(),

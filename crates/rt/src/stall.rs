@@ -4,7 +4,9 @@
 //! kairos splits the job so the common path costs three relaxed stores per poll:
 //!
 //! - the loop publishes, at each poll, a poll counter and the polled task's id and spawn site
-//!   ([`StallMonitor::enter_poll`]), and says when it is idle (parked in `epoll_wait`);
+//!   ([`StallMonitor::enter_poll`]), and says when it is idle (parked in `epoll_wait`); a
+//!   [`Label`](crate::task::Label) scope inside the poll publishes what the task is doing (the
+//!   request it serves) with one more store;
 //! - a watchdog thread samples that every tenth of the threshold. If the counter has not moved
 //!   for a whole threshold while the loop is not idle, a poll is blocking the loop *right now*:
 //!   it reports the task while the poll still runs (and again at ten times the threshold, then
@@ -18,13 +20,13 @@
 
 use std::collections::HashMap;
 use std::panic::Location;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crate::diagnostic::{Diagnostic, Reporter, StallReport};
-use crate::task::{TaskId, TaskInfo};
+use crate::task::{Label, TaskId, TaskInfo};
 
 /// The loop's side of the detector: what it is polling, published for the watchdog.
 pub(crate) struct StallMonitor {
@@ -34,16 +36,20 @@ pub(crate) struct StallMonitor {
     task_id: AtomicU64,
     /// Always points at a `&'static Location` (never null): see `enter_poll` and `new`.
     site: AtomicPtr<Location<'static>>,
+    /// The number of the innermost [`Label`] scope the current poll entered (0: none).
+    label: AtomicU32,
     idle: AtomicBool,
     /// The poll counter value of the poll the watchdog reported as still running (0: none);
     /// the loop reports that poll's end. Holding the counter, not a flag, means a flag raised
     /// just after the poll returned is recognised as stale instead of blaming the next poll.
     flagged: AtomicU64,
-    /// The flagged poll's task and estimated start.
-    flagged_poll: Mutex<Option<(TaskInfo, Instant)>>,
+    /// The flagged poll's task, label and estimated start.
+    flagged_poll: Mutex<Option<(TaskInfo, Option<Arc<str>>, Instant)>>,
     /// Names of named tasks, for reports written by the watchdog thread.
     names: Mutex<HashMap<u64, Arc<str>>>,
     slow_polls: AtomicU64,
+    /// Slow polls counted per label number (0: polls outside any label scope).
+    slow_by_label: Mutex<HashMap<u32, u64>>,
     stop: AtomicBool,
     pub(crate) reporter: Reporter,
 }
@@ -56,11 +62,13 @@ impl StallMonitor {
             polls: AtomicU64::new(0),
             task_id: AtomicU64::new(0),
             site: AtomicPtr::new(static_ptr(Location::caller())),
+            label: AtomicU32::new(0),
             idle: AtomicBool::new(true),
             flagged: AtomicU64::new(0),
             flagged_poll: Mutex::new(None),
             names: Mutex::new(HashMap::new()),
             slow_polls: AtomicU64::new(0),
+            slow_by_label: Mutex::new(HashMap::new()),
             stop: AtomicBool::new(false),
             reporter,
         }
@@ -77,13 +85,34 @@ impl StallMonitor {
         Some(Watchdog { monitor: Arc::clone(self), thread: Some(thread) })
     }
 
-    /// Publishes that the loop is about to poll task `id`. Three relaxed stores.
+    /// Publishes that the loop is about to poll task `id`. Four stores, no read-modify-write.
     #[inline]
     pub(crate) fn enter_poll(&self, id: TaskId, site: &'static Location<'static>) {
         // A single writer (the loop thread): load + store is enough, no read-modify-write.
         self.polls.store(self.polls.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
         self.task_id.store(id.0, Ordering::Relaxed);
+        self.label.store(0, Ordering::Relaxed);
         self.site.store(static_ptr(site), Ordering::Release);
+    }
+
+    /// A [`Label`] scope starts polling its future: publishes its number and returns the
+    /// enclosing one, for [`leave_label`](Self::leave_label).
+    #[inline]
+    pub(crate) fn enter_label(&self, number: u32) -> u32 {
+        let outer = self.label.load(Ordering::Relaxed);
+        self.label.store(number, Ordering::Relaxed);
+        outer
+    }
+
+    /// A [`Label`] scope's poll returned. A nested scope gives the label back to its enclosing
+    /// one; the outermost leaves its own in place until the task's poll ends, so that the rest
+    /// of the poll (a server writing the answer) and a debug-mode report of the whole poll
+    /// still name it.
+    #[inline]
+    pub(crate) fn leave_label(&self, outer: u32) {
+        if outer != 0 {
+            self.label.store(outer, Ordering::Relaxed);
+        }
     }
 
     /// Called after each poll: reports the end of a poll the watchdog flagged.
@@ -102,14 +131,16 @@ impl StallMonitor {
             return;
         }
         let was_flagged = self.flagged.swap(0, Ordering::AcqRel) == self.polls();
+        let label = self.label.load(Ordering::Relaxed);
         if was_flagged {
             self.flagged_poll.lock().unwrap_or_else(|e| e.into_inner()).take();
         } else {
-            self.slow_polls.fetch_add(1, Ordering::Relaxed);
+            self.count_slow_poll(label);
         }
         self.reporter.report(Diagnostic::SlowPoll(StallReport {
             loop_id: self.loop_id,
             task: task(),
+            label: Label::text_of(label),
             duration: elapsed,
             still_running: false,
             exact: true,
@@ -124,10 +155,11 @@ impl StallMonitor {
         if flagged_epoch != self.polls() {
             return; // raised for a poll that had already returned: nothing to report
         }
-        if let (Some((task, started)), Some(threshold)) = (flagged, self.threshold) {
+        if let (Some((task, label, started)), Some(threshold)) = (flagged, self.threshold) {
             self.reporter.report(Diagnostic::SlowPoll(StallReport {
                 loop_id: self.loop_id,
                 task,
+                label,
                 duration: started.elapsed(),
                 still_running: false,
                 exact: false,
@@ -148,6 +180,30 @@ impl StallMonitor {
 
     pub(crate) fn slow_polls(&self) -> u64 {
         self.slow_polls.load(Ordering::Relaxed)
+    }
+
+    /// Slow polls per label, most first; polls outside any label scope are not listed.
+    pub(crate) fn slow_polls_by_label(&self) -> Vec<(Arc<str>, u64)> {
+        let counts = self.slow_by_label.lock().unwrap_or_else(|e| e.into_inner());
+        let mut by_label: Vec<(Arc<str>, u64)> = counts
+            .iter()
+            .filter_map(|(&number, &count)| Some((Label::text_of(number)?, count)))
+            .collect();
+        by_label.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        by_label
+    }
+
+    #[cold]
+    fn count_slow_poll(&self, label: u32) {
+        self.slow_polls.fetch_add(1, Ordering::Relaxed);
+        if label != 0 {
+            *self
+                .slow_by_label
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(label)
+                .or_insert(0) += 1;
+        }
     }
 
     pub(crate) fn name_task(&self, id: TaskId, name: Arc<str>) {
@@ -185,11 +241,15 @@ impl StallMonitor {
                 continue;
             }
             let task = self.current_task();
+            // Relaxed is enough for a diagnostic: the scope stored its label before the call
+            // that has now held the loop for a whole threshold.
+            let number = self.label.load(Ordering::Relaxed);
+            let label = Label::text_of(number);
             if next_report == threshold {
-                self.slow_polls.fetch_add(1, Ordering::Relaxed);
+                self.count_slow_poll(number);
                 let started = before + (seen_at - before) / 2;
                 *self.flagged_poll.lock().unwrap_or_else(|e| e.into_inner()) =
-                    Some((task.clone(), started));
+                    Some((task.clone(), label.clone(), started));
                 self.flagged.store(current, Ordering::Release);
             }
             // Again at 10x the threshold, then each time the duration doubles: a poll that
@@ -198,6 +258,7 @@ impl StallMonitor {
             self.reporter.report(Diagnostic::SlowPoll(StallReport {
                 loop_id: self.loop_id,
                 task,
+                label,
                 duration: blocked,
                 still_running: true,
                 exact: false,

@@ -26,6 +26,9 @@ pub struct LoopStats {
     pub io_sources: usize,
     /// Polls that blocked the loop longer than `slow_callback_duration`.
     pub slow_polls: u64,
+    /// `slow_polls` broken down by [`Label`](crate::task::Label) (for a server: by route),
+    /// most first; slow polls outside any label scope are counted only in `slow_polls`.
+    pub slow_polls_by_label: Vec<(std::sync::Arc<str>, u64)>,
     /// Detached tasks that panicked with nobody to see it.
     pub unobserved_panics: u64,
     /// Every thread pool alive in the process (this loop's default executor included):

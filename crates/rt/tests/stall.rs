@@ -159,3 +159,74 @@ fn a_panicking_diagnostic_hook_does_not_take_the_loop_down() {
         });
     assert_eq!(finished, "the loop lived on");
 }
+
+#[test]
+fn a_stall_inside_a_label_scope_names_the_label_and_is_counted_under_it() {
+    use kairos_rt::task::Label;
+    let (builder, reports) = recording_builder(100);
+    let by_label = builder.run(async {
+        let route = Label::new("GET /bad → bad_endpoint");
+        let inner = Label::new("GET /bad → bad_endpoint → load_config");
+        // A connection-like task: one labelled request that blocks, then an unlabelled poll
+        // that blocks too (the label does not leak into the task's next poll).
+        spawn_named("connection", async move {
+            route
+                .scope(async {
+                    inner.scope(async {}).await; // a nested scope gives the label back
+                    std::thread::sleep(Duration::from_millis(300));
+                })
+                .await;
+            kairos_rt::yield_now().await;
+            std::thread::sleep(Duration::from_millis(300));
+        })
+        .await
+        .unwrap();
+        kairos_rt::stats().slow_polls_by_label
+    });
+    let reports = reports.lock().unwrap();
+    let labelled: Vec<_> = reports.iter().filter(|r| r.label.is_some()).collect();
+    assert!(!labelled.is_empty(), "the labelled stall was reported: {reports:?}");
+    for r in &labelled {
+        assert_eq!(r.label.as_deref(), Some("GET /bad → bad_endpoint"), "{r}");
+        assert_eq!(r.task.name.as_deref(), Some("connection"), "{r}");
+        assert!(r.to_string().contains("'connection'"), "{r}");
+        assert!(r.to_string().contains("while running GET /bad → bad_endpoint"), "{r}");
+    }
+    assert!(
+        reports.iter().any(|r| r.label.is_none() && r.task.name.as_deref() == Some("connection")),
+        "the unlabelled stall was reported without a label: {reports:?}"
+    );
+    assert_eq!(by_label.len(), 1, "{by_label:?}");
+    assert_eq!(&*by_label[0].0, "GET /bad → bad_endpoint");
+    assert_eq!(by_label[0].1, 1, "one slow poll under the route, counted once");
+}
+
+#[test]
+fn a_label_is_interned_and_a_scope_outside_a_loop_just_polls() {
+    use kairos_rt::task::Label;
+    let a = Label::new("POST /items → create_item");
+    assert_eq!(a, Label::new(String::from("POST /items → create_item")));
+    assert_ne!(a, Label::new("GET /items → list_items"));
+    assert_eq!(&*a.text(), "POST /items → create_item");
+    assert_eq!(a.to_string(), "POST /items → create_item");
+    assert_eq!(futures::executor::block_on(a.scope(async { 7 })), 7);
+}
+
+#[test]
+fn debug_mode_names_the_label_of_a_slow_poll_too() {
+    use kairos_rt::task::Label;
+    let (builder, reports) = recording_builder(50);
+    builder.debug(true).run(async {
+        spawn_named("connection", async {
+            Label::new("GET /slow → slow_handler")
+                .scope(async { std::thread::sleep(Duration::from_millis(120)) })
+                .await;
+        })
+        .await
+        .unwrap();
+    });
+    let reports = reports.lock().unwrap();
+    let end = reports.iter().find(|r| !r.still_running).expect("the end of the poll is reported");
+    assert!(end.exact, "{end}");
+    assert_eq!(end.label.as_deref(), Some("GET /slow → slow_handler"), "{end}");
+}

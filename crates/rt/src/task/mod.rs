@@ -4,11 +4,13 @@
 //! - `handle.rs` — [`Task<T>`], awaitable, cancellable, detached on drop;
 //! - `error.rs` — [`TaskError`]: cancelled or panicked;
 //! - `meta.rs` — [`TaskId`] and [`TaskInfo`] (name and spawn site, used by diagnostics);
+//! - `label.rs` — [`Label`]: what a task is doing now (the request it serves), for diagnostics;
 //! - `yield_now.rs` — give the loop a turn.
 
 mod cell;
 mod error;
 mod handle;
+mod label;
 mod meta;
 mod yield_now;
 
@@ -19,6 +21,7 @@ use std::sync::Arc;
 pub(crate) use cell::{Header, TaskCell, TaskRef};
 pub use error::{panic_message, TaskError};
 pub use handle::{AbortHandle, CancelOnDrop, Task};
+pub use label::{Label, Scoped};
 pub use meta::{TaskId, TaskInfo};
 pub use yield_now::{yield_now, YieldNow};
 
