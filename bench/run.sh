@@ -6,6 +6,8 @@
 #   bench/run.sh --quick    one short round of everything (under 5 minutes after the builds):
 #                           writes bench/out/report.md only
 #   options: --only "kairos,hyper"   HTTP servers by name prefix;  --no-rt, --no-process
+#            --kairos-before BIN       another kairos build measured beside this one (before/after)
+#            --duration S              seconds per throughput round (default 2; 1 with --quick)
 #
 # On a bare machine it installs what it needs: wrk (Debian package), a Python venv with
 # FastAPI and uvicorn[standard] (bench/peers/fastapi/requirements.txt), and builds kairos and
@@ -16,15 +18,19 @@ cd "$(dirname "$0")/.."
 
 quick=""
 only=""
+before=""
+duration=""
 run_rt=1
 run_process=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick="--quick"; shift ;;
     --only) only="$2"; shift 2 ;;
+    --kairos-before) before="$2"; shift 2 ;;
+    --duration) duration="$2"; shift 2 ;;
     --no-rt) run_rt=0; shift ;;
     --no-process) run_process=0; shift ;;
-    *) sed -n '2,14p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,16p' "$0" >&2; exit 2 ;;
   esac
 done
 
@@ -64,7 +70,8 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 # 3. HTTP, side by side.
 step "HTTP servers side by side"
 python3 bench/suite.py --bin-dir "$peers_bin" --kairos "$kairos_bin" $quick \
-  ${only:+--only "$only"} --out "$out/http.json"
+  ${only:+--only "$only"} ${before:+--kairos-before "$before"} ${duration:+--duration "$duration"} \
+  --out "$out/http.json"
 
 # 4. The runtime against tokio, and the process pool against Python's.
 if [ "$run_rt" = 1 ]; then

@@ -43,10 +43,16 @@ class Server:
     env: dict = field(default_factory=dict)
 
 
-def servers(peers_bin, kairos_bin):
+def servers(peers_bin, kairos_bin, kairos_before=None):
+    before = [] if kairos_before is None else [
+        # Another build of kairos (say, the commit before a change), throughput rounds only.
+        Server("kairos serve (before)",
+               [kairos_before, "serve", "--bind", f"127.0.0.1:{PORT}", "--log-level", "warn"], full=False),
+    ]
     return [
         Server("kairos serve", [kairos_bin, "serve", "--bind", f"127.0.0.1:{PORT}", "--log-level", "warn"],
                stall_stats=True),
+        *before,
         Server("kairos-http (bare)", [f"{peers_bin}/peer_kairos_http", str(PORT)], full=False),
         Server("hyper (tokio, per-core current-thread)", [f"{peers_bin}/peer_hyper", str(PORT)],
                cpu_pools=("thread", "inline")),
@@ -293,6 +299,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--bin-dir", required=True, help="where the peers and loadgen were built")
     parser.add_argument("--kairos", required=True, help="the release kairos binary")
+    parser.add_argument("--kairos-before", help="a second kairos binary to measure beside it (before/after)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=int, default=2, help="seconds per throughput scenario")
     parser.add_argument("--quick", action="store_true", help="1 round of 1 s, smaller scenarios")
@@ -302,7 +309,7 @@ def main():
     if args.quick:
         args.rounds, args.duration = 1, 1
 
-    all_servers = servers(args.bin_dir, args.kairos)
+    all_servers = servers(args.bin_dir, args.kairos, args.kairos_before)
     if args.only:
         prefixes = args.only.split(",")
         all_servers = [s for s in all_servers if any(s.name.startswith(p) for p in prefixes)]
