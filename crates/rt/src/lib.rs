@@ -66,6 +66,7 @@
 //! | `loop.slow_callback_duration`, debug mode | [`Builder::slow_callback_duration`], [`Builder::debug`], `KAIROS_SLOW_CALLBACK_MS`, `KAIROS_DEBUG=1` |
 //! | `loop.create_server`, streams | [`net::TcpListener`], [`net::TcpStream`] |
 //! | `loop.create_datagram_endpoint` | [`net::UdpSocket`] |
+//! | `loop.add_reader(fd, cb)`, `add_writer` | [`io::Async`]`::new(fd)`, `.readable().await`, `.writable().await` |
 //! | `ProcessPoolExecutor(max_workers)` | [`ProcessPool::new`], with jobs registered by [`process::worker_main`] |
 //! | `loop.run_in_executor(process_pool, f, arg)` | [`ProcessPool::spawn`]`(&F, arg)` → [`process::ProcessJob`] |
 //! | `asyncio.create_subprocess_exec`, `subprocess.run` | [`process::Command`] → [`process::Child`] (`wait`, `output`, `kill`, `timeout`) |
@@ -88,7 +89,7 @@
 //! | [`task`] | [`spawn`], [`Task`], [`TaskError`], [`yield_now`] — and the task cell |
 //! | `task_group.rs` | [`TaskGroup`] |
 //! | [`time`] | [`sleep`], [`timeout`], [`interval`] and the timer queue |
-//! | [`io`] | the reactor and the `AsyncRead`/`AsyncWrite` traits |
+//! | [`io`] | the reactor, [`io::Async`] for any file descriptor, the `AsyncRead`/`AsyncWrite` traits |
 //! | [`net`] | TCP and UDP sockets |
 //! | [`combinator`] | `gather`, `try_gather`, `race`, `as_completed` and their macros |
 //! | [`sync`] | `Semaphore`, `Lock`, `Event`, `Queue`, `oneshot` |

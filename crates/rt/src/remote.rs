@@ -38,6 +38,13 @@ impl Handle {
         })
     }
 
+    /// The handle of the loop running on this thread, or `None` outside a loop: the way to
+    /// ask "is a kairos loop running here?" (asyncio: `get_running_loop()` without the
+    /// `RuntimeError`).
+    pub fn try_current() -> Option<Handle> {
+        context::with_core(|core| Handle::from_shared(Arc::clone(&core.shared)))
+    }
+
     /// The id of the loop this handle points at.
     pub fn loop_id(&self) -> u64 {
         self.shared.loop_id
