@@ -19,9 +19,9 @@
 
 use std::time::{Duration, Instant};
 
-use kairos_rt::combinator::gather;
 use kairos_rt::executor::ThreadPool;
 use kairos_rt::process::{worker_main, ProcessFn, ProcessPool};
+use kairos_sync::combinator::gather;
 use serde_bytes::ByteBuf;
 
 fn noop(i: u64) -> u64 {

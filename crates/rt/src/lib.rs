@@ -2,8 +2,15 @@
 //!
 //! This crate is the event loop of the FastAPI chapter on asynchronous programming, built for
 //! real: a **ready queue**, a **reactor** on `epoll` (through `mio`), **timers**, **tasks**,
-//! `gather`/`wait_for`/cancellation, **executors** for blocking work, **semaphores**, and a
-//! **stall detector** that tells you when something blocks the loop.
+//! `wait_for`/cancellation, **executors** for blocking work, and a **stall detector** that tells
+//! you when something blocks the loop.
+//!
+//! It is one crate of a family, as smol's is (async-io, async-channel, async-lock,
+//! async-process): what needs no loop — `Semaphore`, `Lock`, `Event`, `Queue`, `oneshot` and
+//! the `gather` family — is `kairos-sync`, which runs on any executor; the process pool and
+//! subprocesses are `kairos-process`, built on this crate's public [`io::Async`]. The `kairos`
+//! facade re-exports all of them in one namespace (`kairos::rt`, `kairos::sync`,
+//! `kairos::process`).
 //!
 //! ## The model
 //!
@@ -32,7 +39,7 @@
 //! kairos_rt::run(async {
 //!     let started = Instant::now();
 //!     // gather: run concurrently, results in input order (asyncio.gather).
-//!     let results = kairos_rt::gather!(
+//!     let results = kairos_sync::gather!(
 //!         slow_operation("A", 10),
 //!         slow_operation("B", 20),
 //!         slow_operation("C", 15),
@@ -45,7 +52,7 @@
 //!
 //! ## asyncio → kairos
 //!
-//! | asyncio (the chapter) | kairos-rt |
+//! | asyncio (the chapter) | kairos |
 //! |---|---|
 //! | `asyncio.run(main())` | [`run`]`(main())` |
 //! | `asyncio.new_event_loop()`, `loop.run_until_complete` | [`Builder::build`], [`Runtime::block_on`] |
@@ -54,12 +61,12 @@
 //! | `await task` (raises `CancelledError`/the exception) | `task.await` → `Result<T, `[`TaskError`]`>` |
 //! | `asyncio.sleep(s)`, `asyncio.sleep(0)` | [`sleep`], [`yield_now`] |
 //! | `asyncio.wait_for(aw, timeout)`, `asyncio.timeout` | [`wait_for`], [`timeout`] → [`Elapsed`] |
-//! | `asyncio.gather(*aws, return_exceptions=True)` | [`gather`](combinator::gather), [`gather!`] |
-//! | `asyncio.gather(*aws)` (first exception) | [`try_gather`](combinator::try_gather), [`try_gather!`] (and the rest are cancelled) |
+//! | `asyncio.gather(*aws, return_exceptions=True)` | [`kairos_sync::combinator::gather`], [`kairos_sync::gather!`] |
+//! | `asyncio.gather(*aws)` (first exception) | [`kairos_sync::combinator::try_gather`], [`kairos_sync::try_gather!`] (and the rest are cancelled) |
 //! | `asyncio.TaskGroup` | [`TaskGroup`] |
-//! | `asyncio.wait(FIRST_COMPLETED)`, `asyncio.as_completed` | [`race`](combinator::race), [`as_completed`](combinator::as_completed) |
-//! | `asyncio.Semaphore`, `Lock`, `Event`, `Queue` | [`sync::Semaphore`], [`sync::Lock`], [`sync::Event`], [`sync::Queue`] |
-//! | `loop.create_future()` set from elsewhere | [`sync::oneshot`] |
+//! | `asyncio.wait(FIRST_COMPLETED)`, `asyncio.as_completed` | [`kairos_sync::combinator::race`], [`kairos_sync::combinator::as_completed`] |
+//! | `asyncio.Semaphore`, `Lock`, `Event`, `Queue` | [`kairos_sync::Semaphore`], [`kairos_sync::Lock`], [`kairos_sync::Event`], [`kairos_sync::Queue`] |
+//! | `loop.create_future()` set from elsewhere | [`kairos_sync::oneshot`] |
 //! | `ThreadPoolExecutor(max_workers, thread_name_prefix)` | [`ThreadPool::builder`] |
 //! | `loop.run_in_executor(pool, f)`, `asyncio.to_thread(f)` | [`run_in_executor`], [`to_thread`] |
 //! | `loop.call_soon_threadsafe(f)`, `run_coroutine_threadsafe` | [`Handle::call_soon`], [`Handle::spawn`] |
@@ -91,8 +98,6 @@
 //! | [`time`] | [`sleep`], [`timeout`], [`interval`] and the timer queue |
 //! | [`io`] | the reactor, [`io::Async`] for any file descriptor, the `AsyncRead`/`AsyncWrite` traits |
 //! | [`net`] | TCP and UDP sockets |
-//! | [`combinator`] | `gather`, `try_gather`, `race`, `as_completed` and their macros |
-//! | [`sync`] | `Semaphore`, `Lock`, `Event`, `Queue`, `oneshot` |
 //! | [`executor`] | `ThreadPool`, `run_in_executor`, the default executor and `to_thread` |
 //! | [`process`] | `ProcessPool` and `worker_main` (isolation, killable jobs), `Command`/`Child` (async subprocesses) |
 //! | [`fs`] | async files on the default executor: `read`, `write`, `append`, `read_dir`, `File` |
@@ -107,7 +112,6 @@
 
 #![deny(unsafe_code)] // allowed, with reasons, in task/cell.rs and stall.rs only
 
-pub mod combinator;
 mod context;
 mod diagnostic;
 mod event_loop;
@@ -121,7 +125,6 @@ mod runtime;
 mod shared;
 mod stall;
 mod stats;
-pub mod sync;
 pub mod task;
 mod task_group;
 pub mod time;

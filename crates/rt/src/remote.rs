@@ -12,8 +12,8 @@ use futures_util::FutureExt;
 
 use crate::context;
 use crate::shared::{Injected, Shared};
-use crate::sync::oneshot;
 use crate::task::TaskError;
+use kairos_sync::oneshot;
 
 /// A `Send + Sync` handle to a loop, for other threads.
 ///

@@ -255,7 +255,7 @@ fn results_round_trip_through_the_pool() {
         assert_eq!(pool.spawn(&LABEL, ("answer".to_owned(), 42)).await.unwrap(), "answer:42");
         // Submitted together, awaited in any order: each gets its own result.
         let jobs: Vec<_> = (0..20u64).map(|i| pool.spawn(&SQUARE, i)).collect();
-        let results = kairos_rt::combinator::gather(jobs).await;
+        let results = kairos_sync::combinator::gather(jobs).await;
         let squares: Vec<u64> = results.into_iter().map(Result::unwrap).collect();
         assert_eq!(squares, (0..20u64).map(|i| i * i).collect::<Vec<_>>());
         let stats = pool.stats();
@@ -439,7 +439,7 @@ fn shutdown_waits_for_running_jobs_and_leaves_no_zombies() {
         assert!(running.await.is_ok(), "the running job was waited for");
         // One queued job may have gone to the idle worker before the shutdown; the rest
         // were cancelled without running.
-        let outcomes = kairos_rt::combinator::gather(queued).await;
+        let outcomes = kairos_sync::combinator::gather(queued).await;
         let cancelled = outcomes.iter().filter(|r| **r == Err(ProcessJobError::Cancelled)).count();
         assert!(cancelled >= 2, "{outcomes:?}");
         assert_eq!(pool.spawn(&SQUARE, 1).await, Err(ProcessJobError::Cancelled));

@@ -25,7 +25,7 @@ use super::running::Running;
 ///
 /// ```
 /// use futures::channel::oneshot;
-/// use kairos_rt::combinator::as_completed;
+/// use kairos_sync::combinator::as_completed;
 ///
 /// # futures::executor::block_on(async {
 /// let (a_tx, a) = oneshot::channel::<&str>();

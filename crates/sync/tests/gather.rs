@@ -10,7 +10,7 @@ use std::task::Poll;
 
 use futures::executor::block_on;
 use futures::future::FusedFuture;
-use kairos_rt::combinator::{gather, try_gather};
+use kairos_sync::combinator::{gather, try_gather};
 use support::{poll_once, probes, send};
 
 #[test]

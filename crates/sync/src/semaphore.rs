@@ -36,7 +36,7 @@ use std::task::{Context, Poll, Waker};
 ///
 /// ```
 /// use futures::executor::block_on;
-/// use kairos_rt::sync::Semaphore;
+/// use kairos_sync::Semaphore;
 ///
 /// let limit = Semaphore::new(2);
 /// block_on(async {
@@ -445,8 +445,8 @@ impl Error for TryAcquireError {}
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::Probe;
     use super::*;
+    use crate::testing::Probe;
     use std::pin::pin;
 
     /// Polls an `Acquire` that is expected to complete, and returns its permit.
@@ -699,7 +699,7 @@ mod tests {
                 inside.set(inside.get() + 1);
                 peak.set(peak.get().max(inside.get()));
                 order.borrow_mut().push(i);
-                super::super::testing::yield_now().await; // let others run while holding it
+                crate::testing::yield_now().await; // let others run while holding it
                 inside.set(inside.get() - 1);
             }
         })));
@@ -716,8 +716,8 @@ mod tests {
     }
 
     mod model {
-        use super::super::super::testing::Probe;
         use super::super::*;
+        use crate::testing::Probe;
         use proptest::prelude::*;
         use proptest::sample::Index;
 

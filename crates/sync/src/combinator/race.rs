@@ -26,7 +26,7 @@ use super::running::Running;
 ///
 /// ```
 /// use futures::channel::oneshot;
-/// use kairos_rt::combinator::race;
+/// use kairos_sync::combinator::race;
 ///
 /// # futures::executor::block_on(async {
 /// // Two receivers stand in for two task handles.

@@ -35,7 +35,7 @@
 /// async fn score(id: u32) -> u64 { u64::from(id) * 100 }
 /// async fn banned(_id: u32) -> Result<bool, String> { Err("cache is down".into()) }
 ///
-/// let (name, points, ban) = kairos_rt::gather!(user(7), score(7), banned(7)).await;
+/// let (name, points, ban) = kairos_sync::gather!(user(7), score(7), banned(7)).await;
 /// assert_eq!(name, "user 7");
 /// assert_eq!(points, 700);
 /// assert_eq!(ban, Err("cache is down".to_string())); // the error is just a value
@@ -45,7 +45,7 @@
 /// At least one future is needed:
 ///
 /// ```compile_fail
-/// let nothing = kairos_rt::gather!();
+/// let nothing = kairos_sync::gather!();
 /// ```
 #[macro_export]
 macro_rules! gather {
@@ -113,13 +113,13 @@ macro_rules! gather {
 /// async fn user(id: u32) -> Result<String, String> { Ok(format!("user {id}")) }
 /// async fn score(id: u32) -> Result<u64, String> { Ok(u64::from(id) * 100) }
 ///
-/// let (name, points) = kairos_rt::try_gather!(user(7), score(7)).await?;
+/// let (name, points) = kairos_sync::try_gather!(user(7), score(7)).await?;
 /// assert_eq!((name.as_str(), points), ("user 7", 700));
 ///
 /// // The first failure wins and `std::future::pending()`, which would never finish, is dropped.
 /// let failing = async { Err::<u8, String>("boom".into()) };
 /// let never = async { std::future::pending::<()>().await; Ok::<u8, String>(0) };
-/// assert_eq!(kairos_rt::try_gather!(never, failing).await, Err("boom".to_string()));
+/// assert_eq!(kairos_sync::try_gather!(never, failing).await, Err("boom".to_string()));
 /// # Ok::<(), String>(())
 /// # }).unwrap();
 /// ```

@@ -40,7 +40,7 @@ use super::semaphore::Semaphore;
 /// ```
 /// use futures::executor::block_on;
 /// use futures::join;
-/// use kairos_rt::sync::Queue;
+/// use kairos_sync::Queue;
 ///
 /// let q = Queue::bounded(2);
 /// let producer = async {
@@ -372,8 +372,8 @@ impl Error for TryGetError {}
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{yield_now, Probe};
     use super::*;
+    use crate::testing::{yield_now, Probe};
     use std::future::Future;
     use std::pin::Pin;
     use std::task::Poll;
@@ -625,8 +625,8 @@ mod tests {
     /// queue, checking after every step that items are neither lost, duplicated nor reordered,
     /// that each side is served in order, and that nobody waits while they could be served.
     mod model {
-        use super::super::super::testing::Probe;
         use super::super::*;
+        use crate::testing::Probe;
         use proptest::prelude::*;
         use proptest::sample::Index;
         use std::future::Future;

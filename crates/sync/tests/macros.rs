@@ -9,7 +9,7 @@ use std::rc::Rc;
 use std::task::Poll;
 
 use futures::executor::block_on;
-use kairos_rt::{gather, try_gather};
+use kairos_sync::{gather, try_gather};
 use support::{poll_once, probe, probes, send};
 
 #[test]

@@ -26,7 +26,7 @@ use super::running::Running;
 /// # Examples
 ///
 /// ```
-/// use kairos_rt::combinator::gather;
+/// use kairos_sync::combinator::gather;
 ///
 /// async fn fetch(id: u32) -> Result<u32, String> {
 ///     if id == 2 { Err(format!("{id} is down")) } else { Ok(id * 10) }
@@ -42,7 +42,7 @@ use super::running::Running;
 ///
 /// ```
 /// use std::rc::Rc;
-/// use kairos_rt::combinator::gather;
+/// use kairos_sync::combinator::gather;
 ///
 /// # futures::executor::block_on(async {
 /// let names = vec![Rc::new("ada".to_string()), Rc::new("grace".to_string())];
@@ -139,7 +139,7 @@ impl<F: Future> fmt::Debug for Gather<F> {
 ///
 /// ```
 /// use std::cell::Cell;
-/// use kairos_rt::combinator::try_gather;
+/// use kairos_sync::combinator::try_gather;
 ///
 /// /// Counts the futures whose destructors ran before they finished.
 /// struct CountOnDrop<'a>(&'a Cell<u32>);

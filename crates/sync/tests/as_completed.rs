@@ -8,7 +8,7 @@ use std::task::Poll;
 
 use futures::executor::block_on;
 use futures::stream::{FusedStream, Stream, StreamExt};
-use kairos_rt::combinator::as_completed;
+use kairos_sync::combinator::as_completed;
 use support::{poll_once, probes, send};
 
 #[test]

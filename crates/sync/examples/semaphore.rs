@@ -1,14 +1,14 @@
 //! Seed 6.3: `Semaphore(5)` around 20 outbound calls — never more than 5 in flight.
 //!
-//! `cargo run --release -p kairos-rt --example semaphore`
+//! `cargo run --release -p kairos-sync --example semaphore`
 
 use std::cell::Cell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use kairos_rt::combinator::gather;
 use kairos_rt::sleep;
-use kairos_rt::sync::Semaphore;
+use kairos_sync::combinator::gather;
+use kairos_sync::Semaphore;
 
 fn main() {
     kairos_rt::run(async {

@@ -5,7 +5,7 @@
 //! Here the thread gets a [`Sender`], the task awaits the [`Receiver`], and the wake goes
 //! through the task's `Waker` (which kairos routes through the loop's injection queue).
 //!
-//! Unlike the rest of [`sync`](super), this is thread-safe: its state sits behind a
+//! Unlike the rest of this crate, this is thread-safe: its state sits behind a
 //! `std::sync::Mutex`. The lock is held only to move a value or a waker in or out, never while
 //! waking or dropping a user's value, so it cannot deadlock and is barely contended.
 
@@ -22,7 +22,7 @@ use std::task::{Context, Poll, Waker};
 ///
 /// ```
 /// use futures::executor::block_on;
-/// use kairos_rt::sync::oneshot;
+/// use kairos_sync::oneshot;
 ///
 /// let (tx, rx) = oneshot::channel();
 /// std::thread::spawn(move || {
@@ -230,8 +230,8 @@ impl Error for TryRecvError {}
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::Probe;
     use super::*;
+    use crate::testing::Probe;
     use futures::executor::block_on;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::thread;

@@ -25,7 +25,7 @@ use super::semaphore::{Permit, Semaphore};
 ///
 /// ```
 /// use futures::executor::block_on;
-/// use kairos_rt::sync::Lock;
+/// use kairos_sync::Lock;
 ///
 /// let balance = Lock::new(100);
 /// block_on(async {
@@ -151,8 +151,8 @@ impl<T: fmt::Display> fmt::Display for LockGuard<'_, T> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::Probe;
     use super::*;
+    use crate::testing::Probe;
     use std::future::Future;
     use std::pin::Pin;
     use std::rc::Rc;
@@ -200,7 +200,7 @@ mod tests {
         block_on(join_all((0..5).map(|_| async {
             let mut guard = counter.lock().await;
             let seen = *guard;
-            super::super::testing::yield_now().await;
+            crate::testing::yield_now().await;
             *guard = seen + 1;
         })));
         assert_eq!(counter.into_inner(), 5);

@@ -8,7 +8,7 @@ use std::task::Poll;
 
 use futures::executor::block_on;
 use futures::future::{Either, FusedFuture};
-use kairos_rt::combinator::race;
+use kairos_sync::combinator::race;
 use support::{poll_once, probes, send};
 
 #[test]

@@ -1,5 +1,10 @@
-//! Synchronisation primitives for tasks on one event loop: asyncio's `Semaphore`, `Lock`,
-//! `Event` and `Queue`, plus a one-value channel for handing results to the loop.
+//! # kairos-sync — asyncio's synchronisation primitives and `gather`, for any executor
+//!
+//! The part of the FastAPI chapter's toolbox that needs no event loop: asyncio's `Semaphore`,
+//! `Lock`, `Event` and `Queue`, a one-value channel for handing results to a task, and the
+//! combinators that run several futures at once — `gather`, `try_gather`, `race`,
+//! `as_completed` and the `gather!`/`try_gather!` macros. The loop itself is `kairos-rt`; the
+//! `kairos` facade re-exports this crate as `kairos::sync`.
 //!
 //! # The model
 //!
@@ -8,8 +13,11 @@
 //! OS locks: their state is plain `Rc`/`Cell`/`RefCell`, and they are `!Send` so the compiler
 //! keeps them on their loop. Waiting means returning `Poll::Pending` after storing the task's
 //! [`Waker`](std::task::Waker); making progress means waking it. That is the *only* contact with
-//! the loop, so the primitives run under any executor (tests use
-//! `futures::executor::block_on`).
+//! the loop, so everything here runs under any executor — and the compiler checks it, since
+//! this crate does not depend on `kairos-rt` (the tests also run it under
+//! `futures::executor::block_on` and tokio). The combinators likewise spawn nothing: they poll
+//! their futures inside the task that awaits them (see [`combinator`]). What does need the
+//! loop — spawning, `TaskGroup`, timeouts — is in `kairos-rt`.
 //!
 //! Two promises hold throughout, and asyncio makes neither:
 //! - **FIFO.** Waiters are served in the order they started waiting, and a newcomer never takes
@@ -31,6 +39,7 @@
 //! | `event.rs` | [`Event`]: a flag tasks can wait for |
 //! | `queue.rs` | [`Queue<T>`](Queue): FIFO queue, bounded or not, on two semaphores |
 //! | `oneshot.rs` | [`oneshot::channel`]: one value, possibly from another thread |
+//! | [`combinator`] | [`gather()`](combinator::gather()), [`try_gather()`](combinator::try_gather()), [`race()`](combinator::race()), [`as_completed()`](combinator::as_completed()), and the [`gather!`]/[`try_gather!`] macros |
 //!
 //! # asyncio → kairos
 //!
@@ -54,12 +63,18 @@
 //! | `q.shutdown()` / `QueueShutDown` (3.13) | [`Queue::close`] / [`QueueClosed`] |
 //! | `q.qsize()`, `q.empty()`, `q.full()`, `q.maxsize` | `len`, `is_empty`, `is_full`, `capacity` |
 //! | `loop.create_future()` + `call_soon_threadsafe(fut.set_result, v)` | [`oneshot::channel`] |
+//! | `asyncio.gather(*aws, return_exceptions=True)` | [`combinator::gather`], [`gather!`] |
+//! | `asyncio.gather(*aws)` (first exception) | [`combinator::try_gather`], [`try_gather!`] (and the rest are cancelled) |
+//! | `asyncio.wait(FIRST_COMPLETED)`, `asyncio.as_completed` | [`combinator::race`], [`combinator::as_completed`] |
 //!
 //! Not provided (yet): `Condition`, `Barrier`, and `Queue`'s `task_done()`/`join()`.
 //!
 //! The two error types named `Closed` live in their modules: [`semaphore::Closed`] (no permit
 //! will come) and [`queue::Closed<T>`](queue::Closed) (the put failed; the item is inside).
 
+#![forbid(unsafe_code)]
+
+pub mod combinator;
 pub mod event;
 pub mod lock;
 pub mod oneshot;

@@ -25,7 +25,7 @@ use std::task::{Context, Poll, Waker};
 /// ```
 /// use futures::executor::block_on;
 /// use futures::join;
-/// use kairos_rt::sync::Event;
+/// use kairos_sync::Event;
 ///
 /// let ready = Event::new();
 /// let waiter = async {
@@ -173,8 +173,8 @@ impl fmt::Debug for Wait {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::Probe;
     use super::*;
+    use crate::testing::Probe;
     use std::pin::pin;
 
     #[test]
