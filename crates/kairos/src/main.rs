@@ -92,7 +92,7 @@ fn parse_upstream(value: &str) -> Result<String, String> {
 
 fn main() -> anyhow::Result<()> {
     // In a process-pool worker this serves jobs and never returns; it must come first.
-    kairos_rt::process::worker_main(&[&service::CPU_TASK]);
+    kairos_process::worker_main(&[&service::CPU_TASK]);
 
     match Cli::parse().command {
         Some(Command::Serve(args)) => serve(args),

@@ -345,7 +345,6 @@ impl Core {
             slow_polls: self.monitor.slow_polls(),
             unobserved_panics: self.shared.unobserved_panics(),
             pools: crate::executor::all_pool_stats(),
-            process_pools: crate::process::thread_pool_stats(),
         }
     }
 }

@@ -74,16 +74,17 @@
 //! | `loop.create_server`, streams | [`net::TcpListener`], [`net::TcpStream`] |
 //! | `loop.create_datagram_endpoint` | [`net::UdpSocket`] |
 //! | `loop.add_reader(fd, cb)`, `add_writer` | [`io::Async`]`::new(fd)`, `.readable().await`, `.writable().await` |
-//! | `ProcessPoolExecutor(max_workers)` | [`ProcessPool::new`], with jobs registered by [`process::worker_main`] |
-//! | `loop.run_in_executor(process_pool, f, arg)` | [`ProcessPool::spawn`]`(&F, arg)` → [`process::ProcessJob`] |
-//! | `asyncio.create_subprocess_exec`, `subprocess.run` | [`process::Command`] → [`process::Child`] (`wait`, `output`, `kill`, `timeout`) |
+//! | `ProcessPoolExecutor(max_workers)` | `kairos_process::ProcessPool::new`, with jobs registered by `kairos_process::worker_main` |
+//! | `loop.run_in_executor(process_pool, f, arg)` | `kairos_process::ProcessPool::spawn(&F, arg)` → `ProcessJob` |
+//! | `asyncio.create_subprocess_exec`, `subprocess.run` | `kairos_process::Command` → `Child` (`wait`, `output`, `kill`, `timeout`) |
 //! | `aiofiles.open`, `open().read()`, `os.listdir` | [`fs::File`], [`fs::read`], [`fs::write`], [`fs::read_dir`] |
 //!
 //! Where kairos differs on purpose: a task is never lost because nobody kept a reference to it
 //! (the loop owns every task); `try_gather` cancels the siblings of a failing future (asyncio's
 //! `gather` leaves them running); an error nobody awaits is reported when the task ends, not
-//! when a garbage collector gets to it. A [`ProcessPool`] survives a crashing job (Python's pool
-//! is broken for good by one) and cancelling a running job kills its worker.
+//! when a garbage collector gets to it. (And in `kairos-process`, a process pool survives a
+//! crashing job — Python's pool is broken for good by one — and cancelling a running job kills
+//! its worker.)
 //!
 //! ## Layout
 //!
@@ -99,7 +100,6 @@
 //! | [`io`] | the reactor, [`io::Async`] for any file descriptor, the `AsyncRead`/`AsyncWrite` traits |
 //! | [`net`] | TCP and UDP sockets |
 //! | [`executor`] | `ThreadPool`, `run_in_executor`, the default executor and `to_thread` |
-//! | [`process`] | `ProcessPool` and `worker_main` (isolation, killable jobs), `Command`/`Child` (async subprocesses) |
 //! | [`fs`] | async files on the default executor: `read`, `write`, `append`, `read_dir`, `File` |
 //! | `stall.rs`, `diagnostic.rs` | the stall detector and what the loop reports |
 //! | `stats.rs`, `remote.rs` | [`stats`], [`Handle`] |
@@ -119,7 +119,6 @@ pub mod executor;
 pub mod fs;
 pub mod io;
 pub mod net;
-pub mod process;
 mod remote;
 mod runtime;
 mod shared;
@@ -131,7 +130,6 @@ pub mod time;
 
 pub use diagnostic::{Diagnostic, PanicReport, StallReport};
 pub use executor::{run_in_executor, to_thread, ThreadPool};
-pub use process::ProcessPool;
 pub use remote::{Handle, LoopClosed, RemoteTask};
 pub(crate) use runtime::Config;
 pub use runtime::{run, Builder, Runtime, DEFAULT_SLOW_CALLBACK};

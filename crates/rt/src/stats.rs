@@ -2,7 +2,6 @@
 
 use crate::context;
 use crate::executor::PoolStats;
-use crate::process::ProcessPoolStats;
 
 /// A snapshot of a loop's counters, from [`stats`] or [`Runtime::stats`](crate::Runtime::stats).
 ///
@@ -31,9 +30,6 @@ pub struct LoopStats {
     /// Every thread pool alive in the process (this loop's default executor included):
     /// threads, active, queued and completed jobs.
     pub pools: Vec<PoolStats>,
-    /// This loop's process pools (a process pool belongs to the loop that made it): workers
-    /// alive and busy, queued jobs, completed, crashed and restarted workers.
-    pub process_pools: Vec<ProcessPoolStats>,
 }
 
 /// The current loop's counters.

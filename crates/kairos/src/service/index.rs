@@ -87,8 +87,7 @@ pub(crate) async fn debug_loop() -> Json<Value> {
                    "active": p.active, "queued": p.queued, "completed": p.completed})
         })
         .collect();
-    let process_pools: Vec<Value> = stats
-        .process_pools
+    let process_pools: Vec<Value> = kairos_process::stats()
         .iter()
         .map(|p| {
             json!({"max_workers": p.max_workers, "workers": p.workers, "busy": p.busy,

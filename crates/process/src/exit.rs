@@ -5,9 +5,10 @@
 //! kairos watches one child at a time:
 //!
 //! 1. **pidfd** (Linux 5.3+): `pidfd_open(pid)` gives a descriptor that turns readable when
-//!    that process exits. It is registered with the loop's reactor like a socket, so the
-//!    loop sleeps in `epoll_wait` until the exit, and then `waitpid(pid, WNOHANG)` (through
-//!    [`std::process::Child::try_wait`]) collects the status of *that* pid only.
+//!    that process exits. It is registered with the loop's reactor like a socket (a
+//!    [`kairos_rt::io::Async`]), so the loop sleeps in `epoll_wait` until the exit, and then
+//!    `waitpid(pid, WNOHANG)` (through [`std::process::Child::try_wait`]) collects the status
+//!    of *that* pid only.
 //! 2. **Polling**, where `pidfd_open` is unavailable (older kernels, some sandboxes):
 //!    `try_wait` on a timer that backs off from 1 ms to 100 ms, so a long-running child
 //!    costs ten cheap system calls a second, and a short one is seen within a few ms.
@@ -17,18 +18,14 @@
 
 use std::future::Future as _;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::pin::Pin;
 use std::process::{Child, ExitStatus};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use mio::event::Source;
-use mio::unix::SourceFd;
-use mio::{Interest, Registry, Token};
-
-use crate::io::reactor::{Direction, Registration};
-use crate::time::{sleep, Sleep};
+use kairos_rt::io::Async;
+use kairos_rt::time::{sleep, Sleep};
 
 const POLL_FIRST: Duration = Duration::from_millis(1);
 const POLL_MAX: Duration = Duration::from_millis(100);
@@ -39,15 +36,19 @@ pub(crate) struct ExitWatch {
 }
 
 enum How {
-    PidFd(Registration<PidFd>),
-    Polling { timer: Option<Pin<Box<Sleep>>>, next: Duration },
+    /// A pidfd: readable once the process has exited. Owning it closes it on drop.
+    PidFd(Async<OwnedFd>),
+    Polling {
+        timer: Option<Pin<Box<Sleep>>>,
+        next: Duration,
+    },
 }
 
 impl ExitWatch {
     /// Watches `child` through a pidfd if the kernel offers one, by polling otherwise.
     pub(crate) fn new(child: &Child) -> ExitWatch {
-        match PidFd::open(child.id()).and_then(Registration::new) {
-            Ok(reg) => ExitWatch { how: How::PidFd(reg) },
+        match pidfd_open(child.id()).and_then(Async::new) {
+            Ok(pidfd) => ExitWatch { how: How::PidFd(pidfd) },
             Err(e) => {
                 tracing::debug!(
                     target: "kairos::process",
@@ -78,7 +79,7 @@ impl ExitWatch {
         child: &mut Child,
     ) -> Poll<io::Result<ExitStatus>> {
         match &mut self.how {
-            How::PidFd(reg) => reg.poll_io(cx, Direction::Read, |_| match child.try_wait() {
+            How::PidFd(pidfd) => pidfd.poll_read_with(cx, |_| match child.try_wait() {
                 Ok(Some(status)) => Ok(status),
                 // Readable means exited; if waitpid disagrees, wait for the next edge.
                 Ok(None) => Err(io::ErrorKind::WouldBlock.into()),
@@ -139,42 +140,13 @@ pub(crate) fn reap_in_background(mut child: Child, kill: bool) {
     }
 }
 
-/// A pidfd, as a mio source. Owning the descriptor closes it on drop.
-pub(crate) struct PidFd(OwnedFd);
-
-impl PidFd {
-    fn open(pid: u32) -> io::Result<PidFd> {
-        let pid = i32::try_from(pid)
-            .ok()
-            .and_then(rustix::process::Pid::from_raw)
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "bad pid"))?;
-        let fd = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::NONBLOCK)?;
-        Ok(PidFd(fd))
-    }
-}
-
-impl Source for PidFd {
-    fn register(
-        &mut self,
-        registry: &Registry,
-        token: Token,
-        interests: Interest,
-    ) -> io::Result<()> {
-        SourceFd(&self.0.as_raw_fd()).register(registry, token, interests)
-    }
-
-    fn reregister(
-        &mut self,
-        registry: &Registry,
-        token: Token,
-        interests: Interest,
-    ) -> io::Result<()> {
-        SourceFd(&self.0.as_raw_fd()).reregister(registry, token, interests)
-    }
-
-    fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
-        SourceFd(&self.0.as_raw_fd()).deregister(registry)
-    }
+/// A descriptor that turns readable when process `pid` exits (Linux 5.3+).
+fn pidfd_open(pid: u32) -> io::Result<OwnedFd> {
+    let pid = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "bad pid"))?;
+    Ok(rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::NONBLOCK)?)
 }
 
 #[cfg(test)]
@@ -186,12 +158,12 @@ mod tests {
     use std::time::Instant;
 
     fn wait_with(mut watch: ExitWatch, mut child: Child) -> ExitStatus {
-        crate::run(async move { poll_fn(|cx| watch.poll_exit(cx, &mut child)).await.unwrap() })
+        kairos_rt::run(async move { poll_fn(|cx| watch.poll_exit(cx, &mut child)).await.unwrap() })
     }
 
     #[test]
     fn a_pidfd_sees_the_exit_code() {
-        crate::run(async {
+        kairos_rt::run(async {
             let child = Command::new("sh").args(["-c", "exit 3"]).spawn().unwrap();
             let mut child = child;
             let mut watch = ExitWatch::new(&child);
@@ -220,7 +192,7 @@ mod tests {
 
     #[test]
     fn waiting_for_one_child_does_not_reap_another() {
-        crate::run(async {
+        kairos_rt::run(async {
             let mut other = Command::new("true").spawn().unwrap();
             let mut child = Command::new("sleep").arg("0.05").spawn().unwrap();
             let mut watch = ExitWatch::new(&child);

@@ -9,13 +9,13 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::driver;
-use super::error::ProcessJobError;
-use super::job::{JobSlot, ProcessJob};
-use super::protocol::{self, EncodeError, Request};
-use super::registry::{self, ProcessFn};
-use super::shared::{bump, Config, PoolShared};
-use super::stats::ProcessPoolStats;
+use crate::driver;
+use crate::error::ProcessJobError;
+use crate::job::{JobSlot, ProcessJob};
+use crate::protocol::{self, EncodeError, Request};
+use crate::registry::{self, ProcessFn};
+use crate::shared::{bump, Config, PoolShared};
+use crate::stats::ProcessPoolStats;
 
 /// How long a new worker has to start and say it is ready, by default.
 const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(10);
@@ -25,7 +25,7 @@ const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(10);
 /// stoppable.
 ///
 /// In Rust, threads already run in parallel (there is no GIL), so CPU-bound work that is
-/// trusted belongs on a [`ThreadPool`](crate::ThreadPool): it costs no copying. A process
+/// trusted belongs on a [`ThreadPool`](kairos_rt::ThreadPool): it costs no copying. A process
 /// pool is for what threads cannot give:
 ///
 /// - **isolation**: a job that crashes (a segfault in a C library, an `abort`, a panic in a
@@ -40,7 +40,7 @@ const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(10);
 ///
 /// ```
 /// use std::time::Duration;
-/// use kairos_rt::process::{worker_main, ProcessFn, ProcessJobError, ProcessPool};
+/// use kairos_process::{worker_main, ProcessFn, ProcessJobError, ProcessPool};
 ///
 /// // 1. Jobs are plain functions with serde arguments and results, registered by name.
 /// fn cpu_intensive_task(n: u64) -> u64 {
@@ -73,7 +73,7 @@ const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(10);
 /// # How it works
 ///
 /// Workers are this same binary, executed again (`/proc/self/exe`) with an environment
-/// variable that [`worker_main`](super::worker_main), the first line of `main`, recognises.
+/// variable that [`worker_main`](crate::worker_main), the first line of `main`, recognises.
 /// Each worker talks to the pool over two pipes registered with the loop's reactor: a job
 /// travels as its registered name and its postcard-encoded argument, in a length-prefixed
 /// frame, and the result comes back the same way. A job's `println!` goes to the pool's
@@ -133,7 +133,7 @@ impl ProcessPool {
     /// # Panics
     ///
     /// Outside a running loop, if `max_workers` is 0, or if
-    /// [`worker_main`](super::worker_main) has not run in this process.
+    /// [`worker_main`](crate::worker_main) has not run in this process.
     pub fn new(max_workers: usize) -> ProcessPool {
         ProcessPool::builder().max_workers(max_workers).build()
     }
@@ -212,8 +212,8 @@ impl ProcessPool {
         }
     }
 
-    /// A snapshot of the pool's gauges and counters (also part of
-    /// [`kairos_rt::stats()`](crate::stats)).
+    /// A snapshot of the pool's gauges and counters (also listed, with every other pool of
+    /// this loop, by [`kairos_process::stats()`](crate::stats)).
     pub fn stats(&self) -> ProcessPoolStats {
         self.owner.shared.stats()
     }
@@ -239,7 +239,7 @@ impl ProcessPool {
             if std::time::Instant::now() >= deadline {
                 return false;
             }
-            crate::sleep(Duration::from_millis(1)).await;
+            kairos_rt::sleep(Duration::from_millis(1)).await;
         }
     }
 
@@ -259,7 +259,8 @@ impl ProcessPool {
     pub async fn shutdown(&self, timeout: Duration) -> bool {
         let shared = &self.owner.shared;
         shared.close();
-        let in_time = crate::timeout(timeout, poll_fn(|cx| shared.poll_stopped(cx))).await.is_ok();
+        let in_time =
+            kairos_rt::timeout(timeout, poll_fn(|cx| shared.poll_stopped(cx))).await.is_ok();
         if !in_time {
             shared.kill_all();
             poll_fn(|cx| shared.poll_stopped(cx)).await;
@@ -279,7 +280,7 @@ impl fmt::Debug for ProcessPool {
 /// ```no_run
 /// # use std::time::Duration;
 /// # kairos_rt::run(async {
-/// use kairos_rt::process::ProcessPool;
+/// use kairos_process::ProcessPool;
 ///
 /// // 4 workers, at most 100 jobs waiting (then spawn gives QueueFull), 30 s to start.
 /// let pool = ProcessPool::builder()
@@ -325,7 +326,7 @@ impl ProcessPoolBuilder {
     /// # Panics
     ///
     /// Outside a running loop, if `max_workers` is 0, or if
-    /// [`worker_main`](super::worker_main) has not run in this process.
+    /// [`worker_main`](crate::worker_main) has not run in this process.
     pub fn build(self) -> ProcessPool {
         assert!(
             self.max_workers > 0,
@@ -334,12 +335,18 @@ impl ProcessPoolBuilder {
         );
         let Some(registry) = registry::installed() else {
             panic!(
-                "a ProcessPool needs kairos_rt::process::worker_main(&[...]) as the first \
+                "a ProcessPool needs kairos_process::worker_main(&[...]) as the first \
                  statement of main: its workers are this binary started again, and without \
                  that line they would run the program itself instead of serving jobs"
             );
         };
-        crate::context::expect_core("kairos_rt::process::ProcessPool::build", |_| ());
+        if kairos_rt::Handle::try_current().is_none() {
+            panic!(
+                "kairos_process::ProcessPool::build needs a running kairos event loop, and none \
+                 runs on this thread; call it from inside kairos_rt::run(...) (asyncio: 'no \
+                 running event loop')"
+            );
+        }
         let config = Config {
             max_workers: self.max_workers,
             queue_limit: self.queue_limit,
@@ -348,7 +355,7 @@ impl ProcessPoolBuilder {
         let shared = PoolShared::new(config, registry);
         for index in 0..self.max_workers {
             let name = format!("kairos-process-worker-{index}");
-            crate::spawn_named(name, driver::drive(Rc::clone(&shared), index)).detach();
+            kairos_rt::spawn_named(name, driver::drive(Rc::clone(&shared), index)).detach();
         }
         ProcessPool { owner: Rc::new(Owner { shared }) }
     }

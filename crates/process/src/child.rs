@@ -9,12 +9,11 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures_util::io::AsyncReadExt;
-use mio::unix::pipe::{Receiver, Sender};
 
-use super::exit::{reap_in_background, ExitWatch};
-use super::pipe::{PipeReader, PipeWriter};
+use crate::exit::{reap_in_background, ExitWatch};
+use crate::pipe::{PipeReader, PipeWriter};
 
-/// A subprocess started by [`Command::spawn`](super::Command::spawn): asyncio's `Process`.
+/// A subprocess started by [`Command::spawn`](crate::Command::spawn): asyncio's `Process`.
 ///
 /// The piped streams are public fields, to `take()` and use from other tasks. The child's
 /// exit is watched through a pidfd registered with the loop's reactor (or a backing-off poll
@@ -23,7 +22,7 @@ use super::pipe::{PipeReader, PipeWriter};
 /// the program keep their exit status for their owners.
 ///
 /// **Dropping a `Child`** before it exited leaves the process running (as asyncio and `std`
-/// do) unless [`Command::kill_on_drop`](super::Command::kill_on_drop) was set; either way a
+/// do) unless [`Command::kill_on_drop`](crate::Command::kill_on_drop) was set; either way a
 /// helper thread reaps it when it ends, so no zombie stays behind.
 pub struct Child {
     /// The child's stdin, if it was [`Stdio::piped()`](std::process::Stdio::piped).
@@ -42,11 +41,9 @@ pub struct Child {
 impl Child {
     pub(super) fn new(mut child: std::process::Child, kill_on_drop: bool) -> io::Result<Child> {
         let pipes = (|| {
-            let stdin = child.stdin.take().map(|p| PipeWriter::new(Sender::from(p))).transpose()?;
-            let stdout =
-                child.stdout.take().map(|p| PipeReader::new(Receiver::from(p))).transpose()?;
-            let stderr =
-                child.stderr.take().map(|p| PipeReader::new(Receiver::from(p))).transpose()?;
+            let stdin = child.stdin.take().map(PipeWriter::new).transpose()?;
+            let stdout = child.stdout.take().map(PipeReader::new).transpose()?;
+            let stderr = child.stderr.take().map(PipeReader::new).transpose()?;
             io::Result::Ok((stdin, stdout, stderr))
         })();
         let (stdin, stdout, stderr) = match pipes {
@@ -107,7 +104,7 @@ impl Child {
     /// left running: kill it or wait again). Python's `proc.wait(timeout)` raising
     /// `TimeoutExpired`.
     pub async fn wait_timeout(&mut self, limit: Duration) -> io::Result<Option<ExitStatus>> {
-        match crate::timeout(limit, self.wait()).await {
+        match kairos_rt::timeout(limit, self.wait()).await {
             Ok(status) => status.map(Some),
             Err(_) => Ok(None),
         }
@@ -185,13 +182,13 @@ impl fmt::Debug for Child {
     }
 }
 
-/// The child's stdin: write to it with [`AsyncWriteExt`](crate::io::AsyncWriteExt); close it
+/// The child's stdin: write to it with [`AsyncWriteExt`](kairos_rt::io::AsyncWriteExt); close it
 /// (`close().await`, or drop it) to send end-of-file.
 pub struct ChildStdin {
     pipe: Option<PipeWriter>,
 }
 
-impl futures_io::AsyncWrite for ChildStdin {
+impl kairos_rt::io::AsyncWrite for ChildStdin {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -217,17 +214,17 @@ impl futures_io::AsyncWrite for ChildStdin {
     }
 }
 
-/// The child's stdout: read it with [`AsyncReadExt`](crate::io::AsyncReadExt).
+/// The child's stdout: read it with [`AsyncReadExt`](kairos_rt::io::AsyncReadExt).
 pub struct ChildStdout {
     pipe: PipeReader,
 }
 
-/// The child's stderr: read it with [`AsyncReadExt`](crate::io::AsyncReadExt).
+/// The child's stderr: read it with [`AsyncReadExt`](kairos_rt::io::AsyncReadExt).
 pub struct ChildStderr {
     pipe: PipeReader,
 }
 
-impl futures_io::AsyncRead for ChildStdout {
+impl kairos_rt::io::AsyncRead for ChildStdout {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -237,7 +234,7 @@ impl futures_io::AsyncRead for ChildStdout {
     }
 }
 
-impl futures_io::AsyncRead for ChildStderr {
+impl kairos_rt::io::AsyncRead for ChildStderr {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,

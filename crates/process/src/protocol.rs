@@ -1,4 +1,4 @@
-//! The wire protocol between a [`ProcessPool`](super::ProcessPool) and its workers.
+//! The wire protocol between a [`ProcessPool`](crate::ProcessPool) and its workers.
 //!
 //! Each direction is one pipe carrying *frames*:
 //!
@@ -46,7 +46,7 @@ pub(super) const MAX_FRAME: usize = 1 << 30;
 pub(super) struct Request<'a> {
     /// Echoed in the reply, as a consistency check.
     pub(super) id: u64,
-    /// The [`ProcessFn`](super::ProcessFn)'s registered name.
+    /// The [`ProcessFn`](crate::ProcessFn)'s registered name.
     pub(super) job: &'a str,
 }
 

@@ -1,8 +1,21 @@
-//! [`ProcessPoolStats`]: what a process pool is doing and has done.
+//! [`ProcessPoolStats`]: what a process pool is doing and has done, and [`stats`] for every
+//! pool of the current loop.
+//!
+//! The loop (`kairos-rt`) knows nothing of process pools, so it cannot report them in its own
+//! `LoopStats`; each pool instead registers itself, weakly, in a list of its loop's thread
+//! (`shared.rs`), which [`stats`] reads. A dashboard puts `kairos_rt::stats()`,
+//! `kairos_rt::executor::pool_stats()` and this side by side.
 
-/// A snapshot of a [`ProcessPool`](super::ProcessPool), from
-/// [`ProcessPool::stats`](super::ProcessPool::stats) or, for every pool of the loop, in
-/// [`LoopStats::process_pools`](crate::LoopStats::process_pools).
+/// The stats of every process pool made on this thread's loop and still alive, in creation
+/// order (a process pool belongs to the loop that made it). Empty outside a loop, or when no
+/// pool is alive.
+pub fn stats() -> Vec<ProcessPoolStats> {
+    crate::shared::thread_pool_stats()
+}
+
+/// A snapshot of a [`ProcessPool`](crate::ProcessPool), from
+/// [`ProcessPool::stats`](crate::ProcessPool::stats) or, for every pool of the loop, from
+/// [`stats`].
 ///
 /// Gauges (`workers`, `busy`, `queued`) say what the pool is doing now; the rest are counters
 /// that only grow. Every job submitted ends in exactly one of `completed`, `panicked`,

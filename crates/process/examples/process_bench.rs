@@ -1,7 +1,7 @@
 //! Benchmarks of the process pool (issue 4), run by `bench/process_bench.sh` beside Python's
 //! `ProcessPoolExecutor` doing the same work (`bench/process_bench.py`).
 //!
-//! `cargo run --release -p kairos-rt --example process_bench [-- --quick]`
+//! `cargo run --release -p kairos-process --example process_bench [-- --quick]`
 //!
 //! Prints one JSON line per measurement:
 //!
@@ -19,8 +19,8 @@
 
 use std::time::{Duration, Instant};
 
+use kairos_process::{worker_main, ProcessFn, ProcessPool};
 use kairos_rt::executor::ThreadPool;
-use kairos_rt::process::{worker_main, ProcessFn, ProcessPool};
 use kairos_sync::combinator::gather;
 use serde_bytes::ByteBuf;
 

@@ -21,8 +21,8 @@ use std::task::{Context, Poll, Waker};
 
 use serde::de::DeserializeOwned;
 
-use super::error::ProcessJobError;
-use super::shared::PoolShared;
+use crate::error::ProcessJobError;
+use crate::shared::PoolShared;
 
 enum Stage {
     Queued(Vec<u8>),
@@ -119,9 +119,9 @@ impl JobSlot {
     }
 }
 
-/// A job submitted to a [`ProcessPool`](super::ProcessPool): a future of its result.
+/// A job submitted to a [`ProcessPool`](crate::ProcessPool): a future of its result.
 ///
-/// The same shape as the thread pool's [`Job`](crate::executor::Job): await it to get the
+/// The same shape as the thread pool's [`Job`](kairos_rt::executor::Job): await it to get the
 /// job's return value, or a [`ProcessJobError`] saying why there is none. It is bound to the
 /// loop its pool lives on (`!Send`).
 ///

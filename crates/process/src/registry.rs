@@ -3,7 +3,7 @@
 //! A process cannot receive a closure or a function pointer from another process: addresses
 //! mean nothing across `exec`. So a job travels as a *name* plus serialised arguments, and
 //! both sides look the name up in the same table. The table is the list given to
-//! [`worker_main`](super::worker_main) on the first line of `main`: the parent process
+//! [`worker_main`](crate::worker_main) on the first line of `main`: the parent process
 //! records it there (and returns at once), a worker process records the same list (the same
 //! binary runs the same line) and then serves. One list, in one place, read by both sides, is
 //! what keeps parent and workers in agreement; a job missing from it is refused when it is
@@ -21,10 +21,10 @@ use serde::Serialize;
 /// argument and result are serde types.
 ///
 /// Declare it as a `static` next to the function, and list it in
-/// [`worker_main`](super::worker_main):
+/// [`worker_main`](crate::worker_main):
 ///
 /// ```
-/// use kairos_rt::process::ProcessFn;
+/// use kairos_process::ProcessFn;
 ///
 /// /// The chapter's CPU-bound function (section 6.2).
 /// fn cpu_intensive_task(n: u64) -> u64 {
@@ -34,7 +34,7 @@ use serde::Serialize;
 /// static CPU_TASK: ProcessFn<u64, u64> = ProcessFn::new("cpu_intensive_task", cpu_intensive_task);
 ///
 /// fn main() {
-///     kairos_rt::process::worker_main(&[&CPU_TASK]);
+///     kairos_process::worker_main(&[&CPU_TASK]);
 ///     // ... the program; see ProcessPool for the rest.
 /// }
 /// ```
@@ -91,7 +91,7 @@ mod sealed {
     pub trait Sealed {}
 }
 
-/// What [`worker_main`](super::worker_main)'s list holds: any [`ProcessFn`], with its
+/// What [`worker_main`](crate::worker_main)'s list holds: any [`ProcessFn`], with its
 /// argument and result types erased. Implemented only by `ProcessFn`.
 pub trait Registered: sealed::Sealed + Sync + 'static {
     /// The registered name.
@@ -154,7 +154,7 @@ impl Registry {
         for job in jobs {
             if map.insert(job.name(), *job).is_some() {
                 panic!(
-                    "kairos_rt::process::worker_main: two jobs are registered under the name \
+                    "kairos_process::worker_main: two jobs are registered under the name \
                      {:?}; give each ProcessFn a unique name",
                     job.name()
                 );
@@ -179,7 +179,7 @@ impl Registry {
             )),
             None => Err(format!(
                 "no job named {name:?} is registered; add it to the list given to \
-                 kairos_rt::process::worker_main at the start of main (registered: {})",
+                 kairos_process::worker_main at the start of main (registered: {})",
                 self.names()
             )),
         }
@@ -206,7 +206,7 @@ pub(super) fn install(jobs: &[&'static dyn Registered]) -> &'static Registry {
     known.sort_unstable();
     assert!(
         given == known,
-        "kairos_rt::process::worker_main was called twice with different jobs ({} then {}); \
+        "kairos_process::worker_main was called twice with different jobs ({} then {}); \
          call it once, as the first statement of main",
         known.join(", "),
         given.join(", ")

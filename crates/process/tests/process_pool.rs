@@ -12,7 +12,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use kairos_rt::process::{worker_main, ProcessFn, ProcessJobError, ProcessPool};
+use kairos_process::{worker_main, ProcessFn, ProcessJobError, ProcessPool};
 use kairos_rt::{sleep, timeout};
 
 // ---- the jobs -------------------------------------------------------------------------------
@@ -138,7 +138,7 @@ fn main() {
         ("unregistered_jobs_are_refused_up_front", unregistered_jobs_are_refused_up_front),
         ("a_megabyte_of_arguments_round_trips", a_megabyte_of_arguments_round_trips),
         ("the_loop_keeps_serving_while_a_job_runs", the_loop_keeps_serving_while_a_job_runs),
-        ("stats_show_the_pool_in_the_loop_stats", stats_show_the_pool_in_the_loop_stats),
+        ("stats_list_the_pool_among_this_loops_pools", stats_list_the_pool_among_this_loops_pools),
         (
             "shutdown_waits_for_running_jobs_and_leaves_no_zombies",
             shutdown_waits_for_running_jobs_and_leaves_no_zombies,
@@ -416,11 +416,11 @@ fn the_loop_keeps_serving_while_a_job_runs() {
     });
 }
 
-fn stats_show_the_pool_in_the_loop_stats() {
+fn stats_list_the_pool_among_this_loops_pools() {
     with_pool(2, |pool| async move {
         pool.spawn(&SQUARE, 1).await.unwrap();
-        let stats = kairos_rt::stats();
-        let mine = stats.process_pools.iter().find(|p| p.max_workers == 2).expect("listed");
+        let stats = kairos_process::stats();
+        let mine = stats.iter().find(|p| p.max_workers == 2).expect("listed");
         assert_eq!((mine.workers, mine.completed), (2, 1));
         assert_eq!(mine, &pool.stats());
     });

@@ -6,8 +6,8 @@ use std::os::unix::process::ExitStatusExt;
 use std::time::{Duration, Instant};
 
 use futures::io::BufReader;
+use kairos_process::{Command, Stdio};
 use kairos_rt::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
-use kairos_rt::process::{Command, Stdio};
 use kairos_rt::{sleep, spawn};
 
 /// Whether `pid` is still a child of this process (alive, or a zombie nobody reaped).

@@ -1,12 +1,12 @@
-//! [`ProcessJobError`]: why a job sent to a [`ProcessPool`](super::ProcessPool) gave no value.
+//! [`ProcessJobError`]: why a job sent to a [`ProcessPool`](crate::ProcessPool) gave no value.
 
 use std::error::Error;
 use std::fmt;
 use std::process::ExitStatus;
 
-/// Why awaiting a [`ProcessJob`](super::ProcessJob) gave no value.
+/// Why awaiting a [`ProcessJob`](crate::ProcessJob) gave no value.
 ///
-/// The counterpart of the thread pool's [`JobError`](crate::executor::JobError), with the
+/// The counterpart of the thread pool's [`JobError`](kairos_rt::executor::JobError), with the
 /// failures only processes have. Each variant has its own fix, so match on it rather than only
 /// printing it:
 ///
@@ -48,19 +48,19 @@ pub enum ProcessJobError {
     /// `Serialize` and `Deserialize` implementations, usually). The message says which.
     Failed(String),
     /// The job is not one the workers know: it is missing from the list given to
-    /// [`worker_main`](super::worker_main), or listed with other argument/result types.
+    /// [`worker_main`](crate::worker_main), or listed with other argument/result types.
     /// Rejected at once; the message names the job and the registered ones.
     NotRegistered(String),
     /// The serialised argument is this many bytes, over the 1 GiB frame limit. Rejected at
     /// once. (Long before this limit, copying data to a process costs more than the work:
     /// the chapter's caution 4. Pass a file path instead.)
     TooLarge(usize),
-    /// The pool's queue was at its [`queue_limit`](super::ProcessPoolBuilder::queue_limit):
+    /// The pool's queue was at its [`queue_limit`](crate::ProcessPoolBuilder::queue_limit):
     /// rejected at once, never sent.
     QueueFull,
     /// The pool was shut down or dropped before the job started, so it never ran.
     Cancelled,
-    /// The job was still running when [`shutdown`](super::ProcessPool::shutdown)'s time was
+    /// The job was still running when [`shutdown`](crate::ProcessPool::shutdown)'s time was
     /// up, so its worker (this pid) was killed.
     KilledAtShutdown {
         /// The killed worker's process id.
@@ -115,7 +115,7 @@ impl fmt::Display for ProcessJobError {
             ProcessJobError::WorkerStart(message) => write!(
                 f,
                 "the process pool could not start a worker: {message}; check that main calls \
-                 kairos_rt::process::worker_main(..) as its first statement"
+                 kairos_process::worker_main(..) as its first statement"
             ),
         }
     }

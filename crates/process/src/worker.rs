@@ -12,13 +12,11 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
-use mio::unix::pipe::{Receiver, Sender};
-
-use super::exit::{reap_in_background, ExitWatch};
-use super::pipe::{PipeReader, PipeWriter};
-use super::protocol::{self, FrameBuffer, Reply};
-use super::shared::{bump, drop_one, PoolShared};
-use super::worker_main::WORKER_ENV;
+use crate::exit::{reap_in_background, ExitWatch};
+use crate::pipe::{PipeReader, PipeWriter};
+use crate::protocol::{self, FrameBuffer, Reply};
+use crate::shared::{bump, drop_one, PoolShared};
+use crate::worker_main::WORKER_ENV;
 
 /// The pipe buffer asked for (Linux's default is 64 KiB, and its default maximum for
 /// unprivileged processes 1 MiB): a 1 MB argument then goes in one write instead of sixteen
@@ -78,7 +76,7 @@ impl Worker {
         let registered = pipes.and_then(|(stdin, stdout)| {
             let _ = rustix::pipe::fcntl_setpipe_size(&stdin, PIPE_SIZE);
             let _ = rustix::pipe::fcntl_setpipe_size(&stdout, PIPE_SIZE);
-            Ok((PipeWriter::new(Sender::from(stdin))?, PipeReader::new(Receiver::from(stdout))?))
+            Ok((PipeWriter::new(stdin)?, PipeReader::new(stdout)?))
         });
         let (requests, replies) = match registered {
             Ok(pipes) => pipes,
@@ -104,7 +102,7 @@ impl Worker {
     /// Writes `frame[*written..]` to the request pipe; ready when all of it is written.
     pub(super) fn poll_send(
         &mut self,
-        cx: &Context<'_>,
+        cx: &mut Context<'_>,
         frame: &[u8],
         written: &mut usize,
     ) -> Poll<io::Result<()>> {
@@ -124,7 +122,10 @@ impl Worker {
 
     /// The next message from the worker; `Ok(None)` at end-of-file (the worker is gone or
     /// going: its exit follows).
-    pub(super) fn poll_message(&mut self, cx: &Context<'_>) -> Poll<io::Result<Option<Message>>> {
+    pub(super) fn poll_message(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<Option<Message>>> {
         loop {
             if let Some(len) = self.buffer.complete()? {
                 let message = parse(self.buffer.body(len));

@@ -1,10 +1,17 @@
-//! Processes: a [`ProcessPool`] that survives crashes, and async subprocesses ([`Command`]).
+//! # kairos-process — a process pool that survives crashes, and async subprocesses
+//!
+//! asyncio's `ProcessPoolExecutor` and `create_subprocess_exec` for the kairos loop: a
+//! [`ProcessPool`] whose jobs are isolated and killable, and [`Command`]/[`Child`] whose
+//! pipes and exit suspend only the awaiting task. It is built on `kairos-rt`'s public API
+//! alone — [`kairos_rt::io::Async`] puts the pipes and the pidfd on the loop's reactor, and
+//! each pool's drivers are ordinary named tasks — as async-process is built on async-io. The
+//! `kairos` facade re-exports it as `kairos::process`.
 //!
 //! # The process pool: what threads cannot give
 //!
 //! The chapter (section 6) sends CPU-bound work to a `ProcessPoolExecutor` because Python's
 //! GIL keeps threads from running Python code in parallel. Rust has no GIL: a
-//! [`ThreadPool`](crate::ThreadPool) already runs CPU-bound closures on every core, with no
+//! [`ThreadPool`](kairos_rt::ThreadPool) already runs CPU-bound closures on every core, with no
 //! copying. So kairos' [`ProcessPool`] is for the two things only a process gives:
 //!
 //! - **Isolation.** A job that segfaults, aborts, leaks or calls `exit` ends its worker
@@ -42,7 +49,7 @@
 //!
 //! | file | what |
 //! |---|---|
-//! | `mod.rs` | this overview |
+//! | `lib.rs` | this overview |
 //! | `registry.rs` | [`ProcessFn`], [`Registered`]: jobs by name, the list both sides share |
 //! | `worker_main.rs` | [`worker_main`]: the worker's side — pipes set aside, the serve loop |
 //! | `protocol.rs` | length-prefixed postcard frames, and why postcard |
@@ -52,10 +59,12 @@
 //! | `worker.rs` | one worker process seen from the pool: child, pipes, exit |
 //! | `job.rs` | [`ProcessJob`]: the future of one job, and its cancellation |
 //! | `error.rs` | [`ProcessJobError`] |
-//! | `stats.rs` | [`ProcessPoolStats`] |
+//! | `stats.rs` | [`ProcessPoolStats`], and [`stats()`] for every pool of this loop |
 //! | `command.rs`, `child.rs` | [`Command`], [`Child`] and its pipes: async subprocesses |
-//! | `pipe.rs` | pipe ends on the reactor |
+//! | `pipe.rs` | pipe ends on the reactor, through [`kairos_rt::io::Async`] |
 //! | `exit.rs` | a child's exit through a pidfd (or a polling fallback), and background reaping |
+
+#![forbid(unsafe_code)]
 
 mod child;
 mod command;
@@ -78,7 +87,6 @@ pub use error::ProcessJobError;
 pub use job::ProcessJob;
 pub use pool::{ProcessPool, ProcessPoolBuilder};
 pub use registry::{ProcessFn, Registered};
-pub(crate) use shared::thread_pool_stats;
-pub use stats::ProcessPoolStats;
+pub use stats::{stats, ProcessPoolStats};
 pub use std::process::{ExitStatus, Output, Stdio};
 pub use worker_main::{worker_main, WORKER_ENV};

@@ -1,5 +1,5 @@
 //! The state a pool shares with its drivers and jobs: queue, counters, shutdown flags, and
-//! the per-thread list of pools that [`stats`](crate::stats) reports.
+//! the per-thread list of pools that [`stats`](crate::stats()) reports.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -7,10 +7,10 @@ use std::rc::{Rc, Weak};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use super::error::ProcessJobError;
-use super::job::JobSlot;
-use super::registry::Registry;
-use super::stats::ProcessPoolStats;
+use crate::error::ProcessJobError;
+use crate::job::JobSlot;
+use crate::registry::Registry;
+use crate::stats::ProcessPoolStats;
 
 /// Gauges and counters (see [`ProcessPoolStats`] for their meaning).
 #[derive(Default)]
@@ -76,7 +76,7 @@ pub(super) struct PoolShared {
 const KEEP_FRAME: usize = 16 << 20;
 
 thread_local! {
-    /// The pools of this thread's loop, for `kairos_rt::stats()`.
+    /// The pools of this thread's loop, for `kairos_process::stats()`.
     static POOLS: RefCell<Vec<Weak<PoolShared>>> = const { RefCell::new(Vec::new()) };
 }
 

@@ -1,6 +1,6 @@
 //! [`worker_main`]: the one line in `main` that turns a re-executed binary into a pool worker.
 //!
-//! A [`ProcessPool`](super::ProcessPool) starts its workers by executing *this same binary*
+//! A [`ProcessPool`](crate::ProcessPool) starts its workers by executing *this same binary*
 //! again (`/proc/self/exe`), with the environment variable [`WORKER_ENV`] set to the pool's
 //! process id and two pipes as the child's standard input and output. The child runs `main`
 //! from the top, and `worker_main` — its first statement — sees the variable and never returns:
@@ -25,8 +25,8 @@ use std::io::{self, Write};
 use std::os::fd::AsFd;
 use std::panic::{self, AssertUnwindSafe};
 
-use super::protocol::{self, Reply, Request};
-use super::registry::{self, Registered, Registry};
+use crate::protocol::{self, Reply, Request};
+use crate::registry::{self, Registered, Registry};
 
 /// The environment variable that makes a process a pool worker: the pool's process id.
 pub const WORKER_ENV: &str = "KAIROS_PROCESS_WORKER";
@@ -34,11 +34,11 @@ pub const WORKER_ENV: &str = "KAIROS_PROCESS_WORKER";
 /// The exit status of a worker whose pipes broke or carried garbage (sysexits' `EX_SOFTWARE`).
 const EXIT_PROTOCOL_ERROR: i32 = 70;
 
-/// Enters worker mode if this process was started by a [`ProcessPool`](super::ProcessPool);
+/// Enters worker mode if this process was started by a [`ProcessPool`](crate::ProcessPool);
 /// otherwise records `jobs` and returns at once. **Call it as the first statement of `main`.**
 ///
 /// ```no_run
-/// use kairos_rt::process::{worker_main, ProcessFn};
+/// use kairos_process::{worker_main, ProcessFn};
 ///
 /// fn fib(n: u32) -> u64 {
 ///     if n < 2 { n as u64 } else { fib(n - 1) + fib(n - 2) }
@@ -50,14 +50,14 @@ const EXIT_PROTOCOL_ERROR: i32 = 70;
 ///
 ///     // Only the program itself gets this far.
 ///     kairos_rt::run(async {
-///         let pool = kairos_rt::process::ProcessPool::new(2);
+///         let pool = kairos_process::ProcessPool::new(2);
 ///         assert_eq!(pool.spawn(&FIB, 30).await.unwrap(), 832_040);
 ///     });
 /// }
 /// ```
 ///
-/// `jobs` is the list of every [`ProcessFn`](super::ProcessFn) a pool may be asked to run. The
-/// parent records it so that [`ProcessPool::spawn`](super::ProcessPool::spawn) can refuse an
+/// `jobs` is the list of every [`ProcessFn`](crate::ProcessFn) a pool may be asked to run. The
+/// parent records it so that [`ProcessPool::spawn`](crate::ProcessPool::spawn) can refuse an
 /// unlisted job up front; a worker uses it to find a job by name. Because both run this very
 /// line of the same binary, they always agree.
 ///
@@ -67,7 +67,7 @@ const EXIT_PROTOCOL_ERROR: i32 = 70;
 /// never fall through into the program's own logic and start pools of its own.)
 ///
 /// In a worker, jobs run one at a time on the main thread. A panic in a job is caught and
-/// reported as [`ProcessJobError::Panicked`](super::ProcessJobError::Panicked) (unless the
+/// reported as [`ProcessJobError::Panicked`](crate::ProcessJobError::Panicked) (unless the
 /// binary is built with `panic = "abort"`, where it ends the worker like any crash).
 ///
 /// # Panics
@@ -139,7 +139,7 @@ fn run_job(registry: &Registry, request: &Request<'_>, args: &[u8]) -> io::Resul
         Ok(Ok(frame)) => protocol::finish(frame),
         Ok(Err(message)) => protocol::encode(&Reply::Failed { id, message: &message }, Ok),
         Err(payload) => {
-            let message = crate::task::panic_message(payload.as_ref());
+            let message = kairos_rt::task::panic_message(payload.as_ref());
             protocol::encode(&Reply::Panicked { id, message: &message }, Ok)
         }
     };

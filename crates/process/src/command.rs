@@ -7,14 +7,14 @@ use std::path::Path;
 use std::process::{ExitStatus, Output, Stdio};
 use std::time::Duration;
 
-use super::child::Child;
+use crate::child::Child;
 
 /// A subprocess to start: program, arguments, environment, working directory and the three
 /// standard streams. [`spawn`](Command::spawn) gives a [`Child`] whose pipes are async and
 /// whose exit is awaited without blocking the loop.
 ///
 /// ```
-/// use kairos_rt::process::Command;
+/// use kairos_process::Command;
 ///
 /// kairos_rt::run(async {
 ///     // subprocess.run(["echo", "hello"], capture_output=True), without blocking the loop
@@ -31,7 +31,7 @@ use super::child::Child;
 /// | `subprocess.run(args, capture_output=True, timeout=t)` | `Command::new(..).timeout(t).output().await` |
 /// | `await proc.wait()`, `proc.returncode` | [`child.wait().await`](Child::wait), [`child.try_wait()`](Child::try_wait) |
 /// | `proc.kill()` | [`child.kill().await`](Child::kill) (and reaps it), [`child.start_kill()`](Child::start_kill) |
-/// | `proc.stdout.readline()` | [`AsyncBufReadExt::read_line`](crate::io::AsyncBufReadExt::read_line) on a `futures::io::BufReader` of [`ChildStdout`](super::ChildStdout) |
+/// | `proc.stdout.readline()` | [`AsyncBufReadExt::read_line`](kairos_rt::io::AsyncBufReadExt::read_line) on a `futures::io::BufReader` of [`ChildStdout`](crate::ChildStdout) |
 ///
 /// The program is looked up in `PATH` as `std::process::Command` does; no shell is involved,
 /// so arguments need no quoting (`create_subprocess_exec`, not `_shell`).
@@ -109,7 +109,7 @@ impl Command {
         self
     }
 
-    /// The child's stdin: [`Stdio::piped()`] for an async [`ChildStdin`](super::ChildStdin),
+    /// The child's stdin: [`Stdio::piped()`] for an async [`ChildStdin`](crate::ChildStdin),
     /// `Stdio::null()`, or `Stdio::inherit()` (the default, except in `output`).
     pub fn stdin(&mut self, cfg: impl Into<Stdio>) -> &mut Command {
         self.std.stdin(cfg);
@@ -117,14 +117,14 @@ impl Command {
         self
     }
 
-    /// The child's stdout: [`Stdio::piped()`] for an async [`ChildStdout`](super::ChildStdout).
+    /// The child's stdout: [`Stdio::piped()`] for an async [`ChildStdout`](crate::ChildStdout).
     pub fn stdout(&mut self, cfg: impl Into<Stdio>) -> &mut Command {
         self.std.stdout(cfg);
         self.stdout_set = true;
         self
     }
 
-    /// The child's stderr: [`Stdio::piped()`] for an async [`ChildStderr`](super::ChildStderr).
+    /// The child's stderr: [`Stdio::piped()`] for an async [`ChildStderr`](crate::ChildStderr).
     pub fn stderr(&mut self, cfg: impl Into<Stdio>) -> &mut Command {
         self.std.stderr(cfg);
         self.stderr_set = true;
@@ -159,7 +159,7 @@ impl Command {
     /// The program cannot be started (`NotFound` for a missing program, with its name in the
     /// message), or no loop runs on this thread (checked before anything is started).
     pub fn spawn(&mut self) -> io::Result<Child> {
-        if crate::context::with_core(|_| ()).is_none() {
+        if kairos_rt::Handle::try_current().is_none() {
             return Err(io::Error::other(
                 "kairos subprocesses need a running event loop; spawn them inside \
                  kairos_rt::run(...)",
@@ -190,10 +190,10 @@ impl Command {
         let program = self.std.get_program().to_owned();
         let mut child = self.spawn()?;
         let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
-        let collect = super::child::collect(&mut child, stdout, stderr);
+        let collect = crate::child::collect(&mut child, stdout, stderr);
         match limit {
             None => collect.await,
-            Some(limit) => match crate::timeout(limit, collect).await {
+            Some(limit) => match kairos_rt::timeout(limit, collect).await {
                 Ok(output) => output,
                 Err(_) => {
                     child.kill().await?;

@@ -24,12 +24,12 @@ use std::rc::Rc;
 use std::task::Poll;
 use std::time::Duration;
 
-use super::error::ProcessJobError;
-use super::job::JobSlot;
-use super::protocol::PROTOCOL;
-use super::shared::{bump, drop_one, PoolShared};
-use super::worker::{Message, Worker};
-use crate::time::sleep;
+use crate::error::ProcessJobError;
+use crate::job::JobSlot;
+use crate::protocol::PROTOCOL;
+use crate::shared::{bump, drop_one, PoolShared};
+use crate::worker::{Message, Worker};
+use kairos_rt::time::sleep;
 
 /// The pause after a failed start doubles from this, up to [`RETRY_MAX`].
 const RETRY_FIRST: Duration = Duration::from_millis(50);
@@ -86,7 +86,7 @@ enum Start {
 /// Starts a worker and waits until it says it is ready.
 async fn start(pool: &Rc<PoolShared>, index: usize) -> Result<Worker, Start> {
     let mut worker = Worker::spawn(pool).map_err(|e| {
-        Start::Failed(format!("could not execute {}: {e}", super::worker::program().display()))
+        Start::Failed(format!("could not execute {}: {e}", crate::worker::program().display()))
     })?;
     let limit = pool.config.start_timeout;
     let mut deadline = pin!(sleep(limit));
