@@ -344,7 +344,6 @@ impl Core {
             io_sources: self.reactor.len(),
             slow_polls: self.monitor.slow_polls(),
             unobserved_panics: self.shared.unobserved_panics(),
-            pools: crate::executor::all_pool_stats(),
         }
     }
 }

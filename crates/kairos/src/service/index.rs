@@ -79,8 +79,7 @@ fn escape(text: &str) -> String {
 /// The loop's stats: tasks, polls, slow polls, and every pool's active and queued jobs.
 pub(crate) async fn debug_loop() -> Json<Value> {
     let stats = kairos_rt::stats();
-    let pools: Vec<Value> = stats
-        .pools
+    let pools: Vec<Value> = kairos_rt::executor::pool_stats()
         .iter()
         .map(|p| {
             json!({"name_prefix": p.name_prefix, "max_workers": p.max_workers, "threads": p.threads,
