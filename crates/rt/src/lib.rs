@@ -69,6 +69,7 @@
 //! | `loop.create_future()` set from elsewhere | [`kairos_sync::oneshot`] |
 //! | `ThreadPoolExecutor(max_workers, thread_name_prefix)` | [`ThreadPool::builder`] |
 //! | `loop.run_in_executor(pool, f)`, `asyncio.to_thread(f)` | [`run_in_executor`], [`to_thread`] |
+//! | `asyncio.get_running_loop()` | [`Handle::current`], or [`Handle::try_current`] to ask whether one runs |
 //! | `loop.call_soon_threadsafe(f)`, `run_coroutine_threadsafe` | [`Handle::call_soon`], [`Handle::spawn`] |
 //! | `loop.slow_callback_duration`, debug mode | [`Builder::slow_callback_duration`], [`Builder::debug`], `KAIROS_SLOW_CALLBACK_MS`, `KAIROS_DEBUG=1` |
 //! | `loop.create_server`, streams | [`net::TcpListener`], [`net::TcpStream`] |
@@ -102,7 +103,7 @@
 //! | [`executor`] | `ThreadPool`, `run_in_executor`, the default executor and `to_thread` |
 //! | [`fs`] | async files on the default executor: `read`, `write`, `append`, `read_dir`, `File` |
 //! | `stall.rs`, `diagnostic.rs` | the stall detector and what the loop reports |
-//! | `stats.rs`, `remote.rs` | [`stats`], [`Handle`] |
+//! | `stats.rs`, `remote.rs` | [`stats`] (what the loop counts; pools report on their own), [`Handle`] |
 //!
 //! ## Safety
 //!
