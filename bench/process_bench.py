@@ -1,5 +1,5 @@
 """Python's side of bench/process_bench.sh: ProcessPoolExecutor (and ThreadPoolExecutor)
-doing what crates/rt/examples/process_bench.rs does with kairos, on the same machine.
+doing what crates/process/examples/process_bench.rs does with kairos, on the same machine.
 
     python3 bench/process_bench.py [--quick]
 

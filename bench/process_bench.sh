@@ -5,7 +5,7 @@
 #
 #   bench/process_bench.sh [--rounds N] [--quick]
 #
-# kairos runs crates/rt/examples/process_bench.rs, Python runs bench/process_bench.py
+# kairos runs crates/process/examples/process_bench.rs, Python runs bench/process_bench.py
 # (standard library only); each round runs both, in alternating order, and the report keeps
 # the median over the rounds. The default (3 rounds) takes about a minute after the build.
 # Raw lines are left in bench/out/process/runs.jsonl.
@@ -26,7 +26,7 @@ out=bench/out/process
 mkdir -p "$out"
 : > "$out/runs.jsonl"
 
-cargo build --release -q -p kairos-rt --example process_bench
+cargo build --release -q -p kairos-process --example process_bench
 target_dir=$(cargo metadata --format-version 1 --no-deps \
   | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 kairos="$target_dir/release/examples/process_bench"

@@ -294,7 +294,7 @@ fn a_thousand_concurrent_connections_sleeping_100ms_take_well_under_a_second() {
             s.read_to_end(&mut reply).await.unwrap();
             String::from_utf8_lossy(&reply[9..12]).into_owned()
         });
-        let statuses = kairos_rt::combinator::gather(clients).await;
+        let statuses = kairos_sync::combinator::gather(clients).await;
         (started.elapsed(), statuses)
     });
     assert!(statuses.iter().all(|s| s == "200"), "{:?}", statuses.iter().find(|s| *s != "200"));

@@ -3,13 +3,19 @@
 //! The facade of kairos — FastAPI's execution model on an asyncio-style event loop written
 //! in Rust. Depend on this crate; it re-exports the parts:
 //!
-//! - [`rt`] — the event loop (`kairos-rt`): tasks, timers, sockets, gather, executors,
-//!   semaphores and the stall detector;
+//! - [`rt`] — the event loop (`kairos-rt`): tasks, timers, sockets, executors and the stall
+//!   detector;
+//! - [`sync`] — what needs no loop (`kairos-sync`): `Semaphore`, `Lock`, `Event`, `Queue`,
+//!   `oneshot`, and `gather`, `try_gather`, `race`, `as_completed`, `gather!`;
+//! - [`process`] — the process pool and subprocesses (`kairos-process`): isolated, killable
+//!   jobs, and `Command`/`Child` on the loop;
 //! - [`http`] — the server (uvicorn's limits, graceful shutdown, supervised workers) and a
 //!   pooled client;
 //! - [`web`] — the framework: routes, extractors, async/sync/pool handlers, SSE, a test client.
 #![forbid(unsafe_code)]
 
 pub use kairos_http as http;
+pub use kairos_process as process;
 pub use kairos_rt as rt;
+pub use kairos_sync as sync;
 pub use kairos_web as web;

@@ -14,13 +14,26 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use kairos_http::ServerConfig;
 
-const EXAMPLES: &[(&str, &str)] = &[
-    ("sequential_vs_concurrent", "2.1-2.2: await one by one (3 s) vs tasks and gather (2 s)"),
-    ("wait_for", "2.3: wait_for times out and cancels a slow task"),
-    ("counter_race", "1.3: no race without an await, lost updates with one"),
-    ("blocking_detection", "3.1 + 5.2: a blocking call is reported; run_in_executor is not"),
-    ("thread_pool", "3.2: ThreadPoolExecutor(max_workers=4, thread_name_prefix='cpu')"),
-    ("semaphore", "6.3: Semaphore(5) around 20 calls, never more than 5 in flight"),
+/// The examples of the runtime's crates: (package, example, what it shows).
+const EXAMPLES: &[(&str, &str, &str)] = &[
+    (
+        "kairos-rt",
+        "sequential_vs_concurrent",
+        "2.1-2.2: await one by one (3 s) vs tasks and gather (2 s)",
+    ),
+    ("kairos-rt", "wait_for", "2.3: wait_for times out and cancels a slow task"),
+    ("kairos-rt", "counter_race", "1.3: no race without an await, lost updates with one"),
+    (
+        "kairos-rt",
+        "blocking_detection",
+        "3.1 + 5.2: a blocking call is reported; run_in_executor is not",
+    ),
+    (
+        "kairos-rt",
+        "thread_pool",
+        "3.2: ThreadPoolExecutor(max_workers=4, thread_name_prefix='cpu')",
+    ),
+    ("kairos-sync", "semaphore", "6.3: Semaphore(5) around 20 calls, never more than 5 in flight"),
 ];
 
 /// kairos — the FastAPI async chapter, built for real in Rust.
@@ -92,7 +105,7 @@ fn parse_upstream(value: &str) -> Result<String, String> {
 
 fn main() -> anyhow::Result<()> {
     // In a process-pool worker this serves jobs and never returns; it must come first.
-    kairos_rt::process::worker_main(&[&service::CPU_TASK]);
+    kairos_process::worker_main(&[&service::CPU_TASK]);
 
     match Cli::parse().command {
         Some(Command::Serve(args)) => serve(args),
@@ -177,7 +190,7 @@ fn help() {
     println!("  cargo run --release -- serve --help   # its flags");
     println!("  cargo run --release -- tour      # each idea run against the service, measured\n");
     println!("The event loop's ideas, each run and measured:");
-    for (name, what) in EXAMPLES {
-        println!("  cargo run --release -p kairos-rt --example {name:<26} # {what}");
+    for (package, name, what) in EXAMPLES {
+        println!("  cargo run --release -p {package:<11} --example {name:<24} # {what}");
     }
 }

@@ -193,7 +193,7 @@ fn semaphore(c: &mut Criterion) {
         group.bench_function(BenchmarkId::from_parameter(name), |b| {
             b.iter(|| {
                 rt.block_on(async {
-                    let sem = kairos_rt::sync::Semaphore::new(5);
+                    let sem = kairos_sync::Semaphore::new(5);
                     for _ in 0..SEMAPHORE_OPS {
                         drop(sem.acquire().await.unwrap());
                     }
@@ -222,7 +222,7 @@ fn semaphore(c: &mut Criterion) {
         group.bench_function(BenchmarkId::from_parameter(name), |b| {
             b.iter(|| {
                 rt.block_on(async {
-                    let sem = kairos_rt::sync::Semaphore::new(2);
+                    let sem = kairos_sync::Semaphore::new(2);
                     let tasks: Vec<_> = (0..10)
                         .map(|_| {
                             let sem = sem.clone();

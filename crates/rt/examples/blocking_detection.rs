@@ -5,8 +5,8 @@
 
 use std::time::{Duration, Instant};
 
-use kairos_rt::combinator::gather;
 use kairos_rt::{spawn_named, to_thread, Builder, Diagnostic};
+use kairos_sync::combinator::gather;
 
 fn main() {
     Builder::new()

@@ -5,8 +5,8 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use kairos_rt::combinator::gather;
 use kairos_rt::yield_now;
+use kairos_sync::combinator::gather;
 
 const TASKS: u32 = 1000;
 

@@ -4,8 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use kairos_rt::combinator::gather;
 use kairos_rt::{sleep, spawn};
+use kairos_sync::combinator::gather;
 
 async fn slow_operation(name: &str, seconds: f64) -> String {
     println!("  {name}: start");

@@ -5,9 +5,9 @@
 
 use std::time::{Duration, Instant};
 
-use kairos_rt::combinator::gather;
 use kairos_rt::executor::ThreadPool;
 use kairos_rt::{run_in_executor, sleep, spawn};
+use kairos_sync::combinator::gather;
 
 /// The chapter's `sum(x ** 2 for x in data)`; `black_box` keeps the compiler from replacing
 /// the loop with a closed formula, so the CPU really works.

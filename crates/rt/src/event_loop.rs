@@ -345,8 +345,6 @@ impl Core {
             slow_polls: self.monitor.slow_polls(),
             slow_polls_by_label: self.monitor.slow_polls_by_label(),
             unobserved_panics: self.shared.unobserved_panics(),
-            pools: crate::executor::all_pool_stats(),
-            process_pools: crate::process::thread_pool_stats(),
         }
     }
 }

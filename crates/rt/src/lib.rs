@@ -2,8 +2,15 @@
 //!
 //! This crate is the event loop of the FastAPI chapter on asynchronous programming, built for
 //! real: a **ready queue**, a **reactor** on `epoll` (through `mio`), **timers**, **tasks**,
-//! `gather`/`wait_for`/cancellation, **executors** for blocking work, **semaphores**, and a
-//! **stall detector** that tells you when something blocks the loop.
+//! `wait_for`/cancellation, **executors** for blocking work, and a **stall detector** that tells
+//! you when something blocks the loop.
+//!
+//! It is one crate of a family, as smol's is (async-io, async-channel, async-lock,
+//! async-process): what needs no loop — `Semaphore`, `Lock`, `Event`, `Queue`, `oneshot` and
+//! the `gather` family — is `kairos-sync`, which runs on any executor; the process pool and
+//! subprocesses are `kairos-process`, built on this crate's public [`io::Async`]. The `kairos`
+//! facade re-exports all of them in one namespace (`kairos::rt`, `kairos::sync`,
+//! `kairos::process`).
 //!
 //! ## The model
 //!
@@ -32,7 +39,7 @@
 //! kairos_rt::run(async {
 //!     let started = Instant::now();
 //!     // gather: run concurrently, results in input order (asyncio.gather).
-//!     let results = kairos_rt::gather!(
+//!     let results = kairos_sync::gather!(
 //!         slow_operation("A", 100),
 //!         slow_operation("B", 200),
 //!         slow_operation("C", 150),
@@ -46,7 +53,7 @@
 //!
 //! ## asyncio → kairos
 //!
-//! | asyncio (the chapter) | kairos-rt |
+//! | asyncio (the chapter) | kairos |
 //! |---|---|
 //! | `asyncio.run(main())` | [`run`]`(main())` |
 //! | `asyncio.new_event_loop()`, `loop.run_until_complete` | [`Builder::build`], [`Runtime::block_on`] |
@@ -55,28 +62,31 @@
 //! | `await task` (raises `CancelledError`/the exception) | `task.await` → `Result<T, `[`TaskError`]`>` |
 //! | `asyncio.sleep(s)`, `asyncio.sleep(0)` | [`sleep`], [`yield_now`] |
 //! | `asyncio.wait_for(aw, timeout)`, `asyncio.timeout` | [`wait_for`], [`timeout`] → [`Elapsed`] |
-//! | `asyncio.gather(*aws, return_exceptions=True)` | [`gather`](combinator::gather), [`gather!`] |
-//! | `asyncio.gather(*aws)` (first exception) | [`try_gather`](combinator::try_gather), [`try_gather!`] (and the rest are cancelled) |
+//! | `asyncio.gather(*aws, return_exceptions=True)` | [`kairos_sync::combinator::gather`], [`kairos_sync::gather!`] |
+//! | `asyncio.gather(*aws)` (first exception) | [`kairos_sync::combinator::try_gather`], [`kairos_sync::try_gather!`] (and the rest are cancelled) |
 //! | `asyncio.TaskGroup` | [`TaskGroup`] |
-//! | `asyncio.wait(FIRST_COMPLETED)`, `asyncio.as_completed` | [`race`](combinator::race), [`as_completed`](combinator::as_completed) |
-//! | `asyncio.Semaphore`, `Lock`, `Event`, `Queue` | [`sync::Semaphore`], [`sync::Lock`], [`sync::Event`], [`sync::Queue`] |
-//! | `loop.create_future()` set from elsewhere | [`sync::oneshot`] |
+//! | `asyncio.wait(FIRST_COMPLETED)`, `asyncio.as_completed` | [`kairos_sync::combinator::race`], [`kairos_sync::combinator::as_completed`] |
+//! | `asyncio.Semaphore`, `Lock`, `Event`, `Queue` | [`kairos_sync::Semaphore`], [`kairos_sync::Lock`], [`kairos_sync::Event`], [`kairos_sync::Queue`] |
+//! | `loop.create_future()` set from elsewhere | [`kairos_sync::oneshot`] |
 //! | `ThreadPoolExecutor(max_workers, thread_name_prefix)` | [`ThreadPool::builder`] |
 //! | `loop.run_in_executor(pool, f)`, `asyncio.to_thread(f)` | [`run_in_executor`], [`to_thread`] |
+//! | `asyncio.get_running_loop()` | [`Handle::current`], or [`Handle::try_current`] to ask whether one runs |
 //! | `loop.call_soon_threadsafe(f)`, `run_coroutine_threadsafe` | [`Handle::call_soon`], [`Handle::spawn`] |
 //! | `loop.slow_callback_duration`, debug mode | [`Builder::slow_callback_duration`], [`Builder::debug`], `KAIROS_SLOW_CALLBACK_MS`, `KAIROS_DEBUG=1` |
 //! | `loop.create_server`, streams | [`net::TcpListener`], [`net::TcpStream`] |
 //! | `loop.create_datagram_endpoint` | [`net::UdpSocket`] |
-//! | `ProcessPoolExecutor(max_workers)` | [`ProcessPool::new`], with jobs registered by [`process::worker_main`] |
-//! | `loop.run_in_executor(process_pool, f, arg)` | [`ProcessPool::spawn`]`(&F, arg)` → [`process::ProcessJob`] |
-//! | `asyncio.create_subprocess_exec`, `subprocess.run` | [`process::Command`] → [`process::Child`] (`wait`, `output`, `kill`, `timeout`) |
+//! | `loop.add_reader(fd, cb)`, `add_writer` | [`io::Async`]`::new(fd)`, `.readable().await`, `.writable().await` |
+//! | `ProcessPoolExecutor(max_workers)` | `kairos_process::ProcessPool::new`, with jobs registered by `kairos_process::worker_main` |
+//! | `loop.run_in_executor(process_pool, f, arg)` | `kairos_process::ProcessPool::spawn(&F, arg)` → `ProcessJob` |
+//! | `asyncio.create_subprocess_exec`, `subprocess.run` | `kairos_process::Command` → `Child` (`wait`, `output`, `kill`, `timeout`) |
 //! | `aiofiles.open`, `open().read()`, `os.listdir` | [`fs::File`], [`fs::read`], [`fs::write`], [`fs::read_dir`] |
 //!
 //! Where kairos differs on purpose: a task is never lost because nobody kept a reference to it
 //! (the loop owns every task); `try_gather` cancels the siblings of a failing future (asyncio's
 //! `gather` leaves them running); an error nobody awaits is reported when the task ends, not
-//! when a garbage collector gets to it. A [`ProcessPool`] survives a crashing job (Python's pool
-//! is broken for good by one) and cancelling a running job kills its worker.
+//! when a garbage collector gets to it. (And in `kairos-process`, a process pool survives a
+//! crashing job — Python's pool is broken for good by one — and cancelling a running job kills
+//! its worker.)
 //!
 //! ## Layout
 //!
@@ -89,15 +99,12 @@
 //! | [`task`] | [`spawn`], [`Task`], [`TaskError`], [`yield_now`] — and the task cell |
 //! | `task_group.rs` | [`TaskGroup`] |
 //! | [`time`] | [`sleep`], [`timeout`], [`interval`] and the timer queue |
-//! | [`io`] | the reactor and the `AsyncRead`/`AsyncWrite` traits |
+//! | [`io`] | the reactor, [`io::Async`] for any file descriptor, the `AsyncRead`/`AsyncWrite` traits |
 //! | [`net`] | TCP and UDP sockets |
-//! | [`combinator`] | `gather`, `try_gather`, `race`, `as_completed` and their macros |
-//! | [`sync`] | `Semaphore`, `Lock`, `Event`, `Queue`, `oneshot` |
 //! | [`executor`] | `ThreadPool`, `run_in_executor`, the default executor and `to_thread` |
-//! | [`process`] | `ProcessPool` and `worker_main` (isolation, killable jobs), `Command`/`Child` (async subprocesses) |
 //! | [`fs`] | async files on the default executor: `read`, `write`, `append`, `read_dir`, `File` |
 //! | `stall.rs`, `diagnostic.rs` | the stall detector and what the loop reports |
-//! | `stats.rs`, `remote.rs` | [`stats`], [`Handle`] |
+//! | `stats.rs`, `remote.rs` | [`stats`] (what the loop counts; pools report on their own), [`Handle`] |
 //!
 //! ## Safety
 //!
@@ -112,7 +119,6 @@
 
 #![deny(unsafe_code)] // allowed, with reasons, in task/cell.rs and stall.rs only
 
-pub mod combinator;
 mod context;
 mod diagnostic;
 mod event_loop;
@@ -120,20 +126,17 @@ pub mod executor;
 pub mod fs;
 pub mod io;
 pub mod net;
-pub mod process;
 mod remote;
 mod runtime;
 mod shared;
 mod stall;
 mod stats;
-pub mod sync;
 pub mod task;
 mod task_group;
 pub mod time;
 
 pub use diagnostic::{Diagnostic, PanicReport, StallReport};
 pub use executor::{run_in_executor, to_thread, ThreadPool};
-pub use process::ProcessPool;
 pub use remote::{Handle, LoopClosed, RemoteTask};
 pub(crate) use runtime::Config;
 pub use runtime::{run, Builder, Runtime, DEFAULT_SLOW_CALLBACK};

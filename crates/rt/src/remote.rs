@@ -12,8 +12,8 @@ use futures_util::FutureExt;
 
 use crate::context;
 use crate::shared::{Injected, Shared};
-use crate::sync::oneshot;
 use crate::task::TaskError;
+use kairos_sync::oneshot;
 
 /// A `Send + Sync` handle to a loop, for other threads.
 ///
@@ -36,6 +36,13 @@ impl Handle {
         context::expect_core("kairos_rt::Handle::current", |core| {
             Handle::from_shared(Arc::clone(&core.shared))
         })
+    }
+
+    /// The handle of the loop running on this thread, or `None` outside a loop: the way to
+    /// ask "is a kairos loop running here?" (asyncio: `get_running_loop()` without the
+    /// `RuntimeError`).
+    pub fn try_current() -> Option<Handle> {
+        context::with_core(|core| Handle::from_shared(Arc::clone(&core.shared)))
     }
 
     /// The id of the loop this handle points at.

@@ -1,8 +1,12 @@
 //! [`stats`]: everything the loop counts, in one call.
+//!
+//! Only what the loop itself counts. Pools report on their own, so the loop core never reaches
+//! into them: thread pools, which belong to the process, through
+//! [`executor::pool_stats`](crate::executor::pool_stats); process pools through
+//! `kairos_process::stats()`. A dashboard such as the service's `/debug/loop` shows the three
+//! side by side.
 
 use crate::context;
-use crate::executor::PoolStats;
-use crate::process::ProcessPoolStats;
 
 /// A snapshot of a loop's counters, from [`stats`] or [`Runtime::stats`](crate::Runtime::stats).
 ///
@@ -22,7 +26,8 @@ pub struct LoopStats {
     pub ready_queue: usize,
     /// Timers armed right now.
     pub timers_pending: usize,
-    /// Sockets registered with the reactor right now.
+    /// I/O sources (sockets, pipes, [`io::Async`](crate::io::Async)) registered with the
+    /// reactor right now.
     pub io_sources: usize,
     /// Polls that blocked the loop longer than `slow_callback_duration`.
     pub slow_polls: u64,
@@ -31,12 +36,6 @@ pub struct LoopStats {
     pub slow_polls_by_label: Vec<(std::sync::Arc<str>, u64)>,
     /// Detached tasks that panicked with nobody to see it.
     pub unobserved_panics: u64,
-    /// Every thread pool alive in the process (this loop's default executor included):
-    /// threads, active, queued and completed jobs.
-    pub pools: Vec<PoolStats>,
-    /// This loop's process pools (a process pool belongs to the loop that made it): workers
-    /// alive and busy, queued jobs, completed, crashed and restarted workers.
-    pub process_pools: Vec<ProcessPoolStats>,
 }
 
 /// The current loop's counters.

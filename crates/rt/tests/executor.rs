@@ -87,16 +87,16 @@ fn cancelling_the_awaiter_discards_the_result_but_the_job_finishes() {
 }
 
 #[test]
-fn the_loops_stats_list_the_pools() {
+fn pool_stats_list_every_live_pool() {
     kairos_rt::run(async {
         let pool = ThreadPool::builder().max_workers(3).thread_name_prefix("statspool").build();
         pool.spawn(|| ()).await.unwrap();
         to_thread(|| ()).await.unwrap();
-        let stats = kairos_rt::stats();
-        let mine = stats.pools.iter().find(|p| p.name_prefix == "statspool").expect("listed");
+        let pools = kairos_rt::executor::pool_stats();
+        let mine = pools.iter().find(|p| p.name_prefix == "statspool").expect("listed");
         assert_eq!(mine.max_workers, 3);
         assert_eq!(mine.completed, 1);
-        assert!(stats.pools.iter().any(|p| p.name_prefix == "kairos-default"));
+        assert!(pools.iter().any(|p| p.name_prefix == "kairos-default"));
     });
 }
 

@@ -47,7 +47,7 @@ fn tcp_echo_round_trip_with_many_clients() {
                         w.close().await.unwrap();
                     };
                     let recv = async { r.read_exact(&mut echoed).await.unwrap() };
-                    kairos_rt::gather!(send, recv).await;
+                    kairos_sync::gather!(send, recv).await;
                     assert!(echoed.iter().all(|&b| b == i));
                 })
             })

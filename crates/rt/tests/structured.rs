@@ -5,8 +5,8 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use kairos_rt::combinator::{as_completed, gather, race, try_gather};
 use kairos_rt::{sleep, spawn, yield_now, ChildFailure, TaskGroup};
+use kairos_sync::combinator::{as_completed, gather, race, try_gather};
 
 async fn slow_operation(name: &str, ms: u64) -> String {
     sleep(Duration::from_millis(ms)).await;
@@ -78,10 +78,10 @@ fn try_gather_returns_the_first_error_and_cancels_the_rest() {
 fn the_gather_macro_mixes_types() {
     kairos_rt::run(async {
         let (a, b, c) =
-            kairos_rt::gather!(async { 1u8 }, slow_operation("B", 5), async { 'c' }).await;
+            kairos_sync::gather!(async { 1u8 }, slow_operation("B", 5), async { 'c' }).await;
         assert_eq!((a, b.as_str(), c), (1, "B result", 'c'));
         let failed: Result<(u8, String), String> =
-            kairos_rt::try_gather!(async { Ok(1u8) }, fallible("B", 5, true)).await;
+            kairos_sync::try_gather!(async { Ok(1u8) }, fallible("B", 5, true)).await;
         assert_eq!(failed.unwrap_err(), "B failed");
     });
 }
@@ -189,7 +189,7 @@ fn dropping_a_task_group_cancels_its_children() {
 fn semaphore_limits_concurrency_to_five_of_twenty() {
     // Seed 6.3: Semaphore(5) around 20 outbound calls.
     kairos_rt::run(async {
-        let semaphore = kairos_rt::sync::Semaphore::new(5);
+        let semaphore = kairos_sync::Semaphore::new(5);
         let in_flight = Rc::new(Cell::new(0));
         let max_seen = Rc::new(Cell::new(0));
         let started = Instant::now();

@@ -191,7 +191,7 @@ fn the_handle_of_a_task_cancelled_at_shutdown_says_cancelled() {
 fn another_thread_can_spawn_send_futures_and_call_soon() {
     kairos_rt::run(async {
         let handle = kairos_rt::Handle::current();
-        let (tx, rx) = kairos_rt::sync::oneshot::channel();
+        let (tx, rx) = kairos_sync::oneshot::channel();
         let thread = std::thread::spawn(move || {
             let remote = handle.spawn(async {
                 sleep(Duration::from_millis(5)).await;

@@ -19,7 +19,7 @@
 //! In all three, the arguments (extractors: [`Path`], [`Query`], [`Headers`], [`Json`],
 //! [`State`], `Bytes`...) are made on the loop — reading the body is I/O — and then the
 //! function runs where its kind says. A sync handler takes one of its worker's tokens from a
-//! loop-local FIFO [`Semaphore`](kairos_rt::sync::Semaphore) and runs on a pool of as many
+//! loop-local FIFO [`Semaphore`](kairos_sync::Semaphore) and runs on a pool of as many
 //! threads (`kairos-sync_0`, `kairos-sync_1`, ...), so blocking code never stalls the loop
 //! and never runs more than the limit at once; when all tokens are taken, requests wait in
 //! line, and one that waits longer than [`App::request_timeout`] (30 s) gets `503`. The

@@ -11,8 +11,8 @@
 use std::fmt;
 use std::time::Duration;
 
-use kairos_rt::sync::Semaphore;
 use kairos_rt::ThreadPool;
+use kairos_sync::Semaphore;
 
 use crate::handler::job_response;
 use crate::response::IntoResponse;

@@ -15,7 +15,7 @@ use bytes::Bytes;
 use futures_util::FutureExt;
 use http::{header, HeaderValue, Response, StatusCode};
 use http_body::{Body as HttpBody, Frame, SizeHint};
-use kairos_rt::sync::event::Wait;
+use kairos_sync::event::Wait;
 
 use super::worker::WorkerState;
 use crate::body::{BoxError, RequestBody};

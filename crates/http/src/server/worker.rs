@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use futures_util::future::{select, Either};
 use kairos_rt::net::TcpListener;
-use kairos_rt::sync::{Event, Semaphore};
+use kairos_sync::{Event, Semaphore};
 
 use super::connection::serve_connection;
 use super::{ServerConfig, Shutdown};

@@ -4,7 +4,7 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use kairos_rt::combinator::{gather as gather_all, try_gather};
+use kairos_sync::combinator::{gather as gather_all, try_gather};
 use kairos_web::http::StatusCode;
 use kairos_web::{HttpError, Json, Query};
 use serde::Deserialize;

@@ -4,7 +4,7 @@
 use std::cell::OnceCell;
 use std::time::Instant;
 
-use kairos_rt::process::{ProcessFn, ProcessPool};
+use kairos_process::{ProcessFn, ProcessPool};
 use kairos_rt::ThreadPool;
 use kairos_web::http::StatusCode;
 use kairos_web::{HttpError, Json, Query, State};

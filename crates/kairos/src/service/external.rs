@@ -6,8 +6,8 @@ use std::rc::Rc;
 use std::time::Instant;
 
 use kairos_http::Client;
-use kairos_rt::combinator::try_gather;
-use kairos_rt::sync::Semaphore;
+use kairos_sync::combinator::try_gather;
+use kairos_sync::Semaphore;
 use kairos_web::http::StatusCode;
 use kairos_web::{HttpError, Json, Query, State};
 use serde::Deserialize;

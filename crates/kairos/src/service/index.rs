@@ -79,16 +79,14 @@ fn escape(text: &str) -> String {
 /// The loop's stats: tasks, polls, slow polls, and every pool's active and queued jobs.
 pub(crate) async fn debug_loop() -> Json<Value> {
     let stats = kairos_rt::stats();
-    let pools: Vec<Value> = stats
-        .pools
+    let pools: Vec<Value> = kairos_rt::executor::pool_stats()
         .iter()
         .map(|p| {
             json!({"name_prefix": p.name_prefix, "max_workers": p.max_workers, "threads": p.threads,
                    "active": p.active, "queued": p.queued, "completed": p.completed})
         })
         .collect();
-    let process_pools: Vec<Value> = stats
-        .process_pools
+    let process_pools: Vec<Value> = kairos_process::stats()
         .iter()
         .map(|p| {
             json!({"max_workers": p.max_workers, "workers": p.workers, "busy": p.busy,

@@ -48,7 +48,8 @@
 //! - Shutdown always cancels queued jobs (Python's `cancel_futures=True`) and waits for running
 //!   ones with a time limit, not forever.
 //! - Dropping a job's handle before it starts cancels it (Python runs a forgotten future's job).
-//! - [`ThreadPool::stats`] shows threads, queue and outcomes, cheaply, for dashboards.
+//! - [`ThreadPool::stats`] shows threads, queue and outcomes, cheaply, for dashboards, and
+//!   [`pool_stats`] shows every pool alive in the process.
 //!
 //! # Layout
 //!
@@ -59,6 +60,7 @@
 //! | `worker.rs` | the shared state, the worker threads' loop, shutdown |
 //! | `job.rs` | [`Job`]: the future of one job, and the cell it shares with the pool |
 //! | `error.rs` | [`JobError`] |
+//! | `registry.rs` | [`pool_stats`]: every live pool, registered when built |
 //! | `tests.rs` | the behaviour above, as tests |
 
 mod default;
@@ -75,7 +77,7 @@ pub(crate) use default::DefaultExecutor;
 pub use default::{default_executor, to_thread};
 pub use error::JobError;
 pub use job::Job;
-pub(crate) use registry::all_pool_stats;
+pub use registry::pool_stats;
 pub use thread_pool::{PoolStats, ThreadPool, ThreadPoolBuilder};
 
 /// Runs `f` on `pool` and returns a future of its result: asyncio's

@@ -240,7 +240,8 @@ impl<S: Source> Registration<S> {
         let reactor =
             crate::context::with_core(|core| Rc::clone(&core.reactor)).ok_or_else(|| {
                 io::Error::other(
-                "kairos sockets need a running event loop; create them inside kairos_rt::run(...)",
+                "kairos I/O sources (sockets, pipes, kairos_rt::io::Async) need a running event \
+                 loop; create them inside kairos_rt::run(...)",
             )
             })?;
         let key = reactor.register(&mut source)?;
@@ -269,6 +270,12 @@ impl<S: Source> Registration<S> {
                 result => return Poll::Ready(result),
             }
         }
+    }
+
+    /// Forgets the readiness of `direction`, after an operation of the owner's hit
+    /// `WouldBlock` outside [`poll_io`](Self::poll_io).
+    pub(crate) fn clear_ready(&self, direction: Direction) {
+        self.reactor.clear_ready(self.key, direction);
     }
 
     /// Forgets that data is available in `direction` (keeping closed and error bits).
