@@ -22,7 +22,9 @@
 //! loop-local FIFO [`Semaphore`](kairos_rt::sync::Semaphore) and runs on a pool of as many
 //! threads (`kairos-sync_0`, `kairos-sync_1`, ...), so blocking code never stalls the loop
 //! and never runs more than the limit at once; when all tokens are taken, requests wait in
-//! line, and one that waits longer than [`App::request_timeout`] (30 s) gets `503`. The
+//! line, and one that waits longer than [`App::request_timeout`] (30 s) gets `503`. A token
+//! is held until the function returns, even if the client has gone away meanwhile (a thread
+//! cannot be stopped half-way, so neither can the work it holds a token for). The
 //! limiter is per worker, as anyio's is per process: `workers × tokens` in all.
 //!
 //! Errors are JSON, as FastAPI's: `{"detail": "Not Found"}` for 404, `405` with an `Allow`

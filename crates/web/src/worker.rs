@@ -5,13 +5,23 @@
 //! [`App::sync_tokens`](crate::App::sync_tokens) tokens — loop-local, FIFO, cancel-safe — and a
 //! [`ThreadPool`] of as many threads, named `kairos-sync_{i}`. A sync handler takes a token
 //! (waiting in line if none is free, up to the request timeout), runs on the pool, and gives
-//! the token back. Since the pool has exactly as many threads as tokens, a job never waits in
-//! the pool's queue, and the pool never runs more than the limit at once.
+//! the token back when the job ends. Since the pool has exactly as many threads as tokens, a
+//! job never waits in the pool's queue, and the pool never runs more than the limit at once.
+//!
+//! The token belongs to the job, not to the request: a thread cannot be stopped half-way, so
+//! when a client goes away and its request's future is dropped, the job runs on and keeps its
+//! token until it ends (see [`TokenHeld`]). Were the token given back at once, the next
+//! request would take it and queue its job behind a thread that is still busy, and clients
+//! that leave would make the queue grow without bound.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use kairos_rt::sync::Semaphore;
+use kairos_rt::executor::{Job, JobError};
+use kairos_rt::sync::{Permit, Semaphore};
 use kairos_rt::ThreadPool;
 
 use crate::handler::job_response;
@@ -60,11 +70,51 @@ impl WorkerContext {
                 .into_response()
             }
         };
-        // If the client goes away now, this future is dropped with the permit while the job
-        // may still run; the pool (as many threads as tokens) still bounds what runs at once.
-        let result = self.pool.spawn(job).await;
-        drop(permit);
+        let result = TokenHeld { job: Some(self.pool.spawn(job)), permit: Some(permit) }.await;
         job_response(result)
+    }
+}
+
+/// A sync job and the token it holds: the token goes back when the job ends, even if the
+/// request that started it is dropped first (its client went away).
+struct TokenHeld<R: Send + 'static> {
+    // `Option`s so that `Drop` can move them into the task that waits for the job.
+    job: Option<Job<R>>,
+    permit: Option<Permit>,
+}
+
+impl<R: Send + 'static> Future for TokenHeld<R> {
+    type Output = Result<R, JobError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // Every field is `Unpin` (a `Job` is a handle, a `Permit` an `Rc`).
+        let this = self.get_mut();
+        let Some(job) = this.job.as_mut() else {
+            panic!("TokenHeld polled after it completed");
+        };
+        let result = std::task::ready!(Pin::new(job).poll(cx));
+        this.job = None;
+        this.permit = None; // the job is over: its token goes to the next request in line
+        Poll::Ready(result)
+    }
+}
+
+impl<R: Send + 'static> Drop for TokenHeld<R> {
+    fn drop(&mut self) {
+        let (Some(job), Some(permit)) = (self.job.take(), self.permit.take()) else { return };
+        if job.is_finished() {
+            return; // dropping both gives the token back; the job's result is not wanted
+        }
+        // The request is gone but its job runs on: a task on this loop (the request's
+        // future is dropped on its worker's loop, or by the loop's shutdown, which lets
+        // destructors spawn) waits for the job and then gives the token back. Only leaving
+        // clients pay for it. Awaiting the job rather than dropping it also lets a job that
+        // has not started yet run: it holds a token, so a thread is free for it at once.
+        let waiter = kairos_rt::spawn_named("kairos-web: sync job of a departed client", async {
+            let _ = job.await;
+            drop(permit);
+        });
+        drop(waiter); // detached: the loop owns it until the job ends
     }
 }
 
