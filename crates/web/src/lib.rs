@@ -117,7 +117,7 @@
 //! | `worker.rs` | [`WorkerContext`]: a worker's sync limiter and sync pool |
 //! | [`extract`] | [`FromRequestParts`], [`FromRequest`], [`Path`], [`Query`], [`Headers`], [`State`] |
 //! | `json.rs` | [`Json`], in and out |
-//! | [`response`] | [`IntoResponse`], [`Html`], header tuples |
+//! | [`response`] | [`IntoResponse`], [`Html`], header tuples, [`InvalidHeader`] |
 //! | `error.rs` | [`HttpError`]: every error as `{"detail": ...}` |
 //! | `streaming.rs` | [`StreamingResponse`] |
 //! | [`sse`] | [`Sse`], [`sse::Event`] |
@@ -141,7 +141,7 @@ pub use error::{HttpError, ValidationItem};
 pub use extract::{FromRequest, FromRequestParts, Headers, Path, Query, State};
 pub use handler::{on_pool, sync, Handler, HandlerKind, PoolHandler, ResponseFuture, SyncHandler};
 pub use json::Json;
-pub use response::{Html, IntoResponse};
+pub use response::{Html, IntoResponse, InvalidHeader};
 pub use router::RouteInfo;
 pub use sse::Sse;
 pub use streaming::{IntoChunk, StreamingResponse};

@@ -424,3 +424,48 @@ fn path_and_state_reach_extractors_of_every_kind_in_any_company() {
     assert_eq!(client.get("/state").send().text(), "item-");
     assert_eq!(client.get("/query?ms=9").send().text(), "9");
 }
+
+#[test]
+fn a_handler_that_sets_an_invalid_header_gets_500_and_the_server_answers_on() {
+    let app = App::new()
+        .get("/", || async { "Hello, World!" })
+        // A value from user input, with a line break in it (header injection).
+        .get("/value", |Query(q): Query<Value>| async move {
+            ([("x-note", q["note"].as_str().unwrap_or("").to_owned())], "hi")
+        })
+        .get("/name", || async { (StatusCode::CREATED, [("x note", "v")], "hi") })
+        .get("/sync-value", sync(|| ([("x-note", "a\r\nset-cookie: stolen=1")], "hi")))
+        .get("/media-type", || async {
+            StreamingResponse::new(stream::iter(["a", "b"]), "text/plain\n")
+        })
+        .get("/stream-header", || async {
+            StreamingResponse::new(stream::iter(["a"]), "text/plain").header("x-id", "1\n2")
+        })
+        .get("/error-header", || async {
+            Err::<(), _>(HttpError::forbidden("no").with_header("www authenticate", "Bearer"))
+        });
+    let client = TestClient::new(app);
+    for path in [
+        "/value?note=a%0Ab",
+        "/name",
+        "/sync-value",
+        "/media-type",
+        "/stream-header",
+        "/error-header",
+    ] {
+        let response = raw(
+            client.addr(),
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+        );
+        assert!(
+            response.starts_with("HTTP/1.1 500 Internal Server Error\r\n"),
+            "{path}: {response}"
+        );
+        assert_eq!(body_of(&response), r#"{"detail":"Internal Server Error"}"#, "{path}");
+        assert!(!response.contains("stolen"), "{path}: {response}");
+        assert_eq!(client.get("/").send().text(), "Hello, World!", "after {path}");
+    }
+    // The same builders with valid values still work.
+    let fine = client.get("/value?note=fine").send();
+    assert_eq!((fine.status(), fine.header("x-note")), (StatusCode::OK, Some("fine")));
+}
