@@ -113,7 +113,7 @@
 //! |---|---|
 //! | `app.rs` | [`App`]: registration, state, settings, the per-worker service, dispatch |
 //! | `router.rs` | the route table (`matchit`), 404/405, [`RouteInfo`] |
-//! | [`handler`] | [`Handler`], [`HandlerKind`], [`sync`], [`on_pool`] |
+//! | [`handler`] | [`Handler`], [`HandlerKind`], [`sync`], [`on_pool`], [`BlockingHandler`] |
 //! | `worker.rs` | [`WorkerContext`]: a worker's sync limiter and sync pool |
 //! | [`extract`] | [`FromRequestParts`], [`FromRequest`], [`Path`], [`Query`], [`Headers`], [`State`] |
 //! | `json.rs` | [`Json`], in and out |
@@ -139,7 +139,10 @@ mod worker;
 pub use app::{App, AppService, DEFAULT_REQUEST_TIMEOUT, DEFAULT_SYNC_TOKENS};
 pub use error::{HttpError, ValidationItem};
 pub use extract::{FromRequest, FromRequestParts, Headers, Path, Query, State};
-pub use handler::{on_pool, sync, Handler, HandlerKind, PoolHandler, ResponseFuture, SyncHandler};
+pub use handler::{
+    on_pool, sync, BlockingHandler, Handler, HandlerKind, PoolHandler, ResponseFuture,
+    RunsBlocking, SyncHandler, SyncPool,
+};
 pub use json::Json;
 pub use response::{Html, IntoResponse, InvalidHeader};
 pub use router::RouteInfo;
