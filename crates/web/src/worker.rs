@@ -1,4 +1,5 @@
-//! The per-worker half of an [`App`](crate::App): its sync limiter and sync pool.
+//! The per-worker half of an [`App`](crate::App): its sync limiter and sync pool, and its
+//! worker states ([`App::worker_state`](crate::App::worker_state)).
 //!
 //! FastAPI runs `def` routes through anyio's thread limiter: 40 tokens per process. Here each
 //! worker (one loop, one thread) has its own [`Semaphore`] of
@@ -13,10 +14,21 @@
 //! token until it ends (see [`TokenHeld`]). Were the token given back at once, the next
 //! request would take it and queue its job behind a thread that is still busy, and clients
 //! that leave would make the queue grow without bound.
+//!
+//! Worker states are made by their factories when the worker starts, on its loop, and live as
+//! long as its service. Extractors see only the request, whose extensions must be `Send`, so
+//! a routed request carries its worker's id and [`WorkerState`](crate::WorkerState) finds
+//! the states in this thread's table of workers (one entry per App served on the thread).
 
+use std::any::{Any, TypeId};
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -31,23 +43,66 @@ use crate::{HttpError, Response};
 /// The thread-name prefix of the sync pool: threads are `kairos-sync_0`, `kairos-sync_1`, ...
 pub const SYNC_THREAD_PREFIX: &str = "kairos-sync";
 
-/// One worker's sync limiter and pool (opaque; made by the App for each worker).
+/// A factory of a worker state, as [`App::worker_state`](crate::App::worker_state) keeps it.
+pub(crate) type StateFactory = Arc<dyn Fn() -> Rc<dyn Any> + Send + Sync>;
+
+/// One worker's states, by type.
+type WorkerStates = HashMap<TypeId, Rc<dyn Any>>;
+
+thread_local! {
+    /// The states of the workers whose loop runs on this thread, by worker id.
+    static WORKER_STATES: RefCell<HashMap<u64, Rc<WorkerStates>>> = RefCell::new(HashMap::new());
+}
+
+/// Ids of worker contexts, unique in the process.
+static NEXT_WORKER_ID: AtomicU64 = AtomicU64::new(0);
+
+/// One worker's sync limiter and pool, and its worker states (opaque; made by the App for
+/// each worker).
 pub struct WorkerContext {
+    id: u64,
     limiter: Semaphore,
     pool: ThreadPool,
     request_timeout: Duration,
+    has_states: bool,
 }
 
 impl WorkerContext {
-    pub(crate) fn new(tokens: usize, request_timeout: Duration) -> WorkerContext {
+    /// Makes the worker's sync pool, and its states by running `factories` (in registration
+    /// order) on this thread: the worker's, under its loop.
+    pub(crate) fn new(
+        tokens: usize,
+        request_timeout: Duration,
+        factories: &[(TypeId, StateFactory)],
+    ) -> WorkerContext {
+        let id = NEXT_WORKER_ID.fetch_add(1, Ordering::Relaxed);
+        let has_states = !factories.is_empty();
+        if has_states {
+            let states: WorkerStates =
+                factories.iter().map(|(type_id, make)| (*type_id, make())).collect();
+            WORKER_STATES.with(|table| table.borrow_mut().insert(id, Rc::new(states)));
+        }
         WorkerContext {
+            id,
             limiter: Semaphore::new(tokens),
             pool: ThreadPool::builder()
                 .max_workers(tokens)
                 .thread_name_prefix(SYNC_THREAD_PREFIX)
                 .build(),
             request_timeout,
+            has_states,
         }
+    }
+
+    /// This worker's id, carried by its routed requests.
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The state of type `T` of worker `id`, if that worker runs on this thread and has one.
+    pub(crate) fn state<T: 'static>(id: u64) -> Option<Rc<T>> {
+        let states = WORKER_STATES.with(|table| table.borrow().get(&id).cloned())?;
+        Rc::clone(states.get(&TypeId::of::<T>())?).downcast::<T>().ok()
     }
 
     /// Runs `job` on the sync pool under the limiter; `503` if no token came in time.
@@ -118,9 +173,22 @@ impl<R: Send + 'static> Drop for TokenHeld<R> {
     }
 }
 
+impl Drop for WorkerContext {
+    fn drop(&mut self) {
+        if self.has_states {
+            // The states are dropped here, on the worker's thread, after its requests. At the
+            // thread's exit the table may be gone already, with the states in it.
+            let states =
+                WORKER_STATES.try_with(|table| table.borrow_mut().remove(&self.id)).ok().flatten();
+            drop(states);
+        }
+    }
+}
+
 impl fmt::Debug for WorkerContext {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WorkerContext")
+            .field("id", &self.id)
             .field("limiter", &self.limiter)
             .field("pool", &self.pool)
             .field("request_timeout", &self.request_timeout)

@@ -9,6 +9,7 @@
 //! | [`Query<T>`] | the query string | 422, `loc: ["query", name]` |
 //! | [`Headers<T>`] | the headers, `user_agent` ← `User-Agent` (FastAPI's `Header()`) | 422, `loc: ["header", name]` |
 //! | [`State<T>`] | the value given to [`App::with_state`](crate::App::with_state) | 500 (a programming error, logged) |
+//! | [`WorkerState<T>`] | the value [`App::worker_state`](crate::App::worker_state)'s factory made on this worker (`async` handlers only) | 500 (a programming error, logged) |
 //! | `HeaderMap`, `Method`, `Uri` | the request head | — |
 //! | [`Json<T>`](crate::Json) (last) | the body, as JSON | 422, `loc: ["body", ...]`; 413 past the server's limit |
 //! | `Bytes`, `String` (last) | the body, raw | 413 past the limit; 422 if not UTF-8 |
@@ -22,6 +23,7 @@ mod header;
 mod path;
 mod query;
 mod state;
+mod worker_state;
 
 use std::future::Future;
 
@@ -34,13 +36,14 @@ pub use path::Path;
 pub use query::Query;
 pub use state::State;
 pub(crate) use state::StateMap;
+pub use worker_state::WorkerState;
 
 use crate::{HttpError, Request};
 
 /// An extractor that needs only the request head: any argument of a handler.
 pub trait FromRequestParts: Sized {
-    /// Whether this extractor reads the route's context — its path parameters ([`Path`]) or
-    /// the App's state ([`State`]) — from the request's extensions. The router puts that
+    /// Whether this extractor reads the route's context — its path parameters ([`Path`]), the
+    /// App's state ([`State`]) or the worker's ([`WorkerState`]) — from the request's extensions. The router puts that
     /// context into a request only for handlers with such an extractor (one allocation less
     /// per request for the others). Keep the default, `true`, unless yours reads neither.
     const NEEDS_ROUTE_CONTEXT: bool = true;
@@ -63,12 +66,13 @@ pub trait FromRequest<M = ViaRequest>: Sized {
 }
 
 /// What the router knows about a request that its extractors may need: the matched route's
-/// parameters (percent-decoded) and the App's states. Put in the request's extensions, once,
-/// for handlers that need it.
+/// parameters (percent-decoded), the App's states and the id of the worker serving it. Put
+/// in the request's extensions, once, for handlers that need it.
 #[derive(Clone, Debug)]
 pub(crate) struct RouteContext {
     pub(crate) params: Vec<(String, String)>,
     pub(crate) states: StateMap,
+    pub(crate) worker: u64,
 }
 
 impl RouteContext {
