@@ -57,6 +57,28 @@ impl fmt::Display for HandlerKind {
 ///
 /// The function itself must be `Send + Sync + 'static`, because every worker calls it; the
 /// future of an async handler need not be `Send`, because it stays on one loop.
+///
+/// What is not a handler is refused at compile time with what to do, a plain `fn` given
+/// without [`sync`] for one ("... is not a handler kairos-web can route to", with notes):
+///
+/// ```compile_fail
+/// fn plain() -> &'static str { "def, not async def" }
+/// let app = kairos_web::App::new().get("/", plain); // `sync(plain)` compiles
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a handler kairos-web can route to",
+    label = "not a handler",
+    note = "a handler is an `async fn` (or a closure returning a future) of at most 8 \
+            extractor arguments (`Path`, `Query`, `Headers`, `State`, `WorkerState`, \
+            `HeaderMap`, ...; only the last may read the body: `Json`, `Bytes`, `String`, \
+            `Request`) whose output implements `IntoResponse` (for `Result<T, E>`, both must: \
+            make `E` an `HttpError`)",
+    note = "a plain `fn` must be wrapped: `sync(f)` runs it on the worker's sync pool (FastAPI's \
+            `def` route), `on_pool(&pool, f)` on a pool of yours; its arguments and result \
+            must then be `Send`",
+    note = "the function itself must be `Send + Sync + 'static`: capture `Arc`s, not references \
+            or `Rc`s (for a value per worker, see `App::worker_state`)"
+)]
 pub trait Handler<T>: Send + Sync + Sized + 'static {
     /// Where this handler runs.
     fn kind(&self) -> HandlerKind;

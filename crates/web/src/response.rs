@@ -23,6 +23,15 @@ use http::StatusCode;
 use crate::Response;
 
 /// Anything a handler can return.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a response, so a handler cannot return it",
+    label = "not a response",
+    note = "return a `String` or `&'static str`, `Json(value)`, `Html(text)`, `Bytes`, \
+            `StatusCode`, `(StatusCode, R)`, `(headers, R)`, `Response`, a `StreamingResponse` \
+            or `Sse`, or implement `IntoResponse` for your type",
+    note = "a `Result<T, E>` is a response when both are: turn your error into an `HttpError` \
+            (`.map_err(|e| HttpError::bad_request(e.to_string()))`)"
+)]
 pub trait IntoResponse {
     /// Turns `self` into the response sent to the client.
     fn into_response(self) -> Response;

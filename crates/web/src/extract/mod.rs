@@ -41,6 +41,14 @@ pub use worker_state::WorkerState;
 use crate::{HttpError, Request};
 
 /// An extractor that needs only the request head: any argument of a handler.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be made from a request's head, so it cannot be this argument",
+    label = "not an extractor of the request's head",
+    note = "only a handler's last argument may read the body (`Json<T>`, `Bytes`, `String`, \
+            `Request`): move it last",
+    note = "for a type of your own, implement `FromRequestParts` (or `FromRequest` to read the \
+            body, as the last argument)"
+)]
 pub trait FromRequestParts: Sized {
     /// Whether this extractor reads the route's context — its path parameters ([`Path`]), the
     /// App's state ([`State`]) or the worker's ([`WorkerState`]) — from the request's extensions. The router puts that
@@ -56,6 +64,14 @@ pub trait FromRequestParts: Sized {
 ///
 /// `M` only tells apart the blanket implementation for [`FromRequestParts`] types; leave it
 /// to its default when implementing.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be made from a request, so it cannot be a handler's argument",
+    label = "not an extractor",
+    note = "arguments are extractors: `Path<T>`, `Query<T>`, `Headers<T>`, `State<T>`, \
+            `WorkerState<T>`, `HeaderMap`, `Method`, `Uri`, and last `Json<T>`, `Bytes`, \
+            `String` or `Request`; `T` of `Path`/`Query`/`Headers`/`Json` is `Deserialize`",
+    note = "for a type of your own, implement `FromRequestParts` (or `FromRequest`)"
+)]
 pub trait FromRequest<M = ViaRequest>: Sized {
     /// As [`FromRequestParts::NEEDS_ROUTE_CONTEXT`]: keep `true` unless this extractor reads
     /// neither path parameters nor state.
