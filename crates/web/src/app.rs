@@ -16,7 +16,7 @@ use crate::extract::{RouteContext, StateMap};
 use crate::handler::{erase, Handler, ResponseFuture};
 use crate::response::IntoResponse;
 use crate::router::{Lookup, RouteInfo, Router};
-use crate::worker::WorkerContext;
+use crate::worker::{StateFactory, WorkerContext};
 use crate::{HttpError, Request};
 
 /// anyio's default thread limiter: 40 tokens.
@@ -35,6 +35,7 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct App {
     router: Router,
     states: HashMap<TypeId, Arc<dyn Any + Send + Sync>>,
+    worker_states: Vec<(TypeId, StateFactory)>,
     sync_tokens: usize,
     request_timeout: Duration,
 }
@@ -54,6 +55,7 @@ impl App {
         App {
             router: Router::default(),
             states: HashMap::new(),
+            worker_states: Vec::new(),
             sync_tokens: DEFAULT_SYNC_TOKENS,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
         }
@@ -64,6 +66,47 @@ impl App {
     /// worker.
     pub fn with_state<S: Send + Sync + 'static>(mut self, state: S) -> App {
         self.states.insert(TypeId::of::<S>(), Arc::new(state));
+        self
+    }
+
+    /// Adds per-worker state, read by `async` handlers with
+    /// [`WorkerState<T>`](crate::WorkerState): `make` runs once on each worker, on its own
+    /// thread and loop, when the worker starts (and again for a worker that replaces a dead
+    /// one), and its value lives as long as the worker. One factory per type (a second of the
+    /// same type replaces the first); factories run in the order they were first added.
+    ///
+    /// This is the place for what belongs to one loop and cannot be sent to another thread —
+    /// a [`ProcessPool`](kairos_rt::ProcessPool), a [`kairos_http::Client`], an
+    /// `Rc<RefCell<_>>` cache: `T` need not be `Send`, only the factory must be (every worker
+    /// calls it). What all workers share goes in [`with_state`](App::with_state) instead.
+    ///
+    /// ```
+    /// use kairos_web::{App, WorkerState};
+    /// use kairos_web::kairos_http::Client;
+    ///
+    /// // One HTTP client per worker loop, its connections reused across that worker's
+    /// // requests (httpx.AsyncClient, made in a lifespan handler).
+    /// async fn proxy(WorkerState(client): WorkerState<Client>) -> String {
+    ///     format!("{} idle connections on this worker", client.idle_connections())
+    /// }
+    /// let app = App::new().worker_state(Client::new).get("/proxy", proxy);
+    /// # let client = kairos_web::TestClient::new(app);
+    /// # assert_eq!(client.get("/proxy").send().text(), "0 idle connections on this worker");
+    /// ```
+    ///
+    /// A factory that panics takes its worker down as it starts; the server logs it and
+    /// starts a replacement, which calls the factory again.
+    pub fn worker_state<T, F>(mut self, make: F) -> App
+    where
+        T: 'static,
+        F: Fn() -> T + Send + Sync + 'static,
+    {
+        let factory: StateFactory = Arc::new(move || Rc::new(make()) as Rc<dyn Any>);
+        let type_id = TypeId::of::<T>();
+        match self.worker_states.iter_mut().find(|(id, _)| *id == type_id) {
+            Some((_, existing)) => *existing = factory,
+            None => self.worker_states.push((type_id, factory)),
+        }
         self
     }
 
@@ -126,8 +169,8 @@ impl App {
 
     /// Mounts every route of `other` under `prefix` (FastAPI's `include_router(prefix=...)`):
     /// `other`'s `/users/{id}` becomes `/api/users/{id}`, its `/` becomes `/api`. `other`'s
-    /// states are added (this App's win on a clash); its sync settings are not used — this
-    /// App's apply.
+    /// states and worker states are added (this App's win on a clash); its sync settings are
+    /// not used — this App's apply.
     ///
     /// # Panics
     ///
@@ -137,6 +180,11 @@ impl App {
         for (type_id, state) in other.states {
             self.states.entry(type_id).or_insert(state);
         }
+        for (type_id, factory) in other.worker_states {
+            if !self.worker_states.iter().any(|(id, _)| *id == type_id) {
+                self.worker_states.push((type_id, factory));
+            }
+        }
         self
     }
 
@@ -145,18 +193,23 @@ impl App {
         self.router.routes()
     }
 
-    /// What [`Server::start`] takes: builds the App's service once per worker, each with its
-    /// own sync limiter and pool.
+    /// What [`Server::start`] takes: builds the App's service once per worker, on that
+    /// worker's loop, each with its own sync limiter and pool and its own worker states.
     pub fn into_make_service(self) -> impl Fn() -> AppService + Send + Sync + Clone + 'static {
         let shared = Arc::new(Shared {
             router: self.router,
             states: StateMap(Arc::new(self.states)),
+            worker_states: self.worker_states,
             sync_tokens: self.sync_tokens,
             request_timeout: self.request_timeout,
         });
         move || {
             let shared = Arc::clone(&shared);
-            let worker = Rc::new(WorkerContext::new(shared.sync_tokens, shared.request_timeout));
+            let worker = Rc::new(WorkerContext::new(
+                shared.sync_tokens,
+                shared.request_timeout,
+                &shared.worker_states,
+            ));
             Box::new(move |request| dispatch(&shared, &worker, request))
         }
     }
@@ -173,6 +226,7 @@ impl fmt::Debug for App {
         f.debug_struct("App")
             .field("routes", &self.routes())
             .field("states", &self.states.len())
+            .field("worker_states", &self.worker_states.len())
             .field("sync_tokens", &self.sync_tokens)
             .field("request_timeout", &self.request_timeout)
             .finish()
@@ -183,6 +237,7 @@ impl fmt::Debug for App {
 struct Shared {
     router: Router,
     states: StateMap,
+    worker_states: Vec<(TypeId, StateFactory)>,
     sync_tokens: usize,
     request_timeout: Duration,
 }
@@ -196,7 +251,8 @@ fn dispatch(shared: &Shared, worker: &Rc<WorkerContext>, mut request: Request) -
     match shared.router.lookup(request.method(), request.uri().path()) {
         Lookup::Found(handler, params) => {
             if handler.needs_route_context() {
-                let context = RouteContext { params, states: shared.states.clone() };
+                let context =
+                    RouteContext { params, states: shared.states.clone(), worker: worker.id() };
                 request.extensions_mut().insert(context);
             }
             handler.call(request, Rc::clone(worker))

@@ -13,7 +13,7 @@ use http::StatusCode;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::response::IntoResponse;
+use crate::response::{IntoResponse, InvalidHeader};
 use crate::Response;
 
 /// An error answered as `status` with the JSON body `{"detail": detail}`.
@@ -38,27 +38,44 @@ struct Inner {
     status: StatusCode,
     detail: Value,
     headers: HeaderMap,
+    // The first header that could not be added: the response becomes a logged 500.
+    invalid: Option<InvalidHeader>,
 }
 
 impl HttpError {
     /// An error with this status and detail (any JSON: a string, a list, an object).
     pub fn new(status: StatusCode, detail: impl Into<Value>) -> HttpError {
         HttpError {
-            inner: Box::new(Inner { status, detail: detail.into(), headers: HeaderMap::new() }),
+            inner: Box::new(Inner {
+                status,
+                detail: detail.into(),
+                headers: HeaderMap::new(),
+                invalid: None,
+            }),
         }
     }
 
     /// Adds a header to the response (FastAPI's `HTTPException(headers=...)`).
     ///
-    /// # Panics
-    ///
-    /// If `name` or `value` is not a valid header name or value: fix the literal.
+    /// A `name` or `value` that is not valid in HTTP makes the response a `500` instead,
+    /// logged with the header's name and what to fix ([`InvalidHeader`]); it does not panic.
     pub fn with_header(mut self, name: &str, value: &str) -> HttpError {
-        let name = HeaderName::try_from(name)
-            .unwrap_or_else(|e| panic!("invalid header name {name:?}: {e}"));
-        let value = HeaderValue::try_from(value)
-            .unwrap_or_else(|e| panic!("invalid header value {value:?}: {e}"));
-        self.inner.headers.append(name, value);
+        if self.inner.invalid.is_some() {
+            return self;
+        }
+        let header = match HeaderName::try_from(name) {
+            Ok(header) => header,
+            Err(e) => {
+                self.inner.invalid = Some(InvalidHeader::name(name, e));
+                return self;
+            }
+        };
+        match HeaderValue::try_from(value) {
+            Ok(value) => {
+                self.inner.headers.append(header, value);
+            }
+            Err(e) => self.inner.invalid = Some(InvalidHeader::value(&header, e)),
+        }
         self
     }
 
@@ -142,7 +159,10 @@ impl std::error::Error for HttpError {}
 
 impl IntoResponse for HttpError {
     fn into_response(self) -> Response {
-        let Inner { status, detail, headers } = *self.inner;
+        let Inner { status, detail, headers, invalid } = *self.inner;
+        if let Some(invalid) = invalid {
+            return invalid.into_response();
+        }
         let body = serde_json::json!({ "detail": detail }).to_string();
         let mut response = Response::new(body.into());
         *response.status_mut() = status;

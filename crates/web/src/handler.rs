@@ -57,6 +57,28 @@ impl fmt::Display for HandlerKind {
 ///
 /// The function itself must be `Send + Sync + 'static`, because every worker calls it; the
 /// future of an async handler need not be `Send`, because it stays on one loop.
+///
+/// What is not a handler is refused at compile time with what to do, a plain `fn` given
+/// without [`sync`] for one ("... is not a handler kairos-web can route to", with notes):
+///
+/// ```compile_fail
+/// fn plain() -> &'static str { "def, not async def" }
+/// let app = kairos_web::App::new().get("/", plain); // `sync(plain)` compiles
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a handler kairos-web can route to",
+    label = "not a handler",
+    note = "a handler is an `async fn` (or a closure returning a future) of at most 8 \
+            extractor arguments (`Path`, `Query`, `Headers`, `State`, `WorkerState`, \
+            `HeaderMap`, ...; only the last may read the body: `Json`, `Bytes`, `String`, \
+            `Request`) whose output implements `IntoResponse` (for `Result<T, E>`, both must: \
+            make `E` an `HttpError`)",
+    note = "a plain `fn` must be wrapped: `sync(f)` runs it on the worker's sync pool (FastAPI's \
+            `def` route), `on_pool(&pool, f)` on a pool of yours; its arguments and result \
+            must then be `Send`",
+    note = "the function itself must be `Send + Sync + 'static`: capture `Arc`s, not references \
+            or `Rc`s (for a value per worker, see `App::worker_state`)"
+)]
 pub trait Handler<T>: Send + Sync + Sized + 'static {
     /// Where this handler runs.
     fn kind(&self) -> HandlerKind;
@@ -140,6 +162,16 @@ where
     }
 }
 
+/// A plain function and where it runs, off the loop: the worker's sync pool
+/// ([`SyncHandler`], made by [`sync`]) or a pool of yours ([`PoolHandler`], made by
+/// [`on_pool`]). The two kinds share every line but the one that hands the call to its
+/// threads, which is [`RunsBlocking`]'s.
+#[derive(Debug, Clone)]
+pub struct BlockingHandler<P, F> {
+    place: P,
+    f: F,
+}
+
 /// A plain function run on the worker's bounded sync pool: FastAPI's `def` route.
 ///
 /// ```
@@ -152,22 +184,17 @@ where
 /// let app = App::new().get("/files/{name}", sync(read_file));
 /// # drop(app);
 /// ```
-#[derive(Debug, Clone)]
-pub struct SyncHandler<F>(F);
+pub type SyncHandler<F> = BlockingHandler<SyncPool, F>;
 
 /// Wraps a plain function to run on the worker's bounded sync pool (kind
 /// [`Sync`](HandlerKind::Sync)).
 pub fn sync<F>(f: F) -> SyncHandler<F> {
-    SyncHandler(f)
+    BlockingHandler { place: SyncPool, f }
 }
 
 /// A plain function run on a [`ThreadPool`] of your own: CPU-heavy work with its own bound,
 /// apart from the sync pool.
-#[derive(Debug, Clone)]
-pub struct PoolHandler<F> {
-    pool: ThreadPool,
-    f: F,
-}
+pub type PoolHandler<F> = BlockingHandler<ThreadPool, F>;
 
 /// Wraps a plain function to run on `pool` (kind [`Pool`](HandlerKind::Pool)). The pool's size
 /// bounds how many run at once; a pool with a full bounded queue answers `503`.
@@ -185,18 +212,75 @@ pub struct PoolHandler<F> {
 /// # drop(app);
 /// ```
 pub fn on_pool<F>(pool: &ThreadPool, f: F) -> PoolHandler<F> {
-    PoolHandler { pool: pool.clone(), f }
+    BlockingHandler { place: pool.clone(), f }
 }
 
-/// Marks the [`Handler`] implementations of [`SyncHandler`].
-#[doc(hidden)]
-#[derive(Debug)]
-pub struct Blocking<T>(PhantomData<T>);
+/// The worker's sync pool, behind its limiter: where a [`SyncHandler`] runs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SyncPool;
 
-/// Marks the [`Handler`] implementations of [`PoolHandler`].
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for super::SyncPool {}
+    impl Sealed for kairos_rt::ThreadPool {}
+}
+
+/// Where a [`BlockingHandler`]'s function runs: [`SyncPool`] or a [`ThreadPool`]. Sealed.
+pub trait RunsBlocking: sealed::Sealed + Sized + Send + Sync + 'static {
+    /// The kind [`App::routes`](crate::App::routes) lists.
+    const KIND: HandlerKind;
+
+    /// Runs `call(&handler.f)` off the loop and answers with its result (or the error that
+    /// kept it from running). Takes the handler's `Arc` so that the job can own it: the sync
+    /// pool then costs no clone at all, a thread pool one (of the pool's handle, to submit).
+    #[doc(hidden)]
+    fn run<F, R>(
+        handler: Arc<BlockingHandler<Self, F>>,
+        worker: Rc<WorkerContext>,
+        call: impl FnOnce(&F) -> R + Send + 'static,
+    ) -> impl Future<Output = Response>
+    where
+        F: Send + Sync + 'static,
+        R: IntoResponse + Send + 'static;
+}
+
+impl RunsBlocking for SyncPool {
+    const KIND: HandlerKind = HandlerKind::Sync;
+
+    async fn run<F, R>(
+        handler: Arc<BlockingHandler<Self, F>>,
+        worker: Rc<WorkerContext>,
+        call: impl FnOnce(&F) -> R + Send + 'static,
+    ) -> Response
+    where
+        F: Send + Sync + 'static,
+        R: IntoResponse + Send + 'static,
+    {
+        worker.run_sync(move || call(&handler.f)).await
+    }
+}
+
+impl RunsBlocking for ThreadPool {
+    const KIND: HandlerKind = HandlerKind::Pool;
+
+    async fn run<F, R>(
+        handler: Arc<BlockingHandler<Self, F>>,
+        _worker: Rc<WorkerContext>,
+        call: impl FnOnce(&F) -> R + Send + 'static,
+    ) -> Response
+    where
+        F: Send + Sync + 'static,
+        R: IntoResponse + Send + 'static,
+    {
+        let pool = handler.place.clone();
+        job_response(pool.spawn(move || call(&handler.f)).await)
+    }
+}
+
+/// Marks the [`Handler`] implementations of [`BlockingHandler`].
 #[doc(hidden)]
 #[derive(Debug)]
-pub struct OnPool<T>(PhantomData<T>);
+pub struct OffLoop<T>(PhantomData<T>);
 
 /// The response for a pool job's outcome.
 pub(crate) fn job_response<R: IntoResponse>(result: Result<R, JobError>) -> Response {
@@ -242,8 +326,10 @@ macro_rules! impl_handlers {
             }
         }
 
-        impl<F, R, M, $($T,)* $Last> Handler<Blocking<(M, $($T,)* $Last,)>> for SyncHandler<F>
+        impl<P, F, R, M, $($T,)* $Last> Handler<OffLoop<(M, $($T,)* $Last,)>>
+            for BlockingHandler<P, F>
         where
+            P: RunsBlocking,
             F: Fn($($T,)* $Last) -> R + Send + Sync + 'static,
             R: IntoResponse + Send + 'static,
             $($T: FromRequestParts + Send + 'static,)*
@@ -251,7 +337,7 @@ macro_rules! impl_handlers {
             M: 'static,
         {
             fn kind(&self) -> HandlerKind {
-                HandlerKind::Sync
+                P::KIND
             }
 
             fn needs_route_context(&self) -> bool {
@@ -262,33 +348,7 @@ macro_rules! impl_handlers {
             fn call(self: Arc<Self>, request: Request, worker: Rc<WorkerContext>) -> ResponseFuture {
                 Box::pin(async move {
                     extract!(request; $($T),*; $Last);
-                    worker.run_sync(move || (self.0)($($T,)* $Last)).await
-                })
-            }
-        }
-
-        impl<F, R, M, $($T,)* $Last> Handler<OnPool<(M, $($T,)* $Last,)>> for PoolHandler<F>
-        where
-            F: Fn($($T,)* $Last) -> R + Send + Sync + 'static,
-            R: IntoResponse + Send + 'static,
-            $($T: FromRequestParts + Send + 'static,)*
-            $Last: FromRequest<M> + Send + 'static,
-            M: 'static,
-        {
-            fn kind(&self) -> HandlerKind {
-                HandlerKind::Pool
-            }
-
-            fn needs_route_context(&self) -> bool {
-                false $(|| $T::NEEDS_ROUTE_CONTEXT)* || $Last::NEEDS_ROUTE_CONTEXT
-            }
-
-            #[allow(non_snake_case)]
-            fn call(self: Arc<Self>, request: Request, _worker: Rc<WorkerContext>) -> ResponseFuture {
-                Box::pin(async move {
-                    extract!(request; $($T),*; $Last);
-                    let pool = self.pool.clone();
-                    job_response(pool.spawn(move || (self.f)($($T,)* $Last)).await)
+                    P::run(self, worker, move |f| f($($T,)* $Last)).await
                 })
             }
         }
@@ -304,14 +364,15 @@ impl_handlers!(A, B, C, D, E; G);
 impl_handlers!(A, B, C, D, E, G; H);
 impl_handlers!(A, B, C, D, E, G, H; I);
 
-// Zero arguments, sync and on a pool.
-impl<F, R> Handler<Blocking<()>> for SyncHandler<F>
+// Zero arguments, off the loop.
+impl<P, F, R> Handler<OffLoop<()>> for BlockingHandler<P, F>
 where
+    P: RunsBlocking,
     F: Fn() -> R + Send + Sync + 'static,
     R: IntoResponse + Send + 'static,
 {
     fn kind(&self) -> HandlerKind {
-        HandlerKind::Sync
+        P::KIND
     }
 
     fn needs_route_context(&self) -> bool {
@@ -319,25 +380,6 @@ where
     }
 
     fn call(self: Arc<Self>, _request: Request, worker: Rc<WorkerContext>) -> ResponseFuture {
-        Box::pin(async move { worker.run_sync(move || (self.0)()).await })
-    }
-}
-
-impl<F, R> Handler<OnPool<()>> for PoolHandler<F>
-where
-    F: Fn() -> R + Send + Sync + 'static,
-    R: IntoResponse + Send + 'static,
-{
-    fn kind(&self) -> HandlerKind {
-        HandlerKind::Pool
-    }
-
-    fn needs_route_context(&self) -> bool {
-        false
-    }
-
-    fn call(self: Arc<Self>, _request: Request, _worker: Rc<WorkerContext>) -> ResponseFuture {
-        let pool = self.pool.clone();
-        Box::pin(async move { job_response(pool.spawn(move || (self.f)()).await) })
+        Box::pin(P::run(self, worker, |f| f()))
     }
 }

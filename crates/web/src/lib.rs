@@ -22,8 +22,16 @@
 //! loop-local FIFO [`Semaphore`](kairos_sync::Semaphore) and runs on a pool of as many
 //! threads (`kairos-sync_0`, `kairos-sync_1`, ...), so blocking code never stalls the loop
 //! and never runs more than the limit at once; when all tokens are taken, requests wait in
-//! line, and one that waits longer than [`App::request_timeout`] (30 s) gets `503`. The
+//! line, and one that waits longer than [`App::request_timeout`] (30 s) gets `503`. A token
+//! is held until the function returns, even if the client has gone away meanwhile (a thread
+//! cannot be stopped half-way, so neither can the work it holds a token for). The
 //! limiter is per worker, as anyio's is per process: `workers × tokens` in all.
+//!
+//! State comes in two scopes. What every worker shares is given to [`App::with_state`] and
+//! read with [`State`] (an `Arc`: `Send + Sync`). What belongs to one loop and cannot cross
+//! threads — a [`ProcessPool`](kairos_rt::ProcessPool), a [`kairos_http::Client`], an
+//! `Rc<RefCell<_>>` — is made by a factory given to [`App::worker_state`], once on each worker
+//! as it starts, and read with [`WorkerState`] (an `Rc`) by `async` handlers.
 //!
 //! Errors are JSON, as FastAPI's: `{"detail": "Not Found"}` for 404, `405` with an `Allow`
 //! header, `413` for a body over the server's limit, `422` with
@@ -111,11 +119,11 @@
 //! |---|---|
 //! | `app.rs` | [`App`]: registration, state, settings, the per-worker service, dispatch |
 //! | `router.rs` | the route table (`matchit`), 404/405, [`RouteInfo`] |
-//! | [`handler`] | [`Handler`], [`HandlerKind`], [`sync`], [`on_pool`] |
-//! | `worker.rs` | [`WorkerContext`]: a worker's sync limiter and sync pool |
-//! | [`extract`] | [`FromRequestParts`], [`FromRequest`], [`Path`], [`Query`], [`Headers`], [`State`] |
+//! | [`handler`] | [`Handler`], [`HandlerKind`], [`sync`], [`on_pool`], [`BlockingHandler`] |
+//! | `worker.rs` | [`WorkerContext`]: a worker's sync limiter, sync pool and worker states |
+//! | [`extract`] | [`FromRequestParts`], [`FromRequest`], [`Path`], [`Query`], [`Headers`], [`State`], [`WorkerState`] |
 //! | `json.rs` | [`Json`], in and out |
-//! | [`response`] | [`IntoResponse`], [`Html`], header tuples |
+//! | [`response`] | [`IntoResponse`], [`Html`], header tuples, [`InvalidHeader`] |
 //! | `error.rs` | [`HttpError`]: every error as `{"detail": ...}` |
 //! | `streaming.rs` | [`StreamingResponse`] |
 //! | [`sse`] | [`Sse`], [`sse::Event`] |
@@ -136,10 +144,13 @@ mod worker;
 
 pub use app::{App, AppService, DEFAULT_REQUEST_TIMEOUT, DEFAULT_SYNC_TOKENS};
 pub use error::{HttpError, ValidationItem};
-pub use extract::{FromRequest, FromRequestParts, Headers, Path, Query, State};
-pub use handler::{on_pool, sync, Handler, HandlerKind, PoolHandler, ResponseFuture, SyncHandler};
+pub use extract::{FromRequest, FromRequestParts, Headers, Path, Query, State, WorkerState};
+pub use handler::{
+    on_pool, sync, BlockingHandler, Handler, HandlerKind, PoolHandler, ResponseFuture,
+    RunsBlocking, SyncHandler, SyncPool,
+};
 pub use json::Json;
-pub use response::{Html, IntoResponse};
+pub use response::{Html, IntoResponse, InvalidHeader};
 pub use router::RouteInfo;
 pub use sse::Sse;
 pub use streaming::{IntoChunk, StreamingResponse};

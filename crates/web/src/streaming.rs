@@ -3,11 +3,11 @@
 use bytes::Bytes;
 use futures_core::Stream;
 use futures_util::StreamExt;
-use http::header::{self, HeaderName, HeaderValue};
+use http::header;
 use http::StatusCode;
 use kairos_http::{Body, BoxError};
 
-use crate::response::IntoResponse;
+use crate::response::{IntoResponse, InvalidHeader};
 use crate::Response;
 
 /// A response whose body is a stream of chunks, each sent (chunked) as soon as it is produced:
@@ -35,14 +35,15 @@ use crate::Response;
 /// ```
 pub struct StreamingResponse {
     response: Response,
+    // The first header that could not be set: the response becomes a logged 500.
+    invalid: Option<InvalidHeader>,
 }
 
 impl StreamingResponse {
     /// A `200` response streaming `stream` with this `Content-Type` (`media_type`).
     ///
-    /// # Panics
-    ///
-    /// If `media_type` is not a valid header value.
+    /// A `media_type` that is not a valid header value (a line break in it, say) makes the
+    /// response a `500`, logged with what to fix ([`InvalidHeader`]); it does not panic.
     pub fn new<S>(stream: S, media_type: &str) -> StreamingResponse
     where
         S: Stream + 'static,
@@ -50,10 +51,9 @@ impl StreamingResponse {
     {
         let body = Body::from_stream(stream.map(IntoChunk::into_chunk));
         let mut response = Response::new(body);
-        let media_type = HeaderValue::try_from(media_type)
-            .unwrap_or_else(|e| panic!("invalid media type {media_type:?}: {e}"));
-        response.headers_mut().insert(header::CONTENT_TYPE, media_type);
-        StreamingResponse { response }
+        let invalid =
+            InvalidHeader::insert(response.headers_mut(), header::CONTENT_TYPE, media_type).err();
+        StreamingResponse { response, invalid }
     }
 
     /// Sets the status (default `200`).
@@ -62,30 +62,33 @@ impl StreamingResponse {
         self
     }
 
-    /// Sets a header.
+    /// Sets a header (replacing that name's values).
     ///
-    /// # Panics
-    ///
-    /// If `name` or `value` is not valid in HTTP: fix the literal.
+    /// A `name` or `value` that is not valid in HTTP makes the response a `500`, logged with
+    /// the header's name and what to fix ([`InvalidHeader`]); it does not panic.
     pub fn header(mut self, name: &str, value: &str) -> StreamingResponse {
-        let name = HeaderName::try_from(name)
-            .unwrap_or_else(|e| panic!("invalid header name {name:?}: {e}"));
-        let value = HeaderValue::try_from(value)
-            .unwrap_or_else(|e| panic!("invalid header value {value:?}: {e}"));
-        self.response.headers_mut().insert(name, value);
+        if self.invalid.is_none() {
+            self.invalid = InvalidHeader::insert(self.response.headers_mut(), name, value).err();
+        }
         self
     }
 }
 
 impl std::fmt::Debug for StreamingResponse {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StreamingResponse").field("response", &self.response).finish()
+        f.debug_struct("StreamingResponse")
+            .field("response", &self.response)
+            .field("invalid", &self.invalid)
+            .finish()
     }
 }
 
 impl IntoResponse for StreamingResponse {
     fn into_response(self) -> Response {
-        self.response
+        match self.invalid {
+            None => self.response,
+            Some(invalid) => invalid.into_response(), // the stream is dropped unpolled
+        }
     }
 }
 

@@ -13,7 +13,7 @@ use kairos_web::kairos_http::ServerConfig;
 use kairos_web::sse::{Event, Sse};
 use kairos_web::{
     on_pool, sync, App, Bytes, HandlerKind, Headers, HttpError, Json, Path, Query, State,
-    StreamingResponse, TestClient,
+    StreamingResponse, TestClient, WorkerState,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -423,4 +423,102 @@ fn path_and_state_reach_extractors_of_every_kind_in_any_company() {
     assert_eq!(client.get("/mixed/3?ms=5").send().text(), "3:5");
     assert_eq!(client.get("/state").send().text(), "item-");
     assert_eq!(client.get("/query?ms=9").send().text(), "9");
+}
+
+#[test]
+fn a_handler_that_sets_an_invalid_header_gets_500_and_the_server_answers_on() {
+    let app = App::new()
+        .get("/", || async { "Hello, World!" })
+        // A value from user input, with a line break in it (header injection).
+        .get("/value", |Query(q): Query<Value>| async move {
+            ([("x-note", q["note"].as_str().unwrap_or("").to_owned())], "hi")
+        })
+        .get("/name", || async { (StatusCode::CREATED, [("x note", "v")], "hi") })
+        .get("/sync-value", sync(|| ([("x-note", "a\r\nset-cookie: stolen=1")], "hi")))
+        .get("/media-type", || async {
+            StreamingResponse::new(stream::iter(["a", "b"]), "text/plain\n")
+        })
+        .get("/stream-header", || async {
+            StreamingResponse::new(stream::iter(["a"]), "text/plain").header("x-id", "1\n2")
+        })
+        .get("/error-header", || async {
+            Err::<(), _>(HttpError::forbidden("no").with_header("www authenticate", "Bearer"))
+        });
+    let client = TestClient::new(app);
+    for path in [
+        "/value?note=a%0Ab",
+        "/name",
+        "/sync-value",
+        "/media-type",
+        "/stream-header",
+        "/error-header",
+    ] {
+        let response = raw(
+            client.addr(),
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+        );
+        assert!(
+            response.starts_with("HTTP/1.1 500 Internal Server Error\r\n"),
+            "{path}: {response}"
+        );
+        assert_eq!(body_of(&response), r#"{"detail":"Internal Server Error"}"#, "{path}");
+        assert!(!response.contains("stolen"), "{path}: {response}");
+        assert_eq!(client.get("/").send().text(), "Hello, World!", "after {path}");
+    }
+    // The same builders with valid values still work.
+    let fine = client.get("/value?note=fine").send();
+    assert_eq!((fine.status(), fine.header("x-note")), (StatusCode::OK, Some("fine")));
+}
+
+/// A worker state that is not `Send`: an `Rc<Cell<_>>` inside.
+struct PerWorker {
+    instance: usize,
+    made_on: String,
+    requests: std::rc::Rc<std::cell::Cell<u64>>,
+}
+
+#[test]
+fn each_worker_gets_its_own_worker_state_made_on_its_own_thread() {
+    let made = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&made);
+    let app = App::new()
+        .worker_state(move || PerWorker {
+            instance: counter.fetch_add(1, Ordering::SeqCst),
+            made_on: std::thread::current().name().unwrap_or("").to_owned(),
+            requests: Default::default(),
+        })
+        .get("/whoami", |WorkerState(state): WorkerState<PerWorker>| async move {
+            state.requests.set(state.requests.get() + 1);
+            let thread = std::thread::current().name().unwrap_or("").to_owned();
+            Json(json!({"instance": state.instance, "made_on": state.made_on, "thread": thread,
+                        "requests": state.requests.get()}))
+        })
+        .get("/missing", |WorkerState(n): WorkerState<u8>| async move { n.to_string() });
+    let config = ServerConfig { workers: 2, ..Default::default() };
+    let client = TestClient::with_config(app, config);
+
+    // Each request on a new connection; the kernel spreads connections over the two workers'
+    // listeners (SO_REUSEPORT), so both are seen well within 500 connections.
+    let mut instance_of_thread = std::collections::HashMap::new();
+    let mut requests = 0;
+    while instance_of_thread.len() < 2 && requests < 500 {
+        let seen: Value = client.get("/whoami").send().json();
+        requests += 1;
+        let thread = seen["thread"].as_str().unwrap().to_owned();
+        assert!(thread.starts_with("kairos-worker-"), "{seen}");
+        assert_eq!(seen["made_on"], seen["thread"], "made on the worker's own thread: {seen}");
+        let instance = seen["instance"].as_u64().unwrap();
+        let first = *instance_of_thread.entry(thread).or_insert(instance);
+        assert_eq!(first, instance, "a worker keeps its instance: {seen}");
+    }
+    assert_eq!(instance_of_thread.len(), 2, "both workers answered within {requests} requests");
+    let mut instances: Vec<u64> = instance_of_thread.into_values().collect();
+    instances.sort_unstable();
+    assert_eq!(instances, [0, 1], "one instance per worker");
+    assert_eq!(made.load(Ordering::SeqCst), 2, "the factory ran once per worker");
+
+    // A state nobody registered: a 500, and the log names the type to register.
+    let missing = client.get("/missing").send();
+    assert_eq!(missing.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(missing.text(), r#"{"detail":"Internal Server Error"}"#);
 }

@@ -7,7 +7,7 @@ use std::time::Instant;
 use kairos_process::{ProcessFn, ProcessPool};
 use kairos_rt::ThreadPool;
 use kairos_web::http::StatusCode;
-use kairos_web::{HttpError, Json, Query, State};
+use kairos_web::{HttpError, Json, Query, State, WorkerState};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -33,11 +33,11 @@ pub(crate) static CPU_TASK: ProcessFn<u64, u64> = ProcessFn::new("sum_of_squares
 /// The shared CPU thread pool, as app state.
 pub(crate) struct CpuPool(pub(crate) ThreadPool);
 
-thread_local! {
-    // A process pool belongs to the loop that made it (its pipes are on that loop's reactor),
-    // so each worker thread makes its own, on the first `/cpu?pool=process`.
-    static PROCESS_POOL: OnceCell<ProcessPool> = const { OnceCell::new() };
-}
+/// A worker's process pool, as worker state: a process pool belongs to the loop that made it
+/// (its pipes are on that loop's reactor), so each worker makes its own, on the first
+/// `/cpu?pool=process`.
+#[derive(Default)]
+pub(crate) struct WorkerProcessPool(OnceCell<ProcessPool>);
 
 /// `/cpu` parameters: `n` 0..=200 000 000, `pool` one of `process`, `thread`, `inline`.
 #[derive(Deserialize)]
@@ -55,14 +55,14 @@ pub(crate) async fn cpu(
     Query(q): Query<CpuQuery>,
     State(settings): State<Settings>,
     State(cpu_pool): State<CpuPool>,
+    WorkerState(process_pool): WorkerState<WorkerProcessPool>,
 ) -> Result<Json<Value>, HttpError> {
     let n = in_range("n", q.n.unwrap_or(10_000_000), 0, MAX_N)?;
     let pool = q.pool.unwrap_or_else(|| "process".to_owned());
     let started = Instant::now();
     let result = match pool.as_str() {
         "process" => {
-            let pool = PROCESS_POOL
-                .with(|cell| cell.get_or_init(|| ProcessPool::new(settings.process_pool)).clone());
+            let pool = process_pool.0.get_or_init(|| ProcessPool::new(settings.process_pool));
             pool.spawn(&CPU_TASK, n).await.map_err(internal)?
         }
         "thread" => kairos_rt::run_in_executor(&cpu_pool.0, move || sum_of_squares(n))

@@ -9,7 +9,7 @@ use kairos_http::Client;
 use kairos_sync::combinator::try_gather;
 use kairos_sync::Semaphore;
 use kairos_web::http::StatusCode;
-use kairos_web::{HttpError, Json, Query, State};
+use kairos_web::{HttpError, Json, Query, State, WorkerState};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -45,26 +45,19 @@ impl Drop for InFlight {
     }
 }
 
-thread_local! {
-    /// The worker loop's HTTP client (a `Client` belongs to one loop, like `httpx.AsyncClient`).
-    static CLIENT: Client = Client::new();
-}
-
 /// `n` calls to `{upstream}/async?ms=…` under `Semaphore(limit)`:
 /// `{"n", "limit", "max_in_flight", "elapsed_s"}`. The target is the configured upstream,
 /// never a URL from the request, so the route cannot be used to reach anything else.
 pub(crate) async fn external(
     Query(q): Query<ExternalQuery>,
     State(settings): State<Settings>,
+    WorkerState(client): WorkerState<Client>,
 ) -> Result<Json<Value>, HttpError> {
     let n = in_range("n", q.n.unwrap_or(20), 1, MAX_CALLS)?;
     let limit = in_range("limit", q.limit.unwrap_or(5), 1, MAX_CALLS)?;
     let ms = in_range("ms", q.ms.unwrap_or(200), 0, MAX_MS)?;
     total_within("ms", n.div_ceil(limit).saturating_mul(ms))?;
     let url = format!("{}/async?ms={ms}", settings.upstream.trim_end_matches('/'));
-    // One client per worker loop, so calls reuse pooled connections across requests instead
-    // of opening `limit` new ones each time.
-    let client = CLIENT.with(Client::clone);
     let semaphore = Semaphore::new(limit as usize);
     let counts = Rc::new((Cell::new(0), Cell::new(0)));
     let started = Instant::now();

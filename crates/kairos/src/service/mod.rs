@@ -88,7 +88,12 @@ pub(crate) fn app(settings: Settings) -> App {
         .get("/wait_for", concurrency::wait_for)
         .get("/counter", concurrency::counter)
         .with_state(cpu::CpuPool(cpu_pool))
+        .worker_state(cpu::WorkerProcessPool::default)
         .get("/cpu", cpu::cpu)
+        // One HTTP client per worker loop (a `Client` belongs to one loop, like
+        // `httpx.AsyncClient`), so calls reuse pooled connections across requests instead of
+        // opening `limit` new ones each time.
+        .worker_state(kairos_http::Client::new)
         .get("/external", external::external)
         .get("/stream", stream::stream)
         .get("/debug/loop", index::debug_loop)

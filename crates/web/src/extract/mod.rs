@@ -9,6 +9,7 @@
 //! | [`Query<T>`] | the query string | 422, `loc: ["query", name]` |
 //! | [`Headers<T>`] | the headers, `user_agent` ← `User-Agent` (FastAPI's `Header()`) | 422, `loc: ["header", name]` |
 //! | [`State<T>`] | the value given to [`App::with_state`](crate::App::with_state) | 500 (a programming error, logged) |
+//! | [`WorkerState<T>`] | the value [`App::worker_state`](crate::App::worker_state)'s factory made on this worker (`async` handlers only) | 500 (a programming error, logged) |
 //! | `HeaderMap`, `Method`, `Uri` | the request head | — |
 //! | [`Json<T>`](crate::Json) (last) | the body, as JSON | 422, `loc: ["body", ...]`; 413 past the server's limit |
 //! | `Bytes`, `String` (last) | the body, raw | 413 past the limit; 422 if not UTF-8 |
@@ -22,6 +23,7 @@ mod header;
 mod path;
 mod query;
 mod state;
+mod worker_state;
 
 use std::future::Future;
 
@@ -34,13 +36,22 @@ pub use path::Path;
 pub use query::Query;
 pub use state::State;
 pub(crate) use state::StateMap;
+pub use worker_state::WorkerState;
 
 use crate::{HttpError, Request};
 
 /// An extractor that needs only the request head: any argument of a handler.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be made from a request's head, so it cannot be this argument",
+    label = "not an extractor of the request's head",
+    note = "only a handler's last argument may read the body (`Json<T>`, `Bytes`, `String`, \
+            `Request`): move it last",
+    note = "for a type of your own, implement `FromRequestParts` (or `FromRequest` to read the \
+            body, as the last argument)"
+)]
 pub trait FromRequestParts: Sized {
-    /// Whether this extractor reads the route's context — its path parameters ([`Path`]) or
-    /// the App's state ([`State`]) — from the request's extensions. The router puts that
+    /// Whether this extractor reads the route's context — its path parameters ([`Path`]), the
+    /// App's state ([`State`]) or the worker's ([`WorkerState`]) — from the request's extensions. The router puts that
     /// context into a request only for handlers with such an extractor (one allocation less
     /// per request for the others). Keep the default, `true`, unless yours reads neither.
     const NEEDS_ROUTE_CONTEXT: bool = true;
@@ -53,6 +64,14 @@ pub trait FromRequestParts: Sized {
 ///
 /// `M` only tells apart the blanket implementation for [`FromRequestParts`] types; leave it
 /// to its default when implementing.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be made from a request, so it cannot be a handler's argument",
+    label = "not an extractor",
+    note = "arguments are extractors: `Path<T>`, `Query<T>`, `Headers<T>`, `State<T>`, \
+            `WorkerState<T>`, `HeaderMap`, `Method`, `Uri`, and last `Json<T>`, `Bytes`, \
+            `String` or `Request`; `T` of `Path`/`Query`/`Headers`/`Json` is `Deserialize`",
+    note = "for a type of your own, implement `FromRequestParts` (or `FromRequest`)"
+)]
 pub trait FromRequest<M = ViaRequest>: Sized {
     /// As [`FromRequestParts::NEEDS_ROUTE_CONTEXT`]: keep `true` unless this extractor reads
     /// neither path parameters nor state.
@@ -63,12 +82,13 @@ pub trait FromRequest<M = ViaRequest>: Sized {
 }
 
 /// What the router knows about a request that its extractors may need: the matched route's
-/// parameters (percent-decoded) and the App's states. Put in the request's extensions, once,
-/// for handlers that need it.
+/// parameters (percent-decoded), the App's states and the id of the worker serving it. Put
+/// in the request's extensions, once, for handlers that need it.
 #[derive(Clone, Debug)]
 pub(crate) struct RouteContext {
     pub(crate) params: Vec<(String, String)>,
     pub(crate) states: StateMap,
+    pub(crate) worker: u64,
 }
 
 impl RouteContext {
