@@ -17,7 +17,7 @@ use hyper::server::conn::http1;
 use kairos_rt::net::TcpStream;
 
 use super::request::respond;
-use super::worker::WorkerState;
+use super::accept::WorkerState;
 use crate::io::{Activity, HyperIo};
 use crate::timer::KairosTimer;
 use crate::{Body, Request};

@@ -2,19 +2,20 @@
 //!
 //! - `config.rs` — [`ServerConfig`]: every limit, its default and its uvicorn counterpart;
 //! - `listener.rs` — listening sockets with backlog and `SO_REUSEPORT`;
-//! - `worker.rs` — one loop's accept loop, connection limit and graceful drain;
+//! - `accept.rs` — what one worker does: its accept loop, connection limit and graceful drain;
 //! - `connection.rs` — one connection: hyper, the keep-alive idle timer, graceful close;
 //! - `request.rs` — one request: 503/413 before the service, panic → 500, access log;
 //! - `shutdown.rs` — [`Shutdown`], the cross-thread switch, and SIGINT/SIGTERM;
-//! - `workers.rs` — N supervised worker threads ([`RunningServer`]).
+//! - `supervisor.rs` — starting the worker threads, watching them and replacing a dead one
+//!   ([`RunningServer`]).
 
+mod accept;
 mod config;
 mod connection;
 mod listener;
 mod request;
 mod shutdown;
-mod worker;
-mod workers;
+mod supervisor;
 
 use std::future::Future;
 use std::io;
@@ -23,7 +24,7 @@ use std::sync::Arc;
 pub use config::ServerConfig;
 pub use request::TrackedBody;
 pub use shutdown::{Shutdown, Triggered};
-pub use workers::RunningServer;
+pub use supervisor::RunningServer;
 
 use crate::{Body, Request};
 
@@ -60,7 +61,7 @@ impl Server {
         S: Fn(Request) -> Fut + 'static,
         Fut: Future<Output = http::Response<Body>> + 'static,
     {
-        workers::start(self.config, make_service)
+        supervisor::start(self.config, make_service)
     }
 
     /// Serves `listener` on the current loop until `shutdown` is triggered and the
@@ -75,6 +76,6 @@ impl Server {
         S: Fn(Request) -> Fut + 'static,
         Fut: Future<Output = http::Response<Body>> + 'static,
     {
-        worker::serve_worker(listener, service, Arc::new(self.config.clone()), shutdown).await
+        accept::serve_worker(listener, service, Arc::new(self.config.clone()), shutdown).await
     }
 }

@@ -17,7 +17,7 @@ use http::{header, HeaderValue, Response, StatusCode};
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use kairos_rt::sync::event::Wait;
 
-use super::worker::WorkerState;
+use super::accept::WorkerState;
 use crate::body::{BoxError, RequestBody};
 use crate::io::Activity;
 use crate::{Body, Request};

@@ -1,5 +1,6 @@
-//! A worker: one event loop serving its own listener — the accept loop, the per-loop limits,
-//! and the drain that ends a graceful shutdown.
+//! The accept loop of one worker (a thread with its loop, serving its own listener): accepting
+//! under the connection limit, the state its connections share, and the drain that ends a
+//! graceful shutdown.
 
 use std::cell::Cell;
 use std::future::Future;

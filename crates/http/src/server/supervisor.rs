@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::{select, Either};
 
+use super::accept::serve_worker;
 use super::listener::{bind, bind_first};
-use super::worker::serve_worker;
 use super::{ServerConfig, Shutdown};
 use crate::{Body, Request};
 
