@@ -27,8 +27,7 @@
 //! | `client/` | [`Client`]: HTTP/1.1 with a keep-alive pool (the chapter's `httpx.AsyncClient`) |
 //! | `body.rs` | [`Body`] (responses), [`RequestBody`] (requests, size-limited) |
 //! | `io.rs` | the socket as hyper's `Read`/`Write`, and the write coalescing for pipelining |
-//! | `timer.rs` | hyper's `Timer` on kairos timers |
-//!
+//! //!
 //! ## Example
 //!
 //! ```no_run
@@ -49,13 +48,11 @@ mod body;
 pub mod client;
 mod io;
 pub mod server;
-mod timer;
 
 pub use body::{Body, BodyError, BoxError, RequestBody};
 pub use client::{Client, ClientConfig, ClientError, ClientResponse};
 pub use io::HyperIo;
 pub use server::{RunningServer, Server, ServerConfig, Shutdown};
-pub use timer::KairosTimer;
 
 /// A request as a service receives it.
 pub type Request = http::Request<RequestBody>;

@@ -4,7 +4,9 @@
 //! timeout (nothing at all: closed gracefully) — and a graceful close at shutdown.
 //!
 //! hyper can enforce the header-read timeout itself, but arms a boxed timer for every request;
-//! ours is re-armed only when it fires, so under load it costs nothing per request.
+//! ours is re-armed only when it fires, so under load it costs nothing per request. hyper's is
+//! therefore turned off, and nothing else we enable in hyper uses a timer: the connection is
+//! given none.
 
 use std::future::{poll_fn, Future};
 use std::net::SocketAddr;
@@ -19,7 +21,6 @@ use kairos_rt::net::TcpStream;
 use super::request::respond;
 use super::accept::WorkerState;
 use crate::io::{Activity, HyperIo};
-use crate::timer::KairosTimer;
 use crate::{Body, Request};
 
 /// How often a busy connection's timer looks again.
@@ -57,8 +58,9 @@ pub(crate) async fn serve_connection<S, Fut>(
     };
     let mut builder = http1::Builder::new();
     builder
-        .timer(KairosTimer)
-        .header_read_timeout(None) // ours, below
+        // Ours, below. Turned off explicitly: hyper's default (30 s) needs a timer, which
+        // this connection does not have (without one, hyper skips it with a warning).
+        .header_read_timeout(None)
         .keep_alive(true)
         // hyper >= 1.12 limits the request head itself and answers 431 past it.
         .max_header_size(config.max_header_size)
