@@ -26,7 +26,8 @@
 //! | `server/` | [`Server`], [`ServerConfig`], [`Shutdown`], [`RunningServer`] |
 //! | `client/` | [`Client`]: HTTP/1.1 with a keep-alive pool (the chapter's `httpx.AsyncClient`) |
 //! | `body.rs` | [`Body`] (responses), [`RequestBody`] (requests, size-limited) |
-//! | `io.rs` | the socket as hyper's `Read`/`Write`, and the write coalescing for pipelining |
+//! | `io.rs` | [`HyperIo`]: the socket as hyper's `Read`/`Write` |
+//! | `coalesce.rs` | one write for the answers to a pipelined batch, used by [`HyperIo`] |
 //! //!
 //! ## Example
 //!
@@ -46,6 +47,7 @@
 
 mod body;
 pub mod client;
+mod coalesce;
 mod io;
 pub mod server;
 

@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 use hyper::server::conn::http1;
 use kairos_rt::net::TcpStream;
 
-use super::request::respond;
 use super::accept::WorkerState;
+use super::request::respond;
 use crate::io::{Activity, HyperIo};
 use crate::{Body, Request};
 
@@ -71,7 +71,7 @@ pub(crate) async fn serve_connection<S, Fut>(
         // Not `pipeline_flush(true)`: with it, hyper 1.12's shutdown flushes through the same
         // "skip while input is buffered" test, so the 431 for an oversized head (or a 400 for
         // garbage) is queued and never written — the client sees a bare close. Responses to
-        // pipelined requests are coalesced by `HyperIo` instead (see io.rs).
+        // pipelined requests are coalesced by `HyperIo` instead (see coalesce.rs).
         .pipeline_flush(false);
     let mut connection = pin!(builder.serve_connection(io, hyper_service));
     let mut stopping = pin!(worker.stopping.wait());
