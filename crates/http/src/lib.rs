@@ -14,7 +14,8 @@
 //! around it, with uvicorn's defaults ([`ServerConfig`]): backlog, a connection limit, a
 //! concurrency limit answered with 503, header (431) and body (413) size limits, the
 //! header-read timeout (slowloris) and closing idle keep-alive connections, a handler panic
-//! answered with 500, graceful shutdown on SIGINT/SIGTERM that ends streams and drains
+//! answered with 500 (the 503, 413 and 500 the server writes itself go through one
+//! [`ErrorRenderer`]: plain text by default, a framework's shape when it installs its own), graceful shutdown on SIGINT/SIGTERM that ends streams and drains
 //! connections, supervised workers, an access log through `tracing`, and one write for the
 //! answers to a pipelined batch (hyper writes each on its own). And a client: [`Client`],
 //! pooled, with connect and request timeouts that are errors of their own.
@@ -54,7 +55,7 @@ pub mod server;
 pub use body::{Body, BodyError, BoxError, RequestBody};
 pub use client::{Client, ClientConfig, ClientError, ClientResponse};
 pub use io::HyperIo;
-pub use server::{RunningServer, Server, ServerConfig, Shutdown};
+pub use server::{ErrorRenderer, RunningServer, Server, ServerConfig, ServerError, Shutdown};
 
 /// A request as a service receives it.
 pub type Request = http::Request<RequestBody>;

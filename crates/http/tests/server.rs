@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::StatusCode;
-use kairos_http::{Body, Request, Response, RunningServer, Server, ServerConfig};
+use kairos_http::{Body, Request, Response, RunningServer, Server, ServerConfig, ServerError};
 
 fn config() -> ServerConfig {
     ServerConfig {
@@ -176,7 +176,7 @@ fn a_declared_body_over_the_limit_gets_413_without_being_read() {
     stream.write_all(b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\n").unwrap();
     let (status, body) = read_response(&mut stream);
     assert_eq!(status, 413);
-    assert!(body.contains("\"detail\""), "{body}");
+    assert!(body.contains("1024 bytes"), "{body}");
 }
 
 #[test]
@@ -273,8 +273,33 @@ fn a_panicking_handler_gets_500_and_the_next_request_succeeds() {
     let server = start(config());
     let (status, body) = get(server.local_addr(), "/panic");
     assert_eq!(status, 500);
-    assert_eq!(body, r#"{"detail":"Internal Server Error"}"#);
+    assert_eq!(body, "Internal Server Error");
     assert_eq!(get(server.local_addr(), "/"), (200, "Hello, World!".into()));
+}
+
+#[test]
+fn every_answer_the_server_makes_itself_goes_through_its_error_renderer() {
+    fn render(error: &ServerError) -> Response {
+        let mut response = Response::new(Body::from(format!("rendered: {error}")));
+        *response.status_mut() = error.status();
+        response
+    }
+    let limited = ServerConfig { max_body_size: Some(16), ..config() };
+    let server = Server::new(limited).error_renderer(render).start(|| app).unwrap();
+    let (status, body) = get(server.local_addr(), "/panic");
+    assert_eq!((status, body.as_str()), (500, "rendered: Internal Server Error"));
+    let mut stream = connect(server.local_addr());
+    stream.write_all(b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n").unwrap();
+    let (status, body) = read_response(&mut stream);
+    assert_eq!(status, 413);
+    assert!(body.starts_with("rendered: Content Too Large"), "{body}");
+
+    // A limit of 0 refuses every request (each counts itself as in progress).
+    let refusing = ServerConfig { limit_concurrency: Some(0), ..config() };
+    let server = Server::new(refusing).error_renderer(render).start(|| app).unwrap();
+    let (status, body) = get(server.local_addr(), "/");
+    assert_eq!(status, 503);
+    assert!(body.starts_with("rendered: Service Unavailable"), "{body}");
 }
 
 #[test]
