@@ -8,7 +8,9 @@
 //! on its own `SO_REUSEPORT` socket. A connection lives on the worker that accepted it, and so
 //! does every request on it: the service — `Fn(Request) -> impl Future<Output = Response>` —
 //! runs on that loop and need not be `Send`. This is uvicorn's model (one asyncio loop per
-//! worker) with threads instead of processes.
+//! worker) with threads instead of processes. Each worker's loop is built from the
+//! [`ServerConfig`] (its stall threshold, and anything else through
+//! [`ConfigureLoop`](server::ConfigureLoop)), so no setting goes through the environment.
 //!
 //! What hyper does: parsing, keep-alive, pipelining, chunked bodies. What this crate adds
 //! around it, with uvicorn's defaults ([`ServerConfig`]): backlog, a connection limit, a

@@ -3,12 +3,14 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::StatusCode;
+use kairos_http::server::ConfigureLoop;
 use kairos_http::{Body, Request, Response, RunningServer, Server, ServerConfig, ServerError};
+use kairos_rt::Diagnostic;
 
 fn config() -> ServerConfig {
     ServerConfig {
@@ -300,6 +302,48 @@ fn every_answer_the_server_makes_itself_goes_through_its_error_renderer() {
     let (status, body) = get(server.local_addr(), "/");
     assert_eq!(status, 503);
     assert!(body.starts_with("rendered: Service Unavailable"), "{body}");
+}
+
+#[test]
+fn each_workers_loop_is_built_with_the_configured_settings() {
+    // Each worker builds its service on its own loop; here that blocks the loop for 60 ms,
+    // which a loop configured with a 20 ms threshold reports (in debug mode, which times every
+    // poll exactly: no reliance on the watchdog's sampling on a busy machine).
+    let reports = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&reports);
+    let config = ServerConfig {
+        workers: 2,
+        slow_callback_duration: Some(Duration::from_millis(20)),
+        configure_loop: ConfigureLoop::new(move |builder| {
+            let sink = Arc::clone(&sink);
+            builder.debug(true).on_diagnostic(move |diagnostic| {
+                if let Diagnostic::SlowPoll(report) = diagnostic {
+                    sink.lock().unwrap().push((report.loop_id, report.threshold));
+                }
+            })
+        }),
+        ..config()
+    };
+    let _server = Server::new(config)
+        .start(|| {
+            std::thread::sleep(Duration::from_millis(60));
+            app
+        })
+        .unwrap();
+    let loops = || {
+        let mut ids: Vec<u64> = reports.lock().unwrap().iter().map(|(id, _)| *id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids.len()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while loops() < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(loops(), 2, "both workers' loops report: {:?}", reports.lock().unwrap());
+    for (_, threshold) in reports.lock().unwrap().iter() {
+        assert_eq!(*threshold, Duration::from_millis(20));
+    }
 }
 
 #[test]

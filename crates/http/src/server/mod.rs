@@ -1,6 +1,7 @@
 //! The HTTP server: hyper's HTTP/1.1 on kairos loops, with uvicorn's limits and behaviour.
 //!
-//! - `config.rs` — [`ServerConfig`]: every limit, its default and its uvicorn counterpart;
+//! - `config.rs` — [`ServerConfig`]: every limit, its default and its uvicorn counterpart, and
+//!   how each worker's loop is built ([`ConfigureLoop`]);
 //! - `listener.rs` — listening sockets with backlog and `SO_REUSEPORT`;
 //! - `accept.rs` — what one worker does: its accept loop, connection limit and graceful drain;
 //! - `connection.rs` — one connection: hyper, the keep-alive idle timer, graceful close;
@@ -24,7 +25,7 @@ use std::future::Future;
 use std::io;
 use std::sync::Arc;
 
-pub use config::ServerConfig;
+pub use config::{ConfigureLoop, ServerConfig};
 pub use error::{render_plain, ErrorRenderer, ServerError};
 pub use request::TrackedBody;
 pub use shutdown::{Shutdown, Triggered};

@@ -172,7 +172,7 @@ where
     fn run_worker(&self, index: usize, listener: std::net::TcpListener, beat: Arc<AtomicU64>) {
         self.shared.alive.fetch_add(1, Ordering::SeqCst);
         let _alive = AliveGuard(Arc::clone(&self.shared));
-        kairos_rt::run(async {
+        self.config.loop_builder().run(async {
             let listener = match kairos_rt::net::TcpListener::from_std(listener) {
                 Ok(listener) => listener,
                 Err(e) => {
