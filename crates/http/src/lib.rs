@@ -8,26 +8,31 @@
 //! on its own `SO_REUSEPORT` socket. A connection lives on the worker that accepted it, and so
 //! does every request on it: the service — `Fn(Request) -> impl Future<Output = Response>` —
 //! runs on that loop and need not be `Send`. This is uvicorn's model (one asyncio loop per
-//! worker) with threads instead of processes.
+//! worker) with threads instead of processes. Each worker's loop is built from the
+//! [`ServerConfig`] (its stall threshold, and anything else through
+//! [`ConfigureLoop`](server::ConfigureLoop)), so no setting goes through the environment.
 //!
-//! What hyper does: parsing, keep-alive, pipelining, chunked bodies. What this crate adds
-//! around it, with uvicorn's defaults ([`ServerConfig`]): backlog, a connection limit, a
-//! concurrency limit answered with 503, header (431) and body (413) size limits, the
-//! header-read timeout (slowloris) and closing idle keep-alive connections, a handler panic
-//! answered with 500, graceful shutdown on SIGINT/SIGTERM that ends streams and drains
-//! connections, supervised workers, an access log through `tracing`, and one write for the
-//! answers to a pipelined batch (hyper writes each on its own). And a client: [`Client`],
-//! pooled, with connect and request timeouts that are errors of their own.
+//! What hyper does: parsing, keep-alive, pipelining, chunked bodies, and refusing a request
+//! head over the size limit (431) or one that is not HTTP (400). What this crate adds around
+//! it, with uvicorn's defaults ([`ServerConfig`]): backlog, a connection limit, a concurrency
+//! limit answered with 503, the header size limit and a body size limit (413), the header-read
+//! timeout (slowloris) and closing idle keep-alive connections, a handler panic answered with
+//! 500, graceful shutdown on SIGINT/SIGTERM that ends streams and drains connections,
+//! supervised workers, an access log through `tracing`, and one write for the answers to a
+//! pipelined batch (hyper writes each on its own). The 503, 413 and 500 the server writes
+//! itself go through one [`ErrorRenderer`]: plain text by default, the framework's shape when
+//! it installs its own. And a client: [`Client`], pooled, with connect and request timeouts
+//! that are errors of their own.
 //!
 //! ## Layout
 //!
 //! | module | what it holds |
 //! |---|---|
-//! | `server/` | [`Server`], [`ServerConfig`], [`Shutdown`], [`RunningServer`] |
+//! | `server/` | [`Server`], [`ServerConfig`], [`ServerError`] and its [`ErrorRenderer`], [`Shutdown`], [`RunningServer`] |
 //! | `client/` | [`Client`]: HTTP/1.1 with a keep-alive pool (the chapter's `httpx.AsyncClient`) |
 //! | `body.rs` | [`Body`] (responses), [`RequestBody`] (requests, size-limited) |
-//! | `io.rs` | the socket as hyper's `Read`/`Write`, and the write coalescing for pipelining |
-//! | `timer.rs` | hyper's `Timer` on kairos timers |
+//! | `io.rs` | [`HyperIo`]: the socket as hyper's `Read`/`Write` |
+//! | `coalesce.rs` | one write for the answers to a pipelined batch, used by [`HyperIo`] |
 //!
 //! ## Example
 //!
@@ -47,15 +52,14 @@
 
 mod body;
 pub mod client;
+mod coalesce;
 mod io;
 pub mod server;
-mod timer;
 
 pub use body::{Body, BodyError, BoxError, RequestBody};
 pub use client::{Client, ClientConfig, ClientError, ClientResponse};
 pub use io::HyperIo;
-pub use server::{RunningServer, Server, ServerConfig, Shutdown};
-pub use timer::KairosTimer;
+pub use server::{ErrorRenderer, RunningServer, Server, ServerConfig, ServerError, Shutdown};
 
 /// A request as a service receives it.
 pub type Request = http::Request<RequestBody>;

@@ -128,10 +128,6 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&args.log_level));
     tracing_subscriber::fmt().with_env_filter(filter).init();
 
-    // Every worker's loop is built by `kairos_rt::run`, which reads its stall threshold from
-    // this variable; setting it here, before any worker starts, configures them all.
-    std::env::set_var("KAIROS_SLOW_CALLBACK_MS", args.slow_callback_ms.to_string());
-
     let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
     let workers = if args.workers == 0 { cores } else { args.workers };
     let mut args = args;
@@ -166,6 +162,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         limit_concurrency: args.limit_concurrency.map(NonZeroUsize::get),
         keep_alive_timeout: Duration::from_secs(args.timeout_keep_alive),
         graceful_shutdown_timeout: Duration::from_secs(args.timeout_graceful_shutdown),
+        // Each worker's loop (0 turns the stall detector off).
+        slow_callback_duration: Some(Duration::from_millis(args.slow_callback_ms)),
         ..ServerConfig::default()
     };
     let running = service::app(settings.clone())

@@ -10,14 +10,14 @@ use std::time::Duration;
 
 use http::header::{HeaderValue, ALLOW};
 use http::{Method, StatusCode};
-use kairos_http::{RunningServer, Server, ServerConfig};
+use kairos_http::{RunningServer, Server, ServerConfig, ServerError};
 
 use crate::extract::{RouteContext, StateMap};
 use crate::handler::{erase, Handler, ResponseFuture};
 use crate::response::IntoResponse;
 use crate::router::{Lookup, RouteInfo, Router};
 use crate::worker::{StateFactory, WorkerContext};
-use crate::{HttpError, Request};
+use crate::{HttpError, Request, Response};
 
 /// anyio's default thread limiter: 40 tokens.
 pub const DEFAULT_SYNC_TOKENS: usize = 40;
@@ -76,7 +76,7 @@ impl App {
     /// same type replaces the first); factories run in the order they were first added.
     ///
     /// This is the place for what belongs to one loop and cannot be sent to another thread —
-    /// a [`ProcessPool`](kairos_rt::ProcessPool), a [`kairos_http::Client`], an
+    /// a `kairos_process::ProcessPool`, a [`kairos_http::Client`], an
     /// `Rc<RefCell<_>>` cache: `T` need not be `Send`, only the factory must be (every worker
     /// calls it). What all workers share goes in [`with_state`](App::with_state) instead.
     ///
@@ -194,7 +194,10 @@ impl App {
     }
 
     /// What [`Server::start`] takes: builds the App's service once per worker, on that
-    /// worker's loop, each with its own sync limiter and pool and its own worker states.
+    /// worker's loop, each with its own sync limiter and pool and its own worker states. For
+    /// the server's own answers (503, 413, 500) to have the App's shape, as with
+    /// [`serve`](App::serve), give the server
+    /// `.error_renderer(|error| HttpError::from(error).into_response())`.
     pub fn into_make_service(self) -> impl Fn() -> AppService + Send + Sync + Clone + 'static {
         let shared = Arc::new(Shared {
             router: self.router,
@@ -214,10 +217,10 @@ impl App {
         }
     }
 
-    /// Serves the App with `config` (workers, limits, address) until the server shuts down:
-    /// `Server::new(config).start(app.into_make_service())`.
+    /// Serves the App with `config` (workers, limits, address) until the server shuts down,
+    /// the server's own answers (503, 413, 500) rendered as [`HttpError`]s.
     pub fn serve(self, config: ServerConfig) -> io::Result<RunningServer> {
-        Server::new(config).start(self.into_make_service())
+        Server::new(config).error_renderer(render_server_error).start(self.into_make_service())
     }
 }
 
@@ -233,6 +236,11 @@ impl fmt::Debug for App {
     }
 }
 
+/// The answers the server makes itself, in FastAPI's shape like every other error.
+fn render_server_error(error: &ServerError) -> Response {
+    HttpError::from(error).into_response()
+}
+
 /// What every worker shares.
 struct Shared {
     router: Router,
@@ -245,8 +253,8 @@ struct Shared {
 /// Routes one request: 404, 405, or the handler.
 ///
 /// A panicking handler needs nothing here: the server catches the panic around the whole
-/// service and answers FastAPI's 500 (`{"detail": "Internal Server Error"}`), as it does for
-/// any service.
+/// service and answers 500, rendered by [`render_server_error`] as FastAPI's
+/// `{"detail": "Internal Server Error"}`.
 fn dispatch(shared: &Shared, worker: &Rc<WorkerContext>, mut request: Request) -> ResponseFuture {
     match shared.router.lookup(request.method(), request.uri().path()) {
         Lookup::Found(handler, params) => {

@@ -3,8 +3,10 @@
 //!
 //! A handler returns `Result<T, HttpError>` and answers `Err(HttpError::not_found("Item not
 //! found"))`; an extractor that rejects a request returns one too, so every error a client sees
-//! has the same shape. Validation errors (422) carry FastAPI's list of
-//! `{"loc": [...], "msg": ..., "type": ...}` items as their detail.
+//! has the same shape — and so does every answer the server makes itself (503, 413, a handler's
+//! panic → 500), which [`App::serve`](crate::App::serve) has rendered here. Validation errors
+//! (422) carry FastAPI's list of `{"loc": [...], "msg": ..., "type": ...}` items as their
+//! detail.
 
 use std::fmt;
 
@@ -171,6 +173,20 @@ impl IntoResponse for HttpError {
             .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         response.headers_mut().extend(headers);
         response
+    }
+}
+
+impl From<&kairos_http::ServerError> for HttpError {
+    /// What the server answers by itself (503 at its concurrency limit, 413 for a declared body
+    /// over its limit, 500 when a handler panicked), in the same shape as every other error.
+    fn from(error: &kairos_http::ServerError) -> HttpError {
+        match error {
+            kairos_http::ServerError::Overloaded { .. } => {
+                HttpError::unavailable(error.to_string())
+            }
+            kairos_http::ServerError::ServicePanicked => HttpError::internal(),
+            _ => HttpError::new(error.status(), error.to_string()),
+        }
     }
 }
 

@@ -29,7 +29,7 @@
 //!
 //! State comes in two scopes. What every worker shares is given to [`App::with_state`] and
 //! read with [`State`] (an `Arc`: `Send + Sync`). What belongs to one loop and cannot cross
-//! threads — a [`ProcessPool`](kairos_rt::ProcessPool), a [`kairos_http::Client`], an
+//! threads — a `kairos_process::ProcessPool`, a [`kairos_http::Client`], an
 //! `Rc<RefCell<_>>` — is made by a factory given to [`App::worker_state`], once on each worker
 //! as it starts, and read with [`WorkerState`] (an `Rc`) by `async` handlers.
 //!

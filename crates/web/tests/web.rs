@@ -105,6 +105,30 @@ fn a_body_over_the_limit_gets_413_even_when_its_length_is_not_declared() {
 }
 
 #[test]
+fn the_servers_own_refusals_have_fastapis_shape() {
+    // A declared body over the limit: refused by the server before any handler runs.
+    let config = ServerConfig { max_body_size: Some(16), ..ServerConfig::default() };
+    let client = TestClient::with_config(app(), config);
+    let response = raw(
+        client.addr(),
+        b"POST /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 100\r\n\r\n",
+    );
+    assert!(response.starts_with("HTTP/1.1 413 Payload Too Large\r\n"), "{response}");
+    assert!(response.contains("content-type: application/json\r\n"), "{response}");
+    let detail: Value = serde_json::from_str(body_of(&response)).unwrap();
+    assert!(detail["detail"].as_str().unwrap().contains("16 bytes"), "{detail}");
+
+    // At the concurrency limit (0: every request is past it).
+    let config = ServerConfig { limit_concurrency: Some(0), ..ServerConfig::default() };
+    let client = TestClient::with_config(app(), config);
+    let response = raw(client.addr(), b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert!(response.starts_with("HTTP/1.1 503 Service Unavailable\r\n"), "{response}");
+    assert!(response.contains("retry-after: 1\r\n"), "{response}");
+    let detail: Value = serde_json::from_str(body_of(&response)).unwrap();
+    assert!(detail["detail"].as_str().unwrap().contains("concurrency limit"), "{detail}");
+}
+
+#[test]
 fn requests_that_do_not_fit_get_422_naming_the_field() {
     let client = TestClient::new(app());
     let detail =

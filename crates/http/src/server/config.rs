@@ -1,6 +1,9 @@
-//! Server settings: every limit has a default (modelled on uvicorn's) and a setter.
+//! Server settings: every limit has a default (modelled on uvicorn's) and a setter, and each
+//! worker's event loop is configured here too ([`ConfigureLoop`]).
 
+use std::fmt;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How a [`Server`](super::Server) listens, limits and shuts down.
@@ -18,6 +21,12 @@ use std::time::Duration;
 /// | `max_body_size` | 16 MiB | — (413 past it) |
 /// | `graceful_shutdown_timeout` | 30 s | `--timeout-graceful-shutdown` |
 /// | `access_log` | on | `--access-log` |
+/// | `slow_callback_duration` | the loop's: 100 ms | `loop.slow_callback_duration` (asyncio) |
+/// | `configure_loop` | nothing more | — |
+///
+/// Each worker runs its own loop, built from [`loop_builder`](ServerConfig::loop_builder):
+/// the settings are given to every worker, replacements included, without touching the
+/// process's environment.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     /// Address to listen on.
@@ -43,6 +52,14 @@ pub struct ServerConfig {
     pub graceful_shutdown_timeout: Duration,
     /// Log each request through `tracing` (target `kairos::access`, level INFO).
     pub access_log: bool,
+    /// The stall threshold of each worker's loop: a poll that holds the loop longer is
+    /// reported ([`kairos_rt::Builder::slow_callback_duration`]); `Duration::ZERO` turns the
+    /// detector off. `None`: the loop's own default (asyncio's 100 ms, or
+    /// `KAIROS_SLOW_CALLBACK_MS`).
+    pub slow_callback_duration: Option<Duration>,
+    /// Anything else about each worker's loop (debug mode, its default executor, where
+    /// diagnostics go), applied after `slow_callback_duration`.
+    pub configure_loop: ConfigureLoop,
 }
 
 impl Default for ServerConfig {
@@ -59,6 +76,71 @@ impl Default for ServerConfig {
             max_body_size: Some(16 * 1024 * 1024),
             graceful_shutdown_timeout: Duration::from_secs(30),
             access_log: true,
+            slow_callback_duration: None,
+            configure_loop: ConfigureLoop::default(),
         }
+    }
+}
+
+impl ServerConfig {
+    /// The builder each worker's loop is made from: [`kairos_rt::Builder::new`], then
+    /// `slow_callback_duration`, then `configure_loop`. To embed a server with
+    /// [`Server::serve`](super::Server::serve) on a loop of your own, with these settings:
+    /// `config.loop_builder().run(server.serve(listener, service, shutdown))`.
+    pub fn loop_builder(&self) -> kairos_rt::Builder {
+        let mut builder = kairos_rt::Builder::new();
+        if let Some(threshold) = self.slow_callback_duration {
+            builder = builder.slow_callback_duration(Some(threshold));
+        }
+        self.configure_loop.apply(builder)
+    }
+}
+
+/// A function that configures each worker's [`kairos_rt::Builder`]: the general hook of
+/// [`ServerConfig::configure_loop`]. It is called on every worker thread as its loop is built
+/// (a replacement worker's too), so it is `Send + Sync`, and what it captures is shared.
+///
+/// ```
+/// use std::time::Duration;
+/// use kairos_http::server::{ConfigureLoop, ServerConfig};
+///
+/// let config = ServerConfig {
+///     // Debug mode: every poll timed exactly (two clock reads per poll).
+///     configure_loop: ConfigureLoop::new(|builder| {
+///         builder
+///             .debug(true)
+///             .default_executor_workers(8)
+///             .on_diagnostic(|diagnostic| eprintln!("{diagnostic:?}"))
+///     }),
+///     slow_callback_duration: Some(Duration::from_millis(50)),
+///     ..ServerConfig::default()
+/// };
+/// # let _ = config;
+/// ```
+#[derive(Clone, Default)]
+pub struct ConfigureLoop(
+    Option<Arc<dyn Fn(kairos_rt::Builder) -> kairos_rt::Builder + Send + Sync>>,
+);
+
+impl ConfigureLoop {
+    /// A hook from a function.
+    pub fn new(
+        configure: impl Fn(kairos_rt::Builder) -> kairos_rt::Builder + Send + Sync + 'static,
+    ) -> Self {
+        ConfigureLoop(Some(Arc::new(configure)))
+    }
+
+    /// `builder`, configured (unchanged by the default hook).
+    pub fn apply(&self, builder: kairos_rt::Builder) -> kairos_rt::Builder {
+        match &self.0 {
+            Some(configure) => configure(builder),
+            None => builder,
+        }
+    }
+}
+
+impl fmt::Debug for ConfigureLoop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_some() { "ConfigureLoop(..)" } else { "ConfigureLoop(none)" })
     }
 }

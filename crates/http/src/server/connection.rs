@@ -4,7 +4,9 @@
 //! timeout (nothing at all: closed gracefully) — and a graceful close at shutdown.
 //!
 //! hyper can enforce the header-read timeout itself, but arms a boxed timer for every request;
-//! ours is re-armed only when it fires, so under load it costs nothing per request.
+//! ours is re-armed only when it fires, so under load it costs nothing per request. hyper's is
+//! therefore turned off, and nothing else we enable in hyper uses a timer: the connection is
+//! given none.
 
 use std::future::{poll_fn, Future};
 use std::net::SocketAddr;
@@ -16,10 +18,9 @@ use std::time::{Duration, Instant};
 use hyper::server::conn::http1;
 use kairos_rt::net::TcpStream;
 
+use super::accept::WorkerState;
 use super::request::respond;
-use super::worker::WorkerState;
 use crate::io::{Activity, HyperIo};
-use crate::timer::KairosTimer;
 use crate::{Body, Request};
 
 /// How often a busy connection's timer looks again.
@@ -57,8 +58,9 @@ pub(crate) async fn serve_connection<S, Fut>(
     };
     let mut builder = http1::Builder::new();
     builder
-        .timer(KairosTimer)
-        .header_read_timeout(None) // ours, below
+        // Ours, below. Turned off explicitly: hyper's default (30 s) needs a timer, which
+        // this connection does not have (without one, hyper skips it with a warning).
+        .header_read_timeout(None)
         .keep_alive(true)
         // hyper >= 1.12 limits the request head itself and answers 431 past it.
         .max_header_size(config.max_header_size)
@@ -69,7 +71,7 @@ pub(crate) async fn serve_connection<S, Fut>(
         // Not `pipeline_flush(true)`: with it, hyper 1.12's shutdown flushes through the same
         // "skip while input is buffered" test, so the 431 for an oversized head (or a 400 for
         // garbage) is queued and never written — the client sees a bare close. Responses to
-        // pipelined requests are coalesced by `HyperIo` instead (see io.rs).
+        // pipelined requests are coalesced by `HyperIo` instead (see coalesce.rs).
         .pipeline_flush(false);
     let mut connection = pin!(builder.serve_connection(io, hyper_service));
     let mut stopping = pin!(worker.stopping.wait());

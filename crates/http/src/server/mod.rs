@@ -1,29 +1,35 @@
 //! The HTTP server: hyper's HTTP/1.1 on kairos loops, with uvicorn's limits and behaviour.
 //!
-//! - `config.rs` — [`ServerConfig`]: every limit, its default and its uvicorn counterpart;
+//! - `config.rs` — [`ServerConfig`]: every limit, its default and its uvicorn counterpart, and
+//!   how each worker's loop is built ([`ConfigureLoop`]);
 //! - `listener.rs` — listening sockets with backlog and `SO_REUSEPORT`;
-//! - `worker.rs` — one loop's accept loop, connection limit and graceful drain;
+//! - `accept.rs` — what one worker does: its accept loop, connection limit and graceful drain;
 //! - `connection.rs` — one connection: hyper, the keep-alive idle timer, graceful close;
 //! - `request.rs` — one request: 503/413 before the service, panic → 500, access log;
+//! - `error.rs` — [`ServerError`], those three answers, and the [`ErrorRenderer`] that writes
+//!   them (plain text unless a framework installs its own);
 //! - `shutdown.rs` — [`Shutdown`], the cross-thread switch, and SIGINT/SIGTERM;
-//! - `workers.rs` — N supervised worker threads ([`RunningServer`]).
+//! - `supervisor.rs` — starting the worker threads, watching them and replacing a dead one
+//!   ([`RunningServer`]).
 
+mod accept;
 mod config;
 mod connection;
+mod error;
 mod listener;
 mod request;
 mod shutdown;
-mod worker;
-mod workers;
+mod supervisor;
 
 use std::future::Future;
 use std::io;
 use std::sync::Arc;
 
-pub use config::ServerConfig;
+pub use config::{ConfigureLoop, ServerConfig};
+pub use error::{render_plain, ErrorRenderer, ServerError};
 pub use request::TrackedBody;
 pub use shutdown::{Shutdown, Triggered};
-pub use workers::RunningServer;
+pub use supervisor::RunningServer;
 
 use crate::{Body, Request};
 
@@ -37,15 +43,42 @@ use crate::{Body, Request};
 ///   supervised; `make_service` builds the service once per worker.
 /// - [`serve`](Server::serve): on the current loop, with a listener you made — for tests and
 ///   for embedding a server in a program that runs its own loop.
+///
+/// The answers the server makes without the service (503, 413, and 500 for a service that
+/// panicked: [`ServerError`]) are rendered as plain text unless an
+/// [`error_renderer`](Server::error_renderer) says otherwise.
 #[derive(Debug, Clone, Default)]
 pub struct Server {
     config: ServerConfig,
+    render_error: ErrorRenderer,
 }
 
 impl Server {
     /// A server with these settings.
     pub fn new(config: ServerConfig) -> Server {
-        Server { config }
+        Server { config, render_error: ErrorRenderer::default() }
+    }
+
+    /// Renders the answers the server makes itself with `render`, so that they have the same
+    /// shape as the service's own errors.
+    ///
+    /// ```
+    /// use kairos_http::server::{Server, ServerConfig, ServerError};
+    /// use kairos_http::{Body, Response};
+    ///
+    /// let server = Server::new(ServerConfig::default()).error_renderer(|error: &ServerError| {
+    ///     let body = serde_json::json!({ "error": error.to_string() }).to_string();
+    ///     let mut response = Response::new(Body::from(body));
+    ///     *response.status_mut() = error.status();
+    ///     response
+    /// });
+    /// ```
+    pub fn error_renderer(
+        mut self,
+        render: impl Fn(&ServerError) -> crate::Response + Send + Sync + 'static,
+    ) -> Server {
+        self.render_error = ErrorRenderer::new(render);
+        self
     }
 
     /// The settings.
@@ -60,7 +93,7 @@ impl Server {
         S: Fn(Request) -> Fut + 'static,
         Fut: Future<Output = http::Response<Body>> + 'static,
     {
-        workers::start(self.config, make_service)
+        supervisor::start(self.config, self.render_error, make_service)
     }
 
     /// Serves `listener` on the current loop until `shutdown` is triggered and the
@@ -75,6 +108,7 @@ impl Server {
         S: Fn(Request) -> Fut + 'static,
         Fut: Future<Output = http::Response<Body>> + 'static,
     {
-        worker::serve_worker(listener, service, Arc::new(self.config.clone()), shutdown).await
+        let config = Arc::new(self.config.clone());
+        accept::serve_worker(listener, service, config, self.render_error.clone(), shutdown).await
     }
 }

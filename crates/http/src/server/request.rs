@@ -1,6 +1,7 @@
 //! One request, from hyper to the service and back: the limits that answer before the
-//! service runs (503, 413), the panic guard (500), the access log, and the in-flight count
-//! that keep-alive and graceful shutdown rely on.
+//! service runs (503, 413), the panic guard (500) — all three rendered by the server's
+//! [`ErrorRenderer`](super::ErrorRenderer) — the access log, and the in-flight count that
+//! keep-alive and graceful shutdown rely on.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -13,11 +14,12 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use futures_util::FutureExt;
-use http::{header, HeaderValue, Response, StatusCode};
+use http::{header, Response};
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use kairos_sync::event::Wait;
 
-use super::worker::WorkerState;
+use super::accept::WorkerState;
+use super::ServerError;
 use crate::body::{BoxError, RequestBody};
 use crate::io::Activity;
 use crate::{Body, Request};
@@ -41,18 +43,13 @@ where
     let logged =
         config.access_log.then(|| (request.method().clone(), request.uri().path().to_owned()));
 
-    let response = if config.limit_concurrency.is_some_and(|limit| worker.in_flight.get() > limit) {
-        error_response(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Service Unavailable: the server is at its concurrency limit; retry shortly",
-        )
+    let overloaded = config.limit_concurrency.filter(|&limit| worker.in_flight.get() > limit);
+    let response = if let Some(limit) = overloaded {
+        worker.render_error.render(&ServerError::Overloaded { limit })
     } else if let Some(limit) = declared_length_over(&request, config.max_body_size)
         .filter(|_| !http_body::Body::is_end_stream(request.body()))
     {
-        error_response(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            &format!("Content Too Large: the request body is larger than the server accepts ({limit} bytes)"),
-        )
+        worker.render_error.render(&ServerError::BodyTooLarge { limit })
     } else {
         let (parts, body) = request.into_parts();
         let request =
@@ -62,7 +59,7 @@ where
             Err(payload) => {
                 let message = kairos_rt::task::panic_message(payload.as_ref());
                 tracing::error!(target: "kairos::server", "handler panicked: {message}");
-                error_response(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+                worker.render_error.render(&ServerError::ServicePanicked)
             }
         }
     };
@@ -87,20 +84,6 @@ fn declared_length_over<B>(request: &http::Request<B>, limit: Option<u64>) -> Op
     let length =
         request.headers().get(header::CONTENT_LENGTH)?.to_str().ok()?.parse::<u64>().ok()?;
     (length > limit).then_some(limit)
-}
-
-/// A JSON error response in FastAPI's shape: `{"detail": "..."}`.
-pub(crate) fn error_response(status: StatusCode, detail: &str) -> Response<Body> {
-    let body = serde_json::json!({ "detail": detail }).to_string();
-    let mut response = Response::new(Body::from(body));
-    *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    if status == StatusCode::SERVICE_UNAVAILABLE {
-        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-    }
-    response
 }
 
 /// Counts a request as in progress until its response body is dropped (sent, or abandoned

@@ -13,7 +13,7 @@ use crate::HttpError;
 /// worker, shared by every request of that worker through an `Rc`.
 ///
 /// For resources that belong to one loop and so cannot be shared between workers: a
-/// [`ProcessPool`](kairos_rt::ProcessPool) (its pipes are on the loop's reactor), a
+/// `kairos_process::ProcessPool` (its pipes are on the loop's reactor), a
 /// [`kairos_http::Client`] (its pooled connections are), an `Rc<RefCell<_>>` cache. `T` need
 /// not be `Send` or `Sync`, and `RefCell`/`Cell` are enough for what changes: one worker is
 /// one thread. The price of that: a `WorkerState` cannot be sent to a pool thread, so it is an

@@ -19,9 +19,9 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::{select, Either};
 
+use super::accept::serve_worker;
 use super::listener::{bind, bind_first};
-use super::worker::serve_worker;
-use super::{ServerConfig, Shutdown};
+use super::{ErrorRenderer, ServerConfig, Shutdown};
 use crate::{Body, Request};
 
 const HEARTBEAT_EVERY: Duration = Duration::from_millis(100);
@@ -96,7 +96,11 @@ impl Drop for RunningServer {
 }
 
 /// Starts `config.workers` workers and their supervisor; returns once all are listening.
-pub(crate) fn start<F, S, Fut>(config: ServerConfig, make_service: F) -> io::Result<RunningServer>
+pub(crate) fn start<F, S, Fut>(
+    config: ServerConfig,
+    render_error: ErrorRenderer,
+    make_service: F,
+) -> io::Result<RunningServer>
 where
     F: Fn() -> S + Send + Sync + 'static,
     S: Fn(Request) -> Fut + 'static,
@@ -114,6 +118,7 @@ where
     let config = Arc::new(ServerConfig { bind: local_addr, ..config });
     let launcher = Arc::new(Launcher {
         config,
+        render_error,
         shutdown: Shutdown::new(),
         shared: Arc::new(Supervision::default()),
         make_service,
@@ -133,6 +138,7 @@ where
 /// Everything needed to (re)start a worker.
 struct Launcher<F> {
     config: Arc<ServerConfig>,
+    render_error: ErrorRenderer,
     shutdown: Shutdown,
     shared: Arc<Supervision>,
     make_service: F,
@@ -166,7 +172,7 @@ where
     fn run_worker(&self, index: usize, listener: std::net::TcpListener, beat: Arc<AtomicU64>) {
         self.shared.alive.fetch_add(1, Ordering::SeqCst);
         let _alive = AliveGuard(Arc::clone(&self.shared));
-        kairos_rt::run(async {
+        self.config.loop_builder().run(async {
             let listener = match kairos_rt::net::TcpListener::from_std(listener) {
                 Ok(listener) => listener,
                 Err(e) => {
@@ -182,6 +188,7 @@ where
                 listener,
                 (self.make_service)(),
                 Arc::clone(&self.config),
+                self.render_error.clone(),
                 self.shutdown.clone(),
             ));
             match select(serving, heartbeat).await {

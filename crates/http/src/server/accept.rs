@@ -1,5 +1,6 @@
-//! A worker: one event loop serving its own listener — the accept loop, the per-loop limits,
-//! and the drain that ends a graceful shutdown.
+//! The accept loop of one worker (a thread with its loop, serving its own listener): accepting
+//! under the connection limit, the state its connections share, and the drain that ends a
+//! graceful shutdown.
 
 use std::cell::Cell;
 use std::future::Future;
@@ -13,12 +14,14 @@ use kairos_rt::net::TcpListener;
 use kairos_sync::{Event, Semaphore};
 
 use super::connection::serve_connection;
-use super::{ServerConfig, Shutdown};
+use super::{ErrorRenderer, ServerConfig, Shutdown};
 use crate::{Body, Request};
 
 /// What the connections of one worker share.
 pub(crate) struct WorkerState {
     pub(crate) config: Arc<ServerConfig>,
+    /// Renders the answers the server makes itself.
+    pub(crate) render_error: ErrorRenderer,
     /// Requests in progress (for `limit_concurrency`).
     pub(crate) in_flight: Cell<usize>,
     /// Set when the server shuts down: connections close gracefully, streams end.
@@ -33,6 +36,7 @@ pub(crate) async fn serve_worker<S, Fut>(
     listener: TcpListener,
     service: S,
     config: Arc<ServerConfig>,
+    render_error: ErrorRenderer,
     shutdown: Shutdown,
 ) -> io::Result<()>
 where
@@ -41,6 +45,7 @@ where
 {
     let worker = Rc::new(WorkerState {
         config: Arc::clone(&config),
+        render_error,
         in_flight: Cell::new(0),
         stopping: Event::new(),
         connections: Cell::new(0),

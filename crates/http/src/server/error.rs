@@ -1,0 +1,132 @@
+//! The answers the server makes itself, without the service: [`ServerError`] says what went
+//! wrong, an [`ErrorRenderer`] turns it into the response. The default renders plain text; a
+//! framework installs its own (kairos-web answers FastAPI's JSON) so that a client sees one
+//! shape of error whoever answered.
+
+use std::fmt;
+use std::sync::Arc;
+
+use http::{header, HeaderValue, StatusCode};
+
+use crate::{Body, Response};
+
+/// An error the server answers by itself, before the service runs or instead of its response.
+///
+/// Two refusals are not here because hyper writes them itself, before the server sees a
+/// request: `431 Request Header Fields Too Large` for a head over
+/// [`max_header_size`](super::ServerConfig::max_header_size) and `400 Bad Request` for bytes
+/// that are not HTTP/1.1 (both with an empty body, then the connection is closed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// [`limit_concurrency`](super::ServerConfig::limit_concurrency) requests were already in
+    /// progress on the worker: `503`, to retry shortly.
+    Overloaded {
+        /// The limit.
+        limit: usize,
+    },
+    /// The request declared a `Content-Length` over
+    /// [`max_body_size`](super::ServerConfig::max_body_size): `413`, answered without reading
+    /// the body. (A body that grows past the limit while it is read is an error of the
+    /// service's read, [`BodyError::TooLarge`](crate::BodyError::TooLarge).)
+    BodyTooLarge {
+        /// The limit, in bytes.
+        limit: u64,
+    },
+    /// The service panicked: `500`. The panic message is logged, never sent.
+    ServicePanicked,
+}
+
+impl ServerError {
+    /// The status the server means: 503, 413 or 500.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ServerError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ServerError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ServerError::ServicePanicked => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl fmt::Display for ServerError {
+    /// The message for the client.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServerError::Overloaded { .. } => f.write_str(
+                "Service Unavailable: the server is at its concurrency limit; retry shortly",
+            ),
+            ServerError::BodyTooLarge { limit } => write!(
+                f,
+                "Content Too Large: the request body is larger than the server accepts \
+                 ({limit} bytes)"
+            ),
+            ServerError::ServicePanicked => f.write_str("Internal Server Error"),
+        }
+    }
+}
+
+impl std::error::Error for ServerError {}
+
+/// Renders every [`ServerError`] into the response the client gets; set with
+/// [`Server::error_renderer`](super::Server::error_renderer).
+///
+/// The renderer decides the whole response: answer with [`ServerError::status`] and, for a
+/// `503`, a `Retry-After`, as the default does, unless you mean otherwise. It runs on the
+/// worker's loop, once per error, and must not panic (a panic there ends the connection).
+#[derive(Clone)]
+pub struct ErrorRenderer(Arc<dyn Fn(&ServerError) -> Response + Send + Sync>);
+
+impl ErrorRenderer {
+    /// A renderer from a function.
+    pub fn new(render: impl Fn(&ServerError) -> Response + Send + Sync + 'static) -> Self {
+        ErrorRenderer(Arc::new(render))
+    }
+
+    /// The response for `error`.
+    pub fn render(&self, error: &ServerError) -> Response {
+        (self.0)(error)
+    }
+}
+
+impl Default for ErrorRenderer {
+    /// [`render_plain`].
+    fn default() -> Self {
+        ErrorRenderer::new(render_plain)
+    }
+}
+
+impl fmt::Debug for ErrorRenderer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ErrorRenderer(..)")
+    }
+}
+
+/// The default rendering: the status, the message as `text/plain`, and `Retry-After: 1` on a
+/// `503`.
+pub fn render_plain(error: &ServerError) -> Response {
+    let mut response = Response::new(Body::from(error.to_string()));
+    *response.status_mut() = error.status();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    if error.status() == StatusCode::SERVICE_UNAVAILABLE {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_renders_plain_text_with_the_status() {
+        let response = ErrorRenderer::default().render(&ServerError::Overloaded { limit: 3 });
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "text/plain; charset=utf-8");
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+        let response = render_plain(&ServerError::BodyTooLarge { limit: 1024 });
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(!response.headers().contains_key(header::RETRY_AFTER));
+        assert_eq!(ServerError::ServicePanicked.to_string(), "Internal Server Error");
+    }
+}
