@@ -43,8 +43,7 @@ pub(crate) struct StallMonitor {
     /// the loop reports that poll's end. Holding the counter, not a flag, means a flag raised
     /// just after the poll returned is recognised as stale instead of blaming the next poll.
     flagged: AtomicU64,
-    /// The flagged poll's task, label and estimated start.
-    flagged_poll: Mutex<Option<(TaskInfo, Option<Arc<str>>, Instant)>>,
+    flagged_poll: Mutex<Option<FlaggedPoll>>,
     /// Names of named tasks, for reports written by the watchdog thread.
     names: Mutex<HashMap<u64, Arc<str>>>,
     slow_polls: AtomicU64,
@@ -283,6 +282,9 @@ impl StallMonitor {
 fn static_ptr(site: &'static Location<'static>) -> *mut Location<'static> {
     site as *const Location<'static> as *mut Location<'static>
 }
+
+/// The poll the watchdog reported as still running: its task, label and estimated start.
+type FlaggedPoll = (TaskInfo, Option<Arc<str>>, Instant);
 
 /// Owns the watchdog thread; stops and joins it on drop.
 pub(crate) struct Watchdog {
