@@ -257,13 +257,14 @@ struct Shared {
 /// `{"detail": "Internal Server Error"}`.
 fn dispatch(shared: &Shared, worker: &Rc<WorkerContext>, mut request: Request) -> ResponseFuture {
     match shared.router.lookup(request.method(), request.uri().path()) {
-        Lookup::Found(handler, params) => {
+        Lookup::Found(route, params) => {
+            let handler = &route.handler;
             if handler.needs_route_context() {
                 let context =
                     RouteContext { params, states: shared.states.clone(), worker: worker.id() };
                 request.extensions_mut().insert(context);
             }
-            handler.call(request, Rc::clone(worker))
+            handler.call(request, Rc::clone(worker), route.label)
         }
         Lookup::MethodNotAllowed(allow) => {
             let mut response = HttpError::new(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")

@@ -20,6 +20,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use kairos_rt::executor::JobError;
+use kairos_rt::task::Label;
 use kairos_rt::ThreadPool;
 
 use crate::extract::{FromRequest, FromRequestParts};
@@ -89,16 +90,29 @@ pub trait Handler<T>: Send + Sync + Sized + 'static {
         true
     }
 
-    /// Answers `request` on the worker `worker`. Called by the router.
+    /// The handler's name, for the route table and the stall detector's reports: the
+    /// function's path (`my_service::items::get_item`).
+    fn name(&self) -> &'static str {
+        std::any::type_name::<Self>()
+    }
+
+    /// Answers `request` on the worker `worker`, under the route's `label` (what a stall
+    /// report names). Called by the router.
     #[doc(hidden)]
-    fn call(self: Arc<Self>, request: Request, worker: Rc<WorkerContext>) -> ResponseFuture;
+    fn call(
+        self: Arc<Self>,
+        request: Request,
+        worker: Rc<WorkerContext>,
+        label: Label,
+    ) -> ResponseFuture;
 }
 
 /// A handler with its argument types forgotten, as the router stores it.
 pub(crate) trait ErasedHandler: Send + Sync {
     fn kind(&self) -> HandlerKind;
     fn needs_route_context(&self) -> bool;
-    fn call(&self, request: Request, worker: Rc<WorkerContext>) -> ResponseFuture;
+    fn name(&self) -> &'static str;
+    fn call(&self, request: Request, worker: Rc<WorkerContext>, label: Label) -> ResponseFuture;
 }
 
 struct Erased<H, T> {
@@ -115,8 +129,12 @@ impl<H: Handler<T>, T: 'static> ErasedHandler for Erased<H, T> {
         self.handler.needs_route_context()
     }
 
-    fn call(&self, request: Request, worker: Rc<WorkerContext>) -> ResponseFuture {
-        Arc::clone(&self.handler).call(request, worker)
+    fn name(&self) -> &'static str {
+        self.handler.name()
+    }
+
+    fn call(&self, request: Request, worker: Rc<WorkerContext>, label: Label) -> ResponseFuture {
+        Arc::clone(&self.handler).call(request, worker, label)
     }
 }
 
@@ -157,8 +175,13 @@ where
         false
     }
 
-    fn call(self: Arc<Self>, _request: Request, _worker: Rc<WorkerContext>) -> ResponseFuture {
-        Box::pin(async move { (self)().await.into_response() })
+    fn call(
+        self: Arc<Self>,
+        _request: Request,
+        _worker: Rc<WorkerContext>,
+        label: Label,
+    ) -> ResponseFuture {
+        Box::pin(label.scope(async move { (self)().await.into_response() }))
     }
 }
 
@@ -318,11 +341,16 @@ macro_rules! impl_handlers {
             }
 
             #[allow(non_snake_case)]
-            fn call(self: Arc<Self>, request: Request, _worker: Rc<WorkerContext>) -> ResponseFuture {
-                Box::pin(async move {
+            fn call(
+                self: Arc<Self>,
+                request: Request,
+                _worker: Rc<WorkerContext>,
+                label: Label,
+            ) -> ResponseFuture {
+                Box::pin(label.scope(async move {
                     extract!(request; $($T),*; $Last);
                     (self)($($T,)* $Last).await.into_response()
-                })
+                }))
             }
         }
 
@@ -344,12 +372,21 @@ macro_rules! impl_handlers {
                 false $(|| $T::NEEDS_ROUTE_CONTEXT)* || $Last::NEEDS_ROUTE_CONTEXT
             }
 
+            fn name(&self) -> &'static str {
+                std::any::type_name::<F>()
+            }
+
             #[allow(non_snake_case)]
-            fn call(self: Arc<Self>, request: Request, worker: Rc<WorkerContext>) -> ResponseFuture {
-                Box::pin(async move {
+            fn call(
+                self: Arc<Self>,
+                request: Request,
+                worker: Rc<WorkerContext>,
+                label: Label,
+            ) -> ResponseFuture {
+                Box::pin(label.scope(async move {
                     extract!(request; $($T),*; $Last);
                     P::run(self, worker, move |f| f($($T,)* $Last)).await
-                })
+                }))
             }
         }
     };
@@ -379,7 +416,16 @@ where
         false
     }
 
-    fn call(self: Arc<Self>, _request: Request, worker: Rc<WorkerContext>) -> ResponseFuture {
-        Box::pin(P::run(self, worker, |f| f()))
+    fn name(&self) -> &'static str {
+        std::any::type_name::<F>()
+    }
+
+    fn call(
+        self: Arc<Self>,
+        _request: Request,
+        worker: Rc<WorkerContext>,
+        label: Label,
+    ) -> ResponseFuture {
+        Box::pin(label.scope(P::run(self, worker, |f| f())))
     }
 }

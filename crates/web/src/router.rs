@@ -4,11 +4,17 @@
 //! A request whose path matches no route gets `404`; one whose path matches but whose method
 //! does not gets `405` with an `Allow` header listing the methods that would. `HEAD` is served
 //! by the `GET` handler (hyper sends no body for it).
+//!
+//! Each route carries a [`Label`] — `GET /items/{id} → my_service::get_item` — made once when
+//! the route is added; the handler's future runs under it, so a stall report names the route
+//! and the handler, and [`LoopStats::slow_polls_by_label`](kairos_rt::LoopStats) counts stalls
+//! per route.
 
 use std::fmt;
 use std::sync::Arc;
 
 use http::Method;
+use kairos_rt::task::Label;
 
 use crate::handler::{ErasedHandler, HandlerKind};
 
@@ -21,18 +27,28 @@ pub struct RouteInfo {
     pub path: String,
     /// Where the handler runs.
     pub kind: HandlerKind,
+    /// The handler's name: its function's path.
+    pub handler: &'static str,
 }
 
 impl fmt::Display for RouteInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:<7} {:<30} {}", self.method, self.path, self.kind)
+        write!(f, "{:<7} {:<30} {:<6} {}", self.method, self.path, self.kind, self.handler)
     }
 }
 
 #[derive(Clone)]
 struct Endpoint {
     path: String,
-    methods: Vec<(Method, Arc<dyn ErasedHandler>)>,
+    methods: Vec<Route>,
+}
+
+/// A method's handler on an endpoint, and the label its requests run under.
+#[derive(Clone)]
+pub(crate) struct Route {
+    method: Method,
+    pub(crate) handler: Arc<dyn ErasedHandler>,
+    pub(crate) label: Label,
 }
 
 /// Paths to endpoints; each endpoint has a handler per method.
@@ -44,7 +60,7 @@ pub(crate) struct Router {
 
 /// What a request's method and path found.
 pub(crate) enum Lookup<'a> {
-    Found(&'a Arc<dyn ErasedHandler>, Vec<(String, String)>),
+    Found(&'a Route, Vec<(String, String)>),
     MethodNotAllowed(String),
     NotFound,
 }
@@ -72,10 +88,11 @@ impl Router {
         };
         let endpoint = &mut self.endpoints[index];
         assert!(
-            !endpoint.methods.iter().any(|(m, _)| *m == method),
+            !endpoint.methods.iter().any(|r| r.method == method),
             "route {method} {path} is registered twice; remove one"
         );
-        endpoint.methods.push((method, handler));
+        let label = Label::new(format!("{method} {path} → {}", handler.name()));
+        endpoint.methods.push(Route { method, handler, label });
     }
 
     /// Every route of `other`, under `prefix`.
@@ -90,8 +107,8 @@ impl Router {
             } else {
                 format!("{prefix}{}", endpoint.path)
             };
-            for (method, handler) in endpoint.methods {
-                self.add(method, &path, handler);
+            for route in endpoint.methods {
+                self.add(route.method, &path, route.handler);
             }
         }
     }
@@ -100,10 +117,11 @@ impl Router {
         self.endpoints
             .iter()
             .flat_map(|e| {
-                e.methods.iter().map(|(method, handler)| RouteInfo {
-                    method: method.clone(),
+                e.methods.iter().map(|route| RouteInfo {
+                    method: route.method.clone(),
                     path: e.path.clone(),
-                    kind: handler.kind(),
+                    kind: route.handler.kind(),
+                    handler: route.handler.name(),
                 })
             })
             .collect()
@@ -112,13 +130,13 @@ impl Router {
     pub(crate) fn lookup(&self, method: &Method, path: &str) -> Lookup<'_> {
         let Ok(found) = self.matcher.at(path) else { return Lookup::NotFound };
         let endpoint = &self.endpoints[*found.value];
-        let handler = endpoint.methods.iter().find(|(m, _)| m == method).or_else(|| {
+        let route = endpoint.methods.iter().find(|r| r.method == method).or_else(|| {
             (*method == Method::HEAD)
-                .then(|| endpoint.methods.iter().find(|(m, _)| *m == Method::GET))
+                .then(|| endpoint.methods.iter().find(|r| r.method == Method::GET))
                 .flatten()
         });
-        match handler {
-            Some((_, handler)) => {
+        match route {
+            Some(route) => {
                 let params = found
                     .params
                     .iter()
@@ -127,11 +145,11 @@ impl Router {
                         (name.to_owned(), value.into_owned())
                     })
                     .collect();
-                Lookup::Found(handler, params)
+                Lookup::Found(route, params)
             }
             None => {
                 let mut allow: Vec<&str> =
-                    endpoint.methods.iter().map(|(m, _)| m.as_str()).collect();
+                    endpoint.methods.iter().map(|r| r.method.as_str()).collect();
                 if allow.contains(&"GET") && !allow.contains(&"HEAD") {
                     allow.push("HEAD");
                 }

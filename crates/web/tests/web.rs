@@ -398,7 +398,10 @@ fn state_nesting_kinds_and_responses() {
             (Method::GET, "/api/method".to_owned(), HandlerKind::Async),
         ]
     );
-    assert!(app.routes()[1].to_string().ends_with("sync"));
+    let items = &app.routes()[1];
+    assert!(items.to_string().contains(" sync "), "{items}");
+    assert_eq!(items.handler, "web::lookup", "a sync route is named after its function");
+    assert!(items.to_string().ends_with("web::lookup"), "{items}");
 
     let client = TestClient::new(app);
     assert_eq!(client.get("/api/items/1").send().json::<Value>(), json!({"id": 1}));
@@ -545,4 +548,58 @@ fn each_worker_gets_its_own_worker_state_made_on_its_own_thread() {
     let missing = client.get("/missing").send();
     assert_eq!(missing.status(), StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(missing.text(), r#"{"detail":"Internal Server Error"}"#);
+}
+
+/// The handler of `a_stall_report_names_the_route_and_the_handler`: blocks the loop on purpose.
+async fn blocks_the_loop() -> &'static str {
+    std::thread::sleep(Duration::from_millis(500));
+    "blocked"
+}
+
+#[test]
+fn a_stall_report_names_the_route_and_the_handler() {
+    use kairos_web::kairos_http::server::ConfigureLoop;
+    use kairos_rt::{Diagnostic, StallReport};
+
+    let reports: Arc<std::sync::Mutex<Vec<StallReport>>> = Arc::default();
+    let sink = Arc::clone(&reports);
+    let config = ServerConfig {
+        // Far above what a quick poll takes on a loaded machine, far below the 500 ms block.
+        slow_callback_duration: Some(Duration::from_millis(200)),
+        configure_loop: ConfigureLoop::new(move |builder| {
+            let sink = Arc::clone(&sink);
+            builder.on_diagnostic(move |d| {
+                if let Diagnostic::SlowPoll(report) = d {
+                    sink.lock().unwrap().push(report.clone());
+                }
+            })
+        }),
+        ..ServerConfig::default()
+    };
+    let app = App::new()
+        .get("/fine", || async { "fine" })
+        .nest("/api", App::new().get("/bad/{id}", blocks_the_loop));
+    let client = TestClient::with_config(app, config);
+    assert_eq!(client.get("/fine").send().text(), "fine");
+    assert_eq!(client.get("/api/bad/7").send().text(), "blocked");
+    assert!(
+        wait_until(Duration::from_secs(10), || reports
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|r| !r.still_running)),
+        "the end of the blocking poll was reported"
+    );
+    let reports = reports.lock().unwrap();
+    for report in reports.iter() {
+        // The route template (not the path with its id) and the handler's path.
+        assert_eq!(
+            report.label.as_deref(),
+            Some("GET /api/bad/{id} → web::blocks_the_loop"),
+            "{report}"
+        );
+        assert!(report
+            .to_string()
+            .contains("while running GET /api/bad/{id} → web::blocks_the_loop"));
+    }
 }
