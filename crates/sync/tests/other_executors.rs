@@ -2,26 +2,13 @@
 //! under other executors: `futures::executor::block_on` and a tokio runtime.
 
 use std::cell::Cell;
-use std::future::poll_fn;
-use std::task::Poll;
 use std::time::Duration;
 
 use kairos_sync::combinator::{gather, try_gather};
 use kairos_sync::{gather, Event, Queue, Semaphore};
 
-/// Returns `Pending` once after asking to be polled again: a turn for the others.
-async fn yield_now() {
-    let mut yielded = false;
-    poll_fn(|cx| {
-        if yielded {
-            return Poll::Ready(());
-        }
-        yielded = true;
-        cx.waker().wake_by_ref();
-        Poll::Pending
-    })
-    .await;
-}
+mod support;
+use support::yield_now;
 
 /// The chapter's section 6.3 shape: 20 calls, never more than 5 in flight.
 async fn twenty_calls_five_at_a_time(pause: impl AsyncFn()) -> (Vec<usize>, usize) {
