@@ -12,7 +12,7 @@ Requests the same list of routes from both servers and compares what a client ca
 - text (``text/plain``): the exact body;
 - JSON: the set of top-level keys, and the values of every key that does not depend on timing
   or on where the work ran (``VOLATILE`` below lists those, per route, as read from
-  crates/kairos/src/service/);
+  crates/cli/src/service/);
 - a 422: the first validation error's ``loc`` and ``type`` (FastAPI also adds ``input`` and
   ``ctx``, and lists every bad parameter where kairos stops at the first; the checks below
   have one bad parameter each);

@@ -1,6 +1,6 @@
 """The chapter's service as the chapter writes it: FastAPI on uvicorn.
 
-This is the Python peer of ``kairos serve`` (crates/kairos/src/service/) for the side-by-side
+This is the Python peer of ``kairos serve`` (crates/cli/src/service/) for the side-by-side
 benchmark: the same routes with the same answers (JSON keys, status codes, defaults and
 422 ranges), written the way a FastAPI user following "Chapter 04: advanced asynchronous
 programming" would write them -- ``async def`` routes on the event loop, a ``def`` route on

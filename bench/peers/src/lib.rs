@@ -1,6 +1,6 @@
 //! What the peers share: the routes' answers, their parameters and ranges, the work behind
 //! them, and the command line — one copy, so that axum and hyper answer what `kairos serve`
-//! answers (`crates/kairos/src/service`), byte for byte where the answer is deterministic.
+//! answers (`crates/cli/src/service`), byte for byte where the answer is deterministic.
 //!
 //! | piece | kairos' original |
 //! |---|---|

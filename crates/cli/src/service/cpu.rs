@@ -4,10 +4,10 @@
 use std::cell::OnceCell;
 use std::time::Instant;
 
-use kairos_rt::process::{ProcessFn, ProcessPool};
-use kairos_rt::ThreadPool;
-use kairos_web::http::StatusCode;
-use kairos_web::{HttpError, Json, Query, State};
+use kairos::rt::process::{ProcessFn, ProcessPool};
+use kairos::rt::ThreadPool;
+use kairos::web::http::StatusCode;
+use kairos::web::{HttpError, Json, Query, State};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -65,7 +65,7 @@ pub(crate) async fn cpu(
                 .with(|cell| cell.get_or_init(|| ProcessPool::new(settings.process_pool)).clone());
             pool.spawn(&CPU_TASK, n).await.map_err(internal)?
         }
-        "thread" => kairos_rt::run_in_executor(&cpu_pool.0, move || sum_of_squares(n))
+        "thread" => kairos::rt::run_in_executor(&cpu_pool.0, move || sum_of_squares(n))
             .await
             .map_err(internal)?,
         "inline" => sum_of_squares(n),

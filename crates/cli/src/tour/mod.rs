@@ -24,7 +24,7 @@ use std::num::NonZeroUsize;
 
 use anyhow::Context as _;
 use clap::Args;
-use kairos_http::{RunningServer, ServerConfig};
+use kairos::http::{RunningServer, ServerConfig};
 
 use crate::service;
 use client::Target;

@@ -23,7 +23,7 @@ mod stream;
 
 use std::fmt::Display;
 
-use kairos_web::{sync, App, HttpError};
+use kairos::web::{sync, App, HttpError};
 
 pub(crate) use cpu::CPU_TASK;
 
@@ -67,7 +67,7 @@ pub(crate) struct Settings {
 pub(crate) fn app(settings: Settings) -> App {
     // The CPU pool is shared by all workers: threads run in parallel (no GIL), so one pool
     // sized to the cores is the whole machine's CPU budget.
-    let cpu_pool = kairos_rt::ThreadPool::builder()
+    let cpu_pool = kairos::rt::ThreadPool::builder()
         .max_workers(settings.cpu_pool)
         .thread_name_prefix("kairos-cpu")
         .build();

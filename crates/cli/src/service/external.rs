@@ -5,11 +5,11 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Instant;
 
-use kairos_http::Client;
-use kairos_rt::combinator::try_gather;
-use kairos_rt::sync::Semaphore;
-use kairos_web::http::StatusCode;
-use kairos_web::{HttpError, Json, Query, State};
+use kairos::http::Client;
+use kairos::rt::combinator::try_gather;
+use kairos::rt::sync::Semaphore;
+use kairos::web::http::StatusCode;
+use kairos::web::{HttpError, Json, Query, State};
 use serde::Deserialize;
 use serde_json::{json, Value};
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
-use kairos_http::ServerConfig;
+use kairos::http::ServerConfig;
 
 const EXAMPLES: &[(&str, &str)] = &[
     ("sequential_vs_concurrent", "2.1-2.2: await one by one (3 s) vs tasks and gather (2 s)"),
@@ -92,7 +92,7 @@ fn parse_upstream(value: &str) -> Result<String, String> {
 
 fn main() -> anyhow::Result<()> {
     // In a process-pool worker this serves jobs and never returns; it must come first.
-    kairos_rt::process::worker_main(&[&service::CPU_TASK]);
+    kairos::rt::process::worker_main(&[&service::CPU_TASK]);
 
     match Cli::parse().command {
         Some(Command::Serve(args)) => serve(args),
@@ -115,7 +115,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&args.log_level));
     tracing_subscriber::fmt().with_env_filter(filter).init();
 
-    // Every worker's loop is built by `kairos_rt::run`, which reads its stall threshold from
+    // Every worker's loop is built by `kairos::rt::run`, which reads its stall threshold from
     // this variable; setting it here, before any worker starts, configures them all.
     std::env::set_var("KAIROS_SLOW_CALLBACK_MS", args.slow_callback_ms.to_string());
 
