@@ -2,9 +2,9 @@
 //! timing shape at a small scale (bounds are generous: these check the shape, they are not
 //! benchmarks), and every 422.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -12,35 +12,39 @@ use serde_json::Value;
 /// The running binary; killed when the test ends, pass or fail.
 struct Serve {
     child: Child,
-    port: u16,
+    addr: SocketAddr,
+    /// Kept open: the server may write to it until it is killed.
+    _stdout: BufReader<ChildStdout>,
 }
 
 impl Serve {
+    /// Starts `kairos serve` on port 0 and reads the address it got from its first line:
+    /// the kernel picks the port at the bind itself, so two tests never race for one.
     fn start(extra: &[&str]) -> Serve {
-        // A port the kernel just gave out and took back: free, barring a race we accept.
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let bind = format!("127.0.0.1:{port}");
-        let child = Command::new(env!("CARGO_BIN_EXE_kairos"))
-            .args(["serve", "--bind", &bind, "--log-level", "error"])
+        let mut child = Command::new(env!("CARGO_BIN_EXE_kairos"))
+            .args(["serve", "--bind", "127.0.0.1:0", "--log-level", "error"])
             .args(extra)
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("the kairos binary starts");
-        let serve = Serve { child, port };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(&bind).is_err() {
-            assert!(Instant::now() < deadline, "kairos serve did not listen on {bind} within 10 s");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        serve
+        let mut stdout = BufReader::new(child.stdout.take().expect("a piped stdout"));
+        let mut line = String::new();
+        // Until the line arrives, or the server exits (an empty read) having failed to start.
+        stdout.read_line(&mut line).expect("kairos serve's stdout");
+        let addr = line
+            .trim_end()
+            .strip_prefix("listening on http://")
+            .and_then(|addr| addr.parse().ok())
+            .unwrap_or_else(|| panic!("kairos serve printed {line:?}, not its address"));
+        Serve { child, addr, _stdout: stdout }
     }
 
     /// GET over HTTP/1.0, so the body is everything until the server closes: no chunking to
     /// undo. Returns the status, the body and how long the whole answer took.
     fn get(&self, path: &str) -> (u16, String, Duration) {
         let started = Instant::now();
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        let mut stream = TcpStream::connect(self.addr).unwrap();
         stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
         write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").unwrap();
         let mut raw = String::new();
@@ -189,12 +193,28 @@ fn external_never_exceeds_its_limit() {
 
 #[test]
 fn external_to_a_dead_upstream_is_a_502_not_a_hang() {
-    let dead = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let upstream = format!("http://{dead}");
+    // An upstream that hangs up on every call (a port merely closed could be taken by
+    // another process meanwhile).
+    let dead = TcpListener::bind("127.0.0.1:0").unwrap();
+    let upstream = format!("http://{}", dead.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for connection in dead.incoming() {
+            drop(connection);
+        }
+    });
     let serve = Serve::start(&["--upstream", &upstream]);
     let (status, _, elapsed) = serve.get("/external?n=2&limit=1&ms=0");
     assert_eq!(status, 502);
     assert!(secs(elapsed) < 10.0);
+}
+
+#[test]
+fn serve_on_port_0_reports_the_port_it_got_and_calls_itself_there() {
+    // `/external` calls this very server by default: the address it learnt after the bind.
+    let serve = Serve::start(&[]);
+    assert_ne!(serve.addr.port(), 0);
+    let (body, _) = serve.json("/external?n=2&limit=2&ms=0");
+    assert_eq!(body["n"], 2, "{body}");
 }
 
 #[test]
@@ -211,7 +231,7 @@ fn stream_sends_each_event() {
 fn stream_sends_the_first_event_before_the_last_is_made() {
     let serve = Serve::start(&[]);
     let started = Instant::now();
-    let mut stream = TcpStream::connect(("127.0.0.1", serve.port)).unwrap();
+    let mut stream = TcpStream::connect(serve.addr).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     write!(stream, "GET /stream?n=3&interval_ms=500 HTTP/1.0\r\n\r\n").unwrap();
     let mut seen = Vec::new();

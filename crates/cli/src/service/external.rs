@@ -61,7 +61,7 @@ pub(crate) async fn external(
     let limit = in_range("limit", q.limit.unwrap_or(5), 1, MAX_CALLS)?;
     let ms = in_range("ms", q.ms.unwrap_or(200), 0, MAX_MS)?;
     total_within("ms", n.div_ceil(limit).saturating_mul(ms))?;
-    let url = format!("{}/async?ms={ms}", settings.upstream.trim_end_matches('/'));
+    let url = format!("{}/async?ms={ms}", settings.upstream.url()?.trim_end_matches('/'));
     // One client per worker loop, so calls reuse pooled connections across requests instead
     // of opening `limit` new ones each time.
     let client = CLIENT.with(Client::clone);

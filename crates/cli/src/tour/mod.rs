@@ -19,7 +19,7 @@ mod concurrency;
 mod io;
 mod report;
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 
 use anyhow::Context as _;
@@ -93,29 +93,23 @@ pub(crate) fn tour(args: TourArgs) -> anyhow::Result<bool> {
 }
 
 /// The service with its default settings, except a small sync pool, on one worker (so every
-/// request shares the loop whose stalls `/debug/loop` reports).
+/// request shares the loop whose stalls `/debug/loop` reports), on a port the kernel picks.
 fn start() -> anyhow::Result<RunningServer> {
     let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
-    // `/external` calls the server itself, so its URL must be known before the app is built:
-    // take a free port from the kernel and listen on it (another process could grab it in
-    // between; a second try covers that rare race).
-    let mut last_error = None;
-    for _ in 0..3 {
-        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let bind = SocketAddr::from(([127, 0, 0, 1], port));
-        let settings = service::Settings {
-            sync_pool: SYNC_TOKENS,
-            cpu_pool: cores,
-            process_pool: cores,
-            upstream: format!("http://{bind}"),
-        };
-        let config = ServerConfig { bind, workers: 1, ..ServerConfig::default() };
-        match service::app(settings).serve(config) {
-            Ok(server) => return Ok(server),
-            Err(e) => last_error = Some(e),
-        }
-    }
-    Err(last_error.map_or_else(|| anyhow::anyhow!("no port"), anyhow::Error::from))
+    let settings = service::Settings {
+        sync_pool: SYNC_TOKENS,
+        cpu_pool: cores,
+        process_pool: cores,
+        upstream: service::Upstream::this_server(),
+    };
+    let config = ServerConfig {
+        bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+        workers: 1,
+        ..ServerConfig::default()
+    };
+    let server = service::app(settings.clone()).serve(config)?;
+    settings.upstream.listening_on(server.local_addr());
+    Ok(server)
 }
 
 /// One experiment's row, or a FAIL row saying why it could not run.
