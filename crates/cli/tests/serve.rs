@@ -180,6 +180,19 @@ fn cpu_gives_the_same_sum_on_every_pool() {
 }
 
 #[test]
+fn cpu_is_exact_past_64_bits_on_every_pool() {
+    // Regression: the sum used to wrap modulo 2^64 (Python's is exact). For n = 10^7 it is
+    // (n-1)·n·(2n-1)/6 = 333333283333335000000, past u64::MAX (18446744073709551615); read
+    // from the raw body, since serde_json::Value would round it to an f64.
+    let serve = Serve::start(&["--process-pool", "1", "--cpu-pool", "2"]);
+    for pool in ["process", "thread", "inline"] {
+        let (status, body, _) = serve.get(&format!("/cpu?n=10000000&pool={pool}"));
+        assert_eq!(status, 200, "{pool}: {body}");
+        assert!(body.contains(r#""result":333333283333335000000"#), "{pool}: {body}");
+    }
+}
+
+#[test]
 fn external_never_exceeds_its_limit() {
     let serve = Serve::start(&[]);
     let (body, _) = serve.json("/external?n=10&limit=3&ms=50");
@@ -279,7 +292,7 @@ fn every_out_of_range_or_non_number_parameter_is_a_422() {
         ("/counter?tasks=0", "tasks", "greater_than_equal"),
         ("/counter?tasks=100001", "tasks", "less_than_equal"),
         ("/counter?await_between=2", "await_between", "bool_parsing"),
-        ("/cpu?n=200000001", "n", "less_than_equal"),
+        ("/cpu?n=5000000001", "n", "less_than_equal"),
         ("/cpu?pool=gpu", "pool", "literal_error"),
         ("/external?n=0", "n", "greater_than_equal"),
         ("/external?n=101", "n", "less_than_equal"),

@@ -8,27 +8,32 @@ use kairos::rt::process::{ProcessFn, ProcessPool};
 use kairos::rt::ThreadPool;
 use kairos::web::http::StatusCode;
 use kairos::web::{HttpError, Json, Query, State};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 
 use super::{in_range, Settings};
 
-/// The largest `n`: about a second of work inline on a modern core.
-const MAX_N: u64 = 200_000_000;
+/// The largest `n`: a few seconds of work inline on a 2020s core (about half a nanosecond a
+/// term), so that `pool=inline` can hold the loop long enough for anyone to see it stall.
+pub(crate) const MAX_N: u64 = 5_000_000_000;
 
-/// The sum of `i * i` for `i` below `n`, wrapping (the point is the work, not the number).
+/// The sum of `i * i` for `i` below `n`, exact, as Python's is.
+///
+/// Why `u128` cannot overflow for `n <= MAX_N`: the sum is (n-1)·n·(2n-1)/6 < n³/3, which for
+/// n = 5·10⁹ is under 4.2·10²⁸ < 2⁹⁶ ≈ 7.9·10²⁸, far below u128's 2¹²⁸ ≈ 3.4·10³⁸; each term
+/// i² < 2.5·10¹⁹ already exceeds u64 (1.8·10¹⁹), hence the `u128` from the first multiply.
+/// `tests::the_largest_sum_fits` checks the same with the closed form.
 // One copy of the loop for every pool: inlined into the thread pool's closure it compiled
 // to code 1.7x slower than the same loop called from the loop or a process-pool worker
 // (126 ms against 75 ms for n = 200,000,000, measured by bench/run.sh).
 #[inline(never)]
-pub(crate) fn sum_of_squares(n: u64) -> u64 {
+pub(crate) fn sum_of_squares(n: u64) -> u128 {
     // `black_box` on the running sum: without it a release build folds the loop into the
     // closed form n(n-1)(2n-1)/6 and `/cpu` does no work at all, which is not the lesson.
-    (0..n).map(|i| i.wrapping_mul(i)).fold(0, |sum, x| std::hint::black_box(sum.wrapping_add(x)))
+    (0..n).map(|i| u128::from(i) * u128::from(i)).fold(0, |sum, x| std::hint::black_box(sum + x))
 }
 
 /// [`sum_of_squares`] as a process-pool job; `main` lists it in `worker_main`.
-pub(crate) static CPU_TASK: ProcessFn<u64, u64> = ProcessFn::new("sum_of_squares", sum_of_squares);
+pub(crate) static CPU_TASK: ProcessFn<u64, u128> = ProcessFn::new("sum_of_squares", sum_of_squares);
 
 /// The shared CPU thread pool, as app state.
 pub(crate) struct CpuPool(pub(crate) ThreadPool);
@@ -39,7 +44,7 @@ thread_local! {
     static PROCESS_POOL: OnceCell<ProcessPool> = const { OnceCell::new() };
 }
 
-/// `/cpu` parameters: `n` 0..=200 000 000, `pool` one of `process`, `thread`, `inline`.
+/// `/cpu` parameters: `n` 0..=5 000 000 000, `pool` one of `process`, `thread`, `inline`.
 #[derive(Deserialize)]
 pub(crate) struct CpuQuery {
     n: Option<u64>,
@@ -50,12 +55,23 @@ fn internal(e: impl ToString) -> HttpError {
     HttpError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
 }
 
-/// Sum of squares below `n` on the chosen pool: `{"result", "pool", "elapsed_s"}`.
+/// `/cpu`'s answer. A struct rather than `json!`: a `serde_json::Value` holds no integer past
+/// u64, while the serializer writes a `u128` as its exact digits. Fields in alphabetical
+/// order, the order `json!`'s map gives every other answer.
+#[derive(Serialize)]
+pub(crate) struct CpuAnswer {
+    elapsed_s: f64,
+    n: u64,
+    pool: String,
+    result: u128,
+}
+
+/// Sum of squares below `n` on the chosen pool: `{"elapsed_s", "n", "pool", "result"}`.
 pub(crate) async fn cpu(
     Query(q): Query<CpuQuery>,
     State(settings): State<Settings>,
     State(cpu_pool): State<CpuPool>,
-) -> Result<Json<Value>, HttpError> {
+) -> Result<Json<CpuAnswer>, HttpError> {
     let n = in_range("n", q.n.unwrap_or(10_000_000), 0, MAX_N)?;
     let pool = q.pool.unwrap_or_else(|| "process".to_owned());
     let started = Instant::now();
@@ -77,6 +93,36 @@ pub(crate) async fn cpu(
             ))
         }
     };
-    Ok(Json(json!({"result": result, "pool": pool, "n": n,
-                   "elapsed_s": started.elapsed().as_secs_f64()})))
+    Ok(Json(CpuAnswer { elapsed_s: started.elapsed().as_secs_f64(), n, pool, result }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The closed form (n-1)·n·(2n-1)/6, in u128 (its largest product, 2·MAX_N³ = 2.5·10²⁹,
+    /// fits too).
+    fn closed_form(n: u64) -> u128 {
+        let n = u128::from(n);
+        n.saturating_sub(1) * n * (2 * n).saturating_sub(1) / 6
+    }
+
+    #[test]
+    fn the_loop_agrees_with_the_closed_form() {
+        for n in [0, 1, 2, 3, 4, 1000, 100_000] {
+            assert_eq!(sum_of_squares(n), closed_form(n), "n = {n}");
+        }
+        assert_eq!(sum_of_squares(1000), 332_833_500);
+    }
+
+    #[test]
+    fn the_largest_sum_fits() {
+        // Every partial sum is below the last, so the last fitting proves the loop never
+        // overflows; and it is past u64, which is why the sum is a u128.
+        let largest = closed_form(MAX_N);
+        assert!(largest < 1 << 96, "{largest}");
+        assert!(largest > u128::from(u64::MAX));
+        let last_term = u128::from(MAX_N - 1) * u128::from(MAX_N - 1);
+        assert!(last_term > u128::from(u64::MAX), "a term alone needs more than 64 bits");
+    }
 }

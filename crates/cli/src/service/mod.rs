@@ -28,7 +28,7 @@ use std::sync::{Arc, OnceLock};
 use kairos::web::http::StatusCode;
 use kairos::web::{sync, App, HttpError};
 
-pub(crate) use cpu::CPU_TASK;
+pub(crate) use cpu::{CPU_TASK, MAX_N};
 
 /// The longest sleep a request may ask for, in milliseconds (`ms`, `work_ms`, ...).
 pub(crate) const MAX_MS: u64 = 10_000;

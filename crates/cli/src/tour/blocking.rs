@@ -10,6 +10,7 @@ use anyhow::Context as _;
 use super::client::Target;
 use super::report::Row;
 use super::{row_or_fail, secs, Scale, SYNC_TOKENS};
+use crate::service;
 
 /// Every experiment of this group.
 pub(crate) fn run(target: Target, scale: Scale) -> Vec<Row> {
@@ -117,13 +118,13 @@ fn calibrate(target: Target, target_ms: u64) -> anyhow::Result<u64> {
         let wanted = target_ms as f64 / 1000.0;
         if took >= wanted / 4.0 {
             let scaled = (n as f64 * wanted / took.max(1e-6)) as u64;
-            return Ok(scaled.clamp(1, 200_000_000));
+            return Ok(scaled.clamp(1, service::MAX_N));
         }
-        if n >= 200_000_000 {
+        if n >= service::MAX_N {
             // The route's largest job is too quick to show anything on this machine.
             anyhow::bail!("/cpu?n={n} took only {:.1} ms", took * 1000.0);
         }
-        n = (n * 10).min(200_000_000);
+        n = (n * 10).min(service::MAX_N);
     }
 }
 
