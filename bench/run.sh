@@ -57,7 +57,7 @@ bash bench/peers/fastapi/run.sh --install-only
 # 2. Builds, in release mode. The workspace's target and the peers' own (so that `cargo test
 #    --workspace` never compiles axum).
 step "building kairos and the peers"
-cargo build --release -q -p kairos
+cargo build --release -q -p kairos-cli
 kairos_bin=$(cargo metadata --format-version 1 --no-deps \
   | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')/release/kairos
 export CARGO_TARGET_DIR_PEERS="$PWD/bench/peers/target"

@@ -1,6 +1,6 @@
 //! What the peers share: the routes' answers, their parameters and ranges, the work behind
 //! them, and the command line — one copy, so that axum and hyper answer what `kairos serve`
-//! answers (`crates/kairos/src/service`), byte for byte where the answer is deterministic.
+//! answers (`crates/cli/src/service`), byte for byte where the answer is deterministic.
 //!
 //! | piece | kairos' original |
 //! |---|---|
@@ -65,8 +65,8 @@ pub const MAX_TOTAL_MS: u64 = 60_000;
 pub const MAX_CALLS: u64 = 100;
 /// The most events of one `/stream`.
 pub const MAX_EVENTS: u64 = 10_000;
-/// The largest `/cpu` `n`.
-pub const MAX_N: u64 = 200_000_000;
+/// The largest `/cpu` `n` (kairos' `cpu::MAX_N`).
+pub const MAX_N: u64 = 5_000_000_000;
 /// The sync-route tokens per loop (anyio's 40, kairos' `--sync-pool` default).
 pub const SYNC_TOKENS: usize = 40;
 
@@ -415,17 +415,19 @@ pub struct CpuAnswer {
     pub n: u64,
     /// Where it ran.
     pub pool: &'static str,
-    /// The (wrapping) sum.
-    pub result: u64,
+    /// The exact sum (a u128 cannot overflow for `n <= MAX_N`: see kairos' `cpu.rs`).
+    pub result: u128,
 }
 
 // ---------------------------------------------------------------------------------------------
 // The work.
 
-/// The sum of `i * i` for `i` below `n`, wrapping — kairos' `cpu::sum_of_squares`, to the
+/// The sum of `i * i` for `i` below `n`, exact — kairos' `cpu::sum_of_squares`, to the
 /// `black_box`: without it a release build folds the loop into the closed form.
-pub fn sum_of_squares(n: u64) -> u64 {
-    (0..n).map(|i| i.wrapping_mul(i)).fold(0, |sum, x| std::hint::black_box(sum.wrapping_add(x)))
+pub fn sum_of_squares(n: u64) -> u128 {
+    (0..n)
+        .map(|i| u128::from(i) * u128::from(i))
+        .fold(0, |sum, x| std::hint::black_box(sum + x))
 }
 
 /// `/sync`'s body, run on a blocking thread: sleep, then say which thread slept.
@@ -604,5 +606,6 @@ mod tests {
         let s = serde_json::to_string(&Slept { slept_ms: 3, kind: "async" }).unwrap();
         assert_eq!(s, r#"{"slept_ms":3,"type":"async"}"#);
         assert_eq!(sum_of_squares(4), 14);
+        assert_eq!(sum_of_squares(10_000_000), 333_333_283_333_335_000_000);
     }
 }

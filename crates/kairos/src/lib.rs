@@ -12,6 +12,9 @@
 //! - [`http`] — the server (uvicorn's limits, graceful shutdown, supervised workers) and a
 //!   pooled client;
 //! - [`web`] — the framework: routes, extractors, async/sync/pool handlers, SSE, a test client.
+//!
+//! The `kairos` command (`kairos serve`, `kairos tour`) is a package of its own,
+//! `kairos-cli`, so that depending on this crate compiles no CLI, logging or error crates.
 #![forbid(unsafe_code)]
 
 pub use kairos_http as http;

@@ -558,8 +558,8 @@ async fn blocks_the_loop() -> &'static str {
 
 #[test]
 fn a_stall_report_names_the_route_and_the_handler() {
-    use kairos_web::kairos_http::server::ConfigureLoop;
     use kairos_rt::{Diagnostic, StallReport};
+    use kairos_web::kairos_http::server::ConfigureLoop;
 
     let reports: Arc<std::sync::Mutex<Vec<StallReport>>> = Arc::default();
     let sink = Arc::clone(&reports);

@@ -22,10 +22,13 @@ mod index;
 mod stream;
 
 use std::fmt::Display;
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
 
-use kairos_web::{sync, App, HttpError};
+use kairos::web::http::StatusCode;
+use kairos::web::{sync, App, HttpError};
 
-pub(crate) use cpu::CPU_TASK;
+pub(crate) use cpu::{CPU_TASK, MAX_N};
 
 /// The longest sleep a request may ask for, in milliseconds (`ms`, `work_ms`, ...).
 pub(crate) const MAX_MS: u64 = 10_000;
@@ -60,14 +63,63 @@ pub(crate) struct Settings {
     /// Worker processes of each loop's pool behind `/cpu?pool=process`.
     pub(crate) process_pool: usize,
     /// Base URL that `/external` calls (its `/async?ms=` route); never taken from a request.
-    pub(crate) upstream: String,
+    pub(crate) upstream: Upstream,
+}
+
+/// Where `/external` sends its calls: a base URL from the command line, or this server itself.
+///
+/// This server's URL is known only once it listens (`--bind 127.0.0.1:0` asks the kernel for a
+/// port), and the app is built before that; so the URL is a cell, shared by every clone of the
+/// settings, that [`Upstream::listening_on`] fills right after the bind. Probing for a free port
+/// first and binding it afterwards would race with every other process on the machine.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Upstream(Arc<OnceLock<String>>);
+
+impl Upstream {
+    /// A base URL given on the command line (`http://host:port`, no trailing slash).
+    pub(crate) fn fixed(url: String) -> Upstream {
+        Upstream(Arc::new(OnceLock::from(url)))
+    }
+
+    /// This server, once it listens.
+    pub(crate) fn this_server() -> Upstream {
+        Upstream::default()
+    }
+
+    /// Records the address the server got; an upstream already set (`fixed`) stays as it is.
+    pub(crate) fn listening_on(&self, addr: SocketAddr) {
+        // A wildcard address is not something to connect to: call ourselves on loopback.
+        let host = if addr.ip().is_unspecified() {
+            SocketAddr::new([127, 0, 0, 1].into(), addr.port())
+        } else {
+            addr
+        };
+        let _ = self.0.set(format!("http://{host}"));
+    }
+
+    /// The base URL, or a 503 in the instant between the bind and `listening_on`, before
+    /// anyone has been told where the server listens.
+    pub(crate) fn url(&self) -> Result<&str, HttpError> {
+        self.0.get().map(String::as_str).ok_or_else(|| {
+            HttpError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the server is still starting: it does not know its own address yet",
+            )
+        })
+    }
+}
+
+impl Display for Upstream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0.get().map_or("this server", String::as_str))
+    }
 }
 
 /// The service's app: every route of the chapter.
 pub(crate) fn app(settings: Settings) -> App {
     // The CPU pool is shared by all workers: threads run in parallel (no GIL), so one pool
     // sized to the cores is the whole machine's CPU budget.
-    let cpu_pool = kairos_rt::ThreadPool::builder()
+    let cpu_pool = kairos::rt::ThreadPool::builder()
         .max_workers(settings.cpu_pool)
         .thread_name_prefix("kairos-cpu")
         .build();
@@ -93,7 +145,7 @@ pub(crate) fn app(settings: Settings) -> App {
         // One HTTP client per worker loop (a `Client` belongs to one loop, like
         // `httpx.AsyncClient`), so calls reuse pooled connections across requests instead of
         // opening `limit` new ones each time.
-        .worker_state(kairos_http::Client::new)
+        .worker_state(kairos::http::Client::new)
         .get("/external", external::external)
         .get("/stream", stream::stream)
         .get("/debug/loop", index::debug_loop)

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use futures_util::stream;
-use kairos_web::sse::{Event, Sse};
-use kairos_web::{HttpError, Query};
+use kairos::web::sse::{Event, Sse};
+use kairos::web::{HttpError, Query};
 use serde::Deserialize;
 
 use super::{in_range, total_within, MAX_MS};
@@ -34,7 +34,7 @@ pub(crate) async fn stream(
         }
         // The first event goes at once: time to first event is the point of streaming.
         if i > 0 {
-            kairos_rt::sleep(interval).await;
+            kairos::rt::sleep(interval).await;
         }
         Some((Event::default().data(i.to_string()), i + 1))
     })))

@@ -4,9 +4,9 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use kairos_sync::combinator::{gather as gather_all, try_gather};
-use kairos_web::http::StatusCode;
-use kairos_web::{HttpError, Json, Query};
+use kairos::sync::combinator::{gather as gather_all, try_gather};
+use kairos::web::http::StatusCode;
+use kairos::web::{HttpError, Json, Query};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -30,7 +30,7 @@ fn scale(q: &Scale) -> Result<f64, HttpError> {
 /// One step of the chapter's examples: sleeps `secs`, then answers `"<name> result"`, or
 /// fails with `"<name> failed"` when asked to.
 async fn step(name: &'static str, secs: f64, fail: bool) -> Result<String, String> {
-    kairos_rt::sleep(Duration::from_secs_f64(secs)).await;
+    kairos::rt::sleep(Duration::from_secs_f64(secs)).await;
     if fail {
         Err(format!("{name} failed"))
     } else {
@@ -55,8 +55,8 @@ pub(crate) async fn sequential(Query(q): Query<Scale>) -> Result<Json<Value>, Ht
 pub(crate) async fn concurrent(Query(q): Query<Scale>) -> Result<Json<Value>, HttpError> {
     let scale = scale(&q)?;
     let started = Instant::now();
-    let a = kairos_rt::spawn_named("A", step("A", scale, false));
-    let b = kairos_rt::spawn_named("B", step("B", 2.0 * scale, false));
+    let a = kairos::rt::spawn_named("A", step("A", scale, false));
+    let b = kairos::rt::spawn_named("B", step("B", 2.0 * scale, false));
     let a = a.await.map_err(|e| internal(e.to_string()))?.map_err(internal)?;
     let b = b.await.map_err(|e| internal(e.to_string()))?.map_err(internal)?;
     Ok(Json(json!({"results": [a, b], "elapsed_s": started.elapsed().as_secs_f64()})))
@@ -134,13 +134,13 @@ pub(crate) async fn wait_for(Query(q): Query<WaitForQuery>) -> Result<Json<Value
         let finished = Rc::clone(&finished);
         async move {
             let _guard = guard;
-            kairos_rt::sleep(Duration::from_millis(work_ms)).await;
+            kairos::rt::sleep(Duration::from_millis(work_ms)).await;
             finished.set(true);
             "work result"
         }
     };
     let started = Instant::now();
-    let outcome = kairos_rt::wait_for(work, Duration::from_millis(timeout_ms)).await;
+    let outcome = kairos::rt::wait_for(work, Duration::from_millis(timeout_ms)).await;
     let elapsed_s = started.elapsed().as_secs_f64();
     Ok(Json(match outcome {
         Ok(result) => json!({"status": "done", "result": result, "elapsed_s": elapsed_s,
@@ -168,10 +168,10 @@ pub(crate) async fn counter(Query(q): Query<CounterQuery>) -> Result<Json<Value>
     let handles: Vec<_> = (0..tasks)
         .map(|_| {
             let count = Rc::clone(&count);
-            kairos_rt::spawn(async move {
+            kairos::rt::spawn(async move {
                 let read = count.get();
                 if await_between {
-                    kairos_rt::yield_now().await;
+                    kairos::rt::yield_now().await;
                 }
                 count.set(read + 1);
             })

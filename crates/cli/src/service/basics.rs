@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use kairos_web::{HttpError, Json, Query};
+use kairos::web::{HttpError, Json, Query};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -34,7 +34,7 @@ pub(crate) async fn json() -> Json<Value> {
 /// `async def`: sleeps on the loop, so other requests run meanwhile.
 pub(crate) async fn async_sleep(Query(q): Query<Ms>) -> Result<Json<Value>, HttpError> {
     let ms = q.get(1000)?;
-    kairos_rt::sleep(Duration::from_millis(ms)).await;
+    kairos::rt::sleep(Duration::from_millis(ms)).await;
     Ok(Json(json!({"type": "async", "slept_ms": ms})))
 }
 
@@ -60,8 +60,8 @@ pub(crate) async fn bad(Query(q): Query<Ms>) -> Result<Json<Value>, HttpError> {
 pub(crate) async fn good(Query(q): Query<Ms>) -> Result<Json<Value>, HttpError> {
     let ms = q.get(2000)?;
     let started = Instant::now();
-    kairos_rt::to_thread(move || std::thread::sleep(Duration::from_millis(ms))).await.map_err(
-        |e| HttpError::new(kairos_web::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    kairos::rt::to_thread(move || std::thread::sleep(Duration::from_millis(ms))).await.map_err(
+        |e| HttpError::new(kairos::web::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     )?;
     Ok(Json(json!({"result": "good", "elapsed_s": started.elapsed().as_secs_f64()})))
 }

@@ -6,13 +6,14 @@
 mod service;
 mod tour;
 
+use std::io::IsTerminal as _;
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
-use kairos_http::ServerConfig;
+use kairos::http::ServerConfig;
 
 /// The examples of the runtime's crates: (package, example, what it shows).
 const EXAMPLES: &[(&str, &str, &str)] = &[
@@ -57,7 +58,8 @@ enum Command {
 /// `kairos serve` flags; defaults are uvicorn's and anyio's, as the chapter assumes.
 #[derive(Args, Debug)]
 struct ServeArgs {
-    /// Address to listen on.
+    /// Address to listen on (port 0: any free port). Once listening, the server prints
+    /// `listening on http://ADDRESS` on stdout with the address it got.
     #[arg(long, default_value = "127.0.0.1:8000")]
     bind: SocketAddr,
     /// Worker threads, one event loop each (1, as uvicorn; 0 = one per core).
@@ -105,7 +107,7 @@ fn parse_upstream(value: &str) -> Result<String, String> {
 
 fn main() -> anyhow::Result<()> {
     // In a process-pool worker this serves jobs and never returns; it must come first.
-    kairos_process::worker_main(&[&service::CPU_TASK]);
+    kairos::process::worker_main(&[&service::CPU_TASK]);
 
     match Cli::parse().command {
         Some(Command::Serve(args)) => serve(args),
@@ -126,27 +128,15 @@ fn main() -> anyhow::Result<()> {
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&args.log_level));
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+    // Colours only for a person at a terminal: escape codes in a file or a pipe are noise.
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .init();
 
     let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
     let workers = if args.workers == 0 { cores } else { args.workers };
-    let mut args = args;
-    if args.bind.port() == 0 && args.upstream.is_none() {
-        // `/external` calls this server by default, so it needs the real port before the app
-        // is built: ask the kernel for a free one now (the listener binds it right after).
-        let probe = std::net::TcpListener::bind(args.bind)
-            .with_context(|| format!("cannot listen on {}", args.bind))?;
-        args.bind = probe.local_addr()?;
-    }
-    let upstream = args.upstream.clone().unwrap_or_else(|| {
-        // A wildcard address is not something to connect to: call ourselves on loopback.
-        let host = if args.bind.ip().is_unspecified() {
-            SocketAddr::new([127, 0, 0, 1].into(), args.bind.port())
-        } else {
-            args.bind
-        };
-        format!("http://{host}")
-    });
     let settings = service::Settings {
         sync_pool: args.sync_pool.get(),
         // The thread pool is one for the whole server (threads need no GIL): a thread per
@@ -154,7 +144,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         // among the workers and `--workers 0` does not start cores × cores processes.
         cpu_pool: args.cpu_pool.map_or(cores, NonZeroUsize::get),
         process_pool: args.process_pool.map_or((cores / workers).max(1), NonZeroUsize::get),
-        upstream,
+        upstream: args
+            .upstream
+            .map_or_else(service::Upstream::this_server, service::Upstream::fixed),
     };
     let config = ServerConfig {
         bind: args.bind,
@@ -170,10 +162,14 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .serve(config)
         .with_context(|| format!("cannot listen on {}", args.bind))?;
     running.shutdown_handle().on_signals().context("cannot install the signal handlers")?;
+    let addr = running.local_addr();
+    settings.upstream.listening_on(addr);
+    // The one line on stdout, whatever the log level: the address actually bound (the real
+    // port for `--bind 127.0.0.1:0`), for the people and the scripts that start the server.
+    println!("listening on http://{addr}");
     tracing::info!(
         target: "kairos::serve",
-        "listening on http://{} ({workers} worker(s), {} sync tokens each, upstream {})",
-        running.local_addr(),
+        "{workers} worker(s), {} sync tokens each, upstream {}",
         settings.sync_pool,
         settings.upstream
     );

@@ -5,11 +5,11 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Instant;
 
-use kairos_http::Client;
-use kairos_sync::combinator::try_gather;
-use kairos_sync::Semaphore;
-use kairos_web::http::StatusCode;
-use kairos_web::{HttpError, Json, Query, State, WorkerState};
+use kairos::http::Client;
+use kairos::sync::combinator::try_gather;
+use kairos::sync::Semaphore;
+use kairos::web::http::StatusCode;
+use kairos::web::{HttpError, Json, Query, State, WorkerState};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -57,7 +57,7 @@ pub(crate) async fn external(
     let limit = in_range("limit", q.limit.unwrap_or(5), 1, MAX_CALLS)?;
     let ms = in_range("ms", q.ms.unwrap_or(200), 0, MAX_MS)?;
     total_within("ms", n.div_ceil(limit).saturating_mul(ms))?;
-    let url = format!("{}/async?ms={ms}", settings.upstream.trim_end_matches('/'));
+    let url = format!("{}/async?ms={ms}", settings.upstream.url()?.trim_end_matches('/'));
     let semaphore = Semaphore::new(limit as usize);
     let counts = Rc::new((Cell::new(0), Cell::new(0)));
     let started = Instant::now();

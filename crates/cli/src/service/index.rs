@@ -1,7 +1,7 @@
 //! `/`: the index, every route with its kind and a line of explanation, and a live panel fed
 //! by `/stream`; `/debug/loop`: the worker's loop, counted.
 
-use kairos_web::{Html, Json};
+use kairos::web::{Html, Json};
 use serde_json::{json, Value};
 
 /// Every route: path with an example query, handler kind, what it shows.
@@ -78,15 +78,15 @@ fn escape(text: &str) -> String {
 
 /// The loop's stats: tasks, polls, slow polls, and every pool's active and queued jobs.
 pub(crate) async fn debug_loop() -> Json<Value> {
-    let stats = kairos_rt::stats();
-    let pools: Vec<Value> = kairos_rt::executor::pool_stats()
+    let stats = kairos::rt::stats();
+    let pools: Vec<Value> = kairos::rt::executor::pool_stats()
         .iter()
         .map(|p| {
             json!({"name_prefix": p.name_prefix, "max_workers": p.max_workers, "threads": p.threads,
                    "active": p.active, "queued": p.queued, "completed": p.completed})
         })
         .collect();
-    let process_pools: Vec<Value> = kairos_process::stats()
+    let process_pools: Vec<Value> = kairos::process::stats()
         .iter()
         .map(|p| {
             json!({"max_workers": p.max_workers, "workers": p.workers, "busy": p.busy,
