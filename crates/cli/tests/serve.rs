@@ -16,6 +16,8 @@ use serde_json::Value;
 struct Serve {
     child: Child,
     addr: SocketAddr,
+    /// Where its stderr (the log) goes.
+    log: std::path::PathBuf,
     /// Kept open: the server may write to it until it is killed.
     _stdout: BufReader<ChildStdout>,
 }
@@ -24,11 +26,19 @@ impl Serve {
     /// Starts `kairos serve` on port 0 and reads the address it got from its first line:
     /// the kernel picks the port at the bind itself, so two tests never race for one.
     fn start(extra: &[&str]) -> Serve {
+        static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let log = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("serve-{}-{n}.log", std::process::id()));
+        // Quiet unless the test asks for a level.
+        let quiet: &[&str] =
+            if extra.contains(&"--log-level") { &[] } else { &["--log-level", "error"] };
         let mut child = Command::new(env!("CARGO_BIN_EXE_kairos"))
-            .args(["serve", "--bind", "127.0.0.1:0", "--log-level", "error"])
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .args(quiet)
             .args(extra)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("a log file in the target's tmp dir"))
             .spawn()
             .expect("the kairos binary starts");
         let mut stdout = BufReader::new(child.stdout.take().expect("a piped stdout"));
@@ -40,7 +50,12 @@ impl Serve {
             .strip_prefix("listening on http://")
             .and_then(|addr| addr.parse().ok())
             .unwrap_or_else(|| panic!("kairos serve printed {line:?}, not its address"));
-        Serve { child, addr, _stdout: stdout }
+        Serve { child, addr, log, _stdout: stdout }
+    }
+
+    /// What the server has logged so far.
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// GET over HTTP/1.0, so the body is everything until the server closes: no chunking to
@@ -69,6 +84,7 @@ impl Drop for Serve {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
     }
 }
 
@@ -106,12 +122,26 @@ fn async_sync_bad_and_good_answer_where_they_ran() {
 fn the_stall_detector_counts_bad_and_not_good() {
     // asyncio's 100 ms threshold: far above how long a busy machine pauses a runnable thread,
     // far below the 300 ms the bad route blocks for.
-    let serve = Serve::start(&["--slow-callback-ms", "100"]);
+    let serve = Serve::start(&["--slow-callback-ms", "100", "--log-level", "warn"]);
     let before = serve.json("/debug/loop").0["slow_polls"].as_u64().unwrap();
     serve.json("/good?ms=300");
     assert_eq!(serve.json("/debug/loop").0["slow_polls"].as_u64().unwrap(), before);
     serve.json("/bad?ms=300");
-    assert!(serve.json("/debug/loop").0["slow_polls"].as_u64().unwrap() > before);
+    let (stats, _) = serve.json("/debug/loop");
+    assert!(stats["slow_polls"].as_u64().unwrap() > before, "{stats}");
+    // Counted under the route and its handler, not only under the connection's task.
+    const BAD: &str = "GET /bad → kairos::service::basics::bad";
+    assert_eq!(stats["slow_polls_by_route"][BAD], 1, "{stats}");
+    assert!(stats["slow_polls_by_route"]
+        .get("GET /good → kairos::service::basics::good")
+        .is_none());
+    // And the warning names it, beside the task.
+    let log = serve.log();
+    let warning = log
+        .lines()
+        .find(|l| l.contains("blocked the event loop"))
+        .unwrap_or_else(|| panic!("the stall was logged: {log}"));
+    assert!(warning.contains(&format!("while running {BAD}")), "{warning}");
 }
 
 #[test]

@@ -76,7 +76,8 @@ fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
-/// The loop's stats: tasks, polls, slow polls, and every pool's active and queued jobs.
+/// The loop's stats: tasks, polls, slow polls (in all and per route), and every pool's active
+/// and queued jobs.
 pub(crate) async fn debug_loop() -> Json<Value> {
     let stats = kairos::rt::stats();
     let pools: Vec<Value> = kairos::rt::executor::pool_stats()
@@ -102,6 +103,12 @@ pub(crate) async fn debug_loop() -> Json<Value> {
         "timers_pending": stats.timers_pending,
         "io_sources": stats.io_sources,
         "slow_polls": stats.slow_polls,
+        // Per route: each request runs under its route's label (method, template, handler).
+        "slow_polls_by_route": stats
+            .slow_polls_by_label
+            .iter()
+            .map(|(label, count)| (label.to_string(), json!(count)))
+            .collect::<serde_json::Map<_, _>>(),
         "unobserved_panics": stats.unobserved_panics,
         "pools": pools,
         "process_pools": process_pools,
