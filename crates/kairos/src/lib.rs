@@ -22,3 +22,8 @@ pub use kairos_process as process;
 pub use kairos_rt as rt;
 pub use kairos_sync as sync;
 pub use kairos_web as web;
+
+// The README's Rust example, compiled as a doctest so that it cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeExample;
