@@ -157,8 +157,10 @@ impl<R: Send + 'static> Future for TokenHeld<R> {
 impl<R: Send + 'static> Drop for TokenHeld<R> {
     fn drop(&mut self) {
         let (Some(job), Some(permit)) = (self.job.take(), self.permit.take()) else { return };
-        if job.is_finished() {
-            return; // dropping both gives the token back; the job's result is not wanted
+        if job.is_finished() || kairos_rt::Handle::try_current().is_none() {
+            // Finished: dropping both gives the token back, the result is not wanted. No loop
+            // (its thread is tearing down): nobody is left to wait for the token either.
+            return;
         }
         // The request is gone but its job runs on: a task on this loop (the request's
         // future is dropped on its worker's loop, or by the loop's shutdown, which lets
