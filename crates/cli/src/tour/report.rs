@@ -88,7 +88,7 @@ fn word(pass: bool) -> &'static str {
 
 /// Column widths of the table: fixed, since each row is printed before the next exists; a
 /// longer cell pushes the rest of its line right.
-const WIDTHS: [usize; 4] = [7, 46, 46, 46];
+const WIDTHS: [usize; 4] = [7, 50, 48, 50];
 
 /// The report being printed: rows go out as they come, the tally at the end.
 pub(crate) struct Report {
