@@ -25,8 +25,9 @@
 //! sockets and timers (see `event_loop.rs`), so no task can starve I/O. Blocking work — a
 //! synchronous library, `std::thread::sleep`, heavy CPU — must leave the loop: send it to a
 //! [`ThreadPool`] with [`run_in_executor`] or [`to_thread`]; its result comes back as a future.
-//! If you forget, the stall detector names the task that blocked the loop and where it was
-//! spawned, even while it is still blocking.
+//! If you forget, the stall detector names the task that blocked the loop, where it was
+//! spawned and, through a [`task::Label`], what it was doing (a server's request: route and
+//! handler), even while it is still blocking.
 //!
 //! ```
 //! use std::time::{Duration, Instant};
@@ -96,7 +97,7 @@
 //! | `event_loop.rs` | the loop's turn: ready queue, injection, reactor, timers, shutdown |
 //! | `context.rs` | the thread's running loop; where a wake goes |
 //! | `shared.rs` | the cross-thread half of a loop: injection queue and unpark |
-//! | [`task`] | [`spawn`], [`Task`], [`TaskError`], [`yield_now`] — and the task cell |
+//! | [`task`] | [`spawn`], [`Task`], [`TaskError`], [`yield_now`], [`task::Label`] (what a task is doing, for stall reports) — and the task cell |
 //! | `task_group.rs` | [`TaskGroup`] |
 //! | [`time`] | [`sleep`], [`timeout`], [`interval`] and the timer queue |
 //! | [`io`] | the reactor, [`io::Async`] for any file descriptor, the `AsyncRead`/`AsyncWrite` traits |

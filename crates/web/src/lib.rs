@@ -118,7 +118,7 @@
 //! | module | what it holds |
 //! |---|---|
 //! | `app.rs` | [`App`]: registration, state, settings, the per-worker service, dispatch |
-//! | `router.rs` | the route table (`matchit`), 404/405, [`RouteInfo`] |
+//! | `router.rs` | the route table (`matchit`), 404/405, [`RouteInfo`], each route's stall-report label |
 //! | [`handler`] | [`Handler`], [`HandlerKind`], [`sync`], [`on_pool`], [`BlockingHandler`] |
 //! | `worker.rs` | [`WorkerContext`]: a worker's sync limiter, sync pool and worker states |
 //! | [`extract`] | [`FromRequestParts`], [`FromRequest`], [`Path`], [`Query`], [`Headers`], [`State`], [`WorkerState`] |
