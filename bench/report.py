@@ -79,6 +79,34 @@ class Report:
                          f"{fmt(cpu, ' µs', 2)} | {rel} | {rel_cpu} |")
         self.out()
 
+    def before_after_table(self):
+        """kairos serve against another build of itself (`--kairos-before`), round by round.
+
+        The two run next to each other in every round, so the ratio of a round compares them
+        under the same state of the machine; the median of those ratios is steadier than the
+        ratio of two medians when the machine drifts between rounds."""
+        before = KAIROS + " (before)"
+        if before not in self.results:
+            return
+        self.out("### kairos serve against its previous build, round by round")
+        self.out()
+        self.out("Each round's CPU/req of this build divided by the previous build's, measured side by "
+                 "side in that round; the median of the rounds, and their range.")
+        self.out()
+        self.out("| scenario | CPU/req ratio (median) | rounds |")
+        self.out("|---|---|---|")
+        for scenario, now in self.results[KAIROS]["rounds"].items():
+            then = self.results[before]["rounds"].get(scenario)
+            if not then:
+                continue
+            ratios = [a["cpu_us_per_request"] / b["cpu_us_per_request"]
+                      for a, b in zip(now, then)
+                      if a.get("cpu_us_per_request") and b.get("cpu_us_per_request")]
+            if ratios:
+                listed = ", ".join(f"{r:.3f}" for r in ratios)
+                self.out(f"| `{scenario}` | {statistics.median(ratios):.3f}x | {listed} |")
+        self.out()
+
     def memory_table(self):
         self.out("### Memory")
         self.out()
@@ -264,6 +292,7 @@ def render(data):
     report.check_goals()
     report.goals_table()
     report.throughput_tables()
+    report.before_after_table()
     report.behaviour_tables()
     report.memory_table()
     return report.lines

@@ -8,6 +8,7 @@
 #   options: --only "kairos,hyper"   HTTP servers by name prefix;  --no-rt, --no-process
 #            --kairos-before BIN       another kairos build measured beside this one (before/after)
 #            --duration S              seconds per throughput round (default 2; 1 with --quick)
+#            --rounds N                interleaved rounds of the throughput scenarios (default 3)
 #
 # On a bare machine it installs what it needs: wrk (Debian package), a Python venv with
 # FastAPI and uvicorn[standard] (bench/peers/fastapi/requirements.txt), and builds kairos and
@@ -20,6 +21,7 @@ quick=""
 only=""
 before=""
 duration=""
+rounds=""
 run_rt=1
 run_process=1
 while [ $# -gt 0 ]; do
@@ -28,9 +30,10 @@ while [ $# -gt 0 ]; do
     --only) only="$2"; shift 2 ;;
     --kairos-before) before="$2"; shift 2 ;;
     --duration) duration="$2"; shift 2 ;;
+    --rounds) rounds="$2"; shift 2 ;;
     --no-rt) run_rt=0; shift ;;
     --no-process) run_process=0; shift ;;
-    *) sed -n '2,16p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,17p' "$0" >&2; exit 2 ;;
   esac
 done
 
@@ -71,6 +74,7 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 step "HTTP servers side by side"
 python3 bench/suite.py --bin-dir "$peers_bin" --kairos "$kairos_bin" $quick \
   ${only:+--only "$only"} ${before:+--kairos-before "$before"} ${duration:+--duration "$duration"} \
+  ${rounds:+--rounds "$rounds"} \
   --out "$out/http.json"
 
 # 4. The runtime against tokio, and the process pool against Python's.
