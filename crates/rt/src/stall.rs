@@ -6,7 +6,7 @@
 //! - the loop publishes, at each poll, a poll counter and the polled task's id and spawn site
 //!   ([`StallMonitor::enter_poll`]), and says when it is idle (parked in `epoll_wait`); a
 //!   [`Label`](crate::task::Label) scope inside the poll publishes what the task is doing (the
-//!   request it serves) with one more store;
+//!   request it serves) with two more stores — a poll outside any scope pays nothing for it;
 //! - a watchdog thread samples that every tenth of the threshold. If the counter has not moved
 //!   for a whole threshold while the loop is not idle, a poll is blocking the loop *right now*:
 //!   it reports the task while the poll still runs (and again at ten times the threshold, then
@@ -36,8 +36,11 @@ pub(crate) struct StallMonitor {
     task_id: AtomicU64,
     /// Always points at a `&'static Location` (never null): see `enter_poll` and `new`.
     site: AtomicPtr<Location<'static>>,
-    /// The number of the innermost [`Label`] scope the current poll entered (0: none).
+    /// The number of the innermost [`Label`] scope entered (0: none), valid while
+    /// `label_poll` equals `polls`: a poll that enters no scope needs no store to clear it.
     label: AtomicU32,
+    /// The poll counter's value when `label` was stored.
+    label_poll: AtomicU64,
     idle: AtomicBool,
     /// The poll counter value of the poll the watchdog reported as still running (0: none);
     /// the loop reports that poll's end. Holding the counter, not a flag, means a flag raised
@@ -62,6 +65,7 @@ impl StallMonitor {
             task_id: AtomicU64::new(0),
             site: AtomicPtr::new(static_ptr(Location::caller())),
             label: AtomicU32::new(0),
+            label_poll: AtomicU64::new(u64::MAX),
             idle: AtomicBool::new(true),
             flagged: AtomicU64::new(0),
             flagged_poll: Mutex::new(None),
@@ -84,23 +88,33 @@ impl StallMonitor {
         Some(Watchdog { monitor: Arc::clone(self), thread: Some(thread) })
     }
 
-    /// Publishes that the loop is about to poll task `id`. Four stores, no read-modify-write.
+    /// Publishes that the loop is about to poll task `id`. Three relaxed stores.
     #[inline]
     pub(crate) fn enter_poll(&self, id: TaskId, site: &'static Location<'static>) {
         // A single writer (the loop thread): load + store is enough, no read-modify-write.
         self.polls.store(self.polls.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
         self.task_id.store(id.0, Ordering::Relaxed);
-        self.label.store(0, Ordering::Relaxed);
         self.site.store(static_ptr(site), Ordering::Release);
     }
 
-    /// A [`Label`] scope starts polling its future: publishes its number and returns the
-    /// enclosing one, for [`leave_label`](Self::leave_label).
+    /// A [`Label`] scope starts polling its future: publishes its number for this poll and
+    /// returns the enclosing one, for [`leave_label`](Self::leave_label).
     #[inline]
     pub(crate) fn enter_label(&self, number: u32) -> u32 {
-        let outer = self.label.load(Ordering::Relaxed);
+        let poll = self.polls.load(Ordering::Relaxed);
+        let outer = self.label_of_poll(poll);
         self.label.store(number, Ordering::Relaxed);
+        self.label_poll.store(poll, Ordering::Relaxed);
         outer
+    }
+
+    /// The label published during poll number `poll` (0 if none was).
+    fn label_of_poll(&self, poll: u64) -> u32 {
+        if self.label_poll.load(Ordering::Relaxed) == poll {
+            self.label.load(Ordering::Relaxed)
+        } else {
+            0
+        }
     }
 
     /// A [`Label`] scope's poll returned. A nested scope gives the label back to its enclosing
@@ -130,7 +144,7 @@ impl StallMonitor {
             return;
         }
         let was_flagged = self.flagged.swap(0, Ordering::AcqRel) == self.polls();
-        let label = self.label.load(Ordering::Relaxed);
+        let label = self.label_of_poll(self.polls());
         if was_flagged {
             self.flagged_poll.lock().unwrap_or_else(|e| e.into_inner()).take();
         } else {
@@ -242,7 +256,7 @@ impl StallMonitor {
             let task = self.current_task();
             // Relaxed is enough for a diagnostic: the scope stored its label before the call
             // that has now held the loop for a whole threshold.
-            let number = self.label.load(Ordering::Relaxed);
+            let number = self.label_of_poll(current);
             let label = Label::text_of(number);
             if next_report == threshold {
                 self.count_slow_poll(number);

@@ -7,8 +7,8 @@
 //! beside the task.
 //!
 //! Labels are interned once, process-wide, when an application is built (a route table makes
-//! one per route); a scope's poll then costs one relaxed store, and the watchdog thread looks
-//! the text up only when it writes a report. So the set of labels must be bounded — one per
+//! one per route); a scope's poll then costs two relaxed stores (a poll outside any scope
+//! pays nothing), and the watchdog thread looks the text up only when it writes a report. So the set of labels must be bounded — one per
 //! route, not one per request (a path with its ids filled in would grow the table forever).
 
 use std::collections::HashMap;
@@ -79,7 +79,7 @@ impl Label {
     }
 
     /// Runs `future` under this label: while it is being polled, the stall detector reports
-    /// the label beside the task. Costs a relaxed store per poll; outside a loop it does
+    /// the label beside the task. Costs two relaxed stores per poll; outside a loop it does
     /// nothing but poll `future`.
     pub fn scope<F: Future>(self, future: F) -> Scoped<F> {
         Scoped { label: self, future }
@@ -136,8 +136,9 @@ impl<F: Future> Future for Scoped<F> {
         let this = self.project();
         let label = *this.label;
         let mut future = Some(this.future);
-        // Inside the loop, publish the label around the inner poll; the loop clears it when
-        // the task's poll ends, so a scope that panics leaves nothing behind.
+        // Inside the loop, publish the label around the inner poll. It is stamped with the
+        // loop's poll counter and read only during that poll, so a scope that panics leaves
+        // nothing behind.
         let polled = context::with_core(|core| {
             let outer = core.monitor.enter_label(label.number());
             let polled = future.take().expect("polled once").poll(cx);
