@@ -12,6 +12,9 @@ use kairos_web::http::request::Parts;
 use kairos_web::{sync, App, HttpError, Json, TestClient, SYNC_THREAD_PREFIX};
 use serde_json::{json, Value};
 
+mod support;
+use support::wait_until;
+
 /// Requests whose extractors ran (they arrived), and whose extractors were dropped without
 /// reaching the handler (they left while waiting for a token).
 static ARRIVED: AtomicUsize = AtomicUsize::new(0);
@@ -65,17 +68,6 @@ async fn sync_pool() -> Json<Value> {
     let pools = kairos_rt::executor::pool_stats();
     let pool = pools.iter().find(|p| p.name_prefix == SYNC_THREAD_PREFIX);
     Json(pool.map_or(Value::Null, |p| json!({"active": p.active, "queued": p.queued})))
-}
-
-fn wait_until(limit: Duration, condition: impl Fn() -> bool) -> bool {
-    let started = Instant::now();
-    while started.elapsed() < limit {
-        if condition() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    condition()
 }
 
 fn send_block(addr: std::net::SocketAddr) -> TcpStream {

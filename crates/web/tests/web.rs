@@ -18,6 +18,9 @@ use kairos_web::{
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+mod support;
+use support::wait_until;
+
 /// Sends `request` as is and reads until the server closes (send `Connection: close`).
 fn raw(addr: SocketAddr, request: &[u8]) -> String {
     let mut socket = TcpStream::connect(addr).unwrap();
@@ -260,17 +263,6 @@ impl Drop for DropCounter {
     fn drop(&mut self) {
         self.0.fetch_add(1, Ordering::SeqCst);
     }
-}
-
-fn wait_until(limit: Duration, condition: impl Fn() -> bool) -> bool {
-    let started = Instant::now();
-    while started.elapsed() < limit {
-        if condition() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    condition()
 }
 
 #[test]
