@@ -79,6 +79,15 @@ struct ServeArgs {
     /// Requests in progress at once per worker; past it, 503 (default: no limit).
     #[arg(long)]
     limit_concurrency: Option<NonZeroUsize>,
+    /// Largest request head (request line and headers) in bytes; past it, 431 (h11's 16 KiB).
+    #[arg(long, default_value_t = 16 * 1024)]
+    limit_header_size: usize,
+    /// Most header fields in a request; past it, 431 (hyper's, Apache's and Tomcat's 100).
+    #[arg(long, default_value_t = 100)]
+    limit_max_headers: usize,
+    /// Largest request body in bytes; past it, 413 (0 = no limit).
+    #[arg(long, default_value_t = 16 * 1024 * 1024)]
+    limit_body_size: u64,
     /// Seconds an idle keep-alive connection stays open (uvicorn's 5).
     #[arg(long, default_value_t = 5)]
     timeout_keep_alive: u64,
@@ -152,6 +161,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         bind: args.bind,
         workers,
         limit_concurrency: args.limit_concurrency.map(NonZeroUsize::get),
+        max_header_size: args.limit_header_size,
+        max_headers: args.limit_max_headers,
+        max_body_size: (args.limit_body_size > 0).then_some(args.limit_body_size),
         keep_alive_timeout: Duration::from_secs(args.timeout_keep_alive),
         graceful_shutdown_timeout: Duration::from_secs(args.timeout_graceful_shutdown),
         // Each worker's loop (0 turns the stall detector off).

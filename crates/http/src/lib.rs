@@ -13,7 +13,8 @@
 //! [`ConfigureLoop`](server::ConfigureLoop)), so no setting goes through the environment.
 //!
 //! What hyper does: parsing, keep-alive, pipelining, chunked bodies, and refusing a request
-//! head over the size limit (431) or one that is not HTTP (400). What this crate adds around
+//! head over the size or header-count limit (431), a URI over 64 KiB (414), and one that is not
+//! HTTP, folds a header line (obs-fold), has differing `Content-Length`s or a bad chunk (400). What this crate adds around
 //! it, with uvicorn's defaults ([`ServerConfig`]): backlog, a connection limit, a concurrency
 //! limit answered with 503, the header size limit and a body size limit (413), the header-read
 //! timeout (slowloris) and closing idle keep-alive connections, a handler panic answered with

@@ -18,6 +18,7 @@ use std::time::Duration;
 /// | `keep_alive_timeout` | 5 s | `--timeout-keep-alive 5` |
 /// | `header_read_timeout` | 10 s | — (h11 has none; slowloris defence) |
 /// | `max_header_size` | 16 KiB | h11's 16 KiB (431 past it) |
+/// | `max_headers` | 100 | — (h11 has none; Apache's and Tomcat's 100; 431 past it) |
 /// | `max_body_size` | 16 MiB | — (413 past it) |
 /// | `graceful_shutdown_timeout` | 30 s | `--timeout-graceful-shutdown` |
 /// | `access_log` | on | `--access-log` |
@@ -46,6 +47,12 @@ pub struct ServerConfig {
     pub header_read_timeout: Duration,
     /// Largest request head (request line and headers) accepted; larger gets `431`.
     pub max_header_size: usize,
+    /// Most header fields in a request head; more gets `431`. The default, 100, is hyper's,
+    /// Apache's (`LimitRequestFields`) and Tomcat's (`maxHeaderCount`); uvicorn counts none
+    /// and relies on the size limit. hyper parses the headers into an array on the stack up to
+    /// 100 entries; a larger limit makes it allocate that array for every request, so raise it
+    /// only for clients that need it.
+    pub max_headers: usize,
     /// Largest request body accepted; larger gets `413`. `None`: no limit.
     pub max_body_size: Option<u64>,
     /// How long a graceful shutdown waits for requests in progress before closing them.
@@ -62,6 +69,9 @@ pub struct ServerConfig {
     pub configure_loop: ConfigureLoop,
 }
 
+/// hyper's own header-count limit, which [`ServerConfig::max_headers`] keeps by default.
+pub(crate) const DEFAULT_MAX_HEADERS: usize = 100;
+
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
@@ -73,6 +83,7 @@ impl Default for ServerConfig {
             keep_alive_timeout: Duration::from_secs(5),
             header_read_timeout: Duration::from_secs(10),
             max_header_size: 16 * 1024,
+            max_headers: DEFAULT_MAX_HEADERS,
             max_body_size: Some(16 * 1024 * 1024),
             graceful_shutdown_timeout: Duration::from_secs(30),
             access_log: true,

@@ -19,6 +19,7 @@ use hyper::server::conn::http1;
 use kairos_rt::net::TcpStream;
 
 use super::accept::WorkerState;
+use super::config::DEFAULT_MAX_HEADERS;
 use super::request::respond;
 use crate::io::{Activity, HyperIo};
 use crate::{Body, Request};
@@ -73,6 +74,11 @@ pub(crate) async fn serve_connection<S, Fut>(
         // garbage) is queued and never written — the client sees a bare close. Responses to
         // pipelined requests are coalesced by `HyperIo` instead (see coalesce.rs).
         .pipeline_flush(false);
+    if config.max_headers != DEFAULT_MAX_HEADERS {
+        // Only when it differs: told any count, even its own 100, hyper builds its header
+        // arrays at run time for every request instead of using its inline default.
+        builder.max_headers(config.max_headers);
+    }
     let mut connection = pin!(builder.serve_connection(io, hyper_service));
     let mut stopping = pin!(worker.stopping.wait());
     let keep_alive = config.keep_alive_timeout;

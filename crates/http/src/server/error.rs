@@ -14,8 +14,9 @@ use crate::{Body, Response};
 ///
 /// Two refusals are not here because hyper writes them itself, before the server sees a
 /// request: `431 Request Header Fields Too Large` for a head over
-/// [`max_header_size`](super::ServerConfig::max_header_size) and `400 Bad Request` for bytes
-/// that are not HTTP/1.1 (both with an empty body, then the connection is closed).
+/// [`max_header_size`](super::ServerConfig::max_header_size) or with more header fields than
+/// [`max_headers`](super::ServerConfig::max_headers), and `400 Bad Request` for bytes that are
+/// not HTTP/1.1 (both with an empty body, then the connection is closed).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ServerError {

@@ -1,0 +1,163 @@
+//! The limits and the protocol rules a request head and its framing must pass, over raw
+//! sockets: each case's exact bytes, the status the server answers, and whether it closes.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use kairos_http::{Body, Request, Response, RunningServer, Server, ServerConfig};
+
+fn config() -> ServerConfig {
+    ServerConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        access_log: false,
+        max_body_size: Some(1024),
+        ..ServerConfig::default()
+    }
+}
+
+/// `/echo` answers with the body it read (or 400 with the error); anything else "ok".
+async fn app(request: Request) -> Response {
+    match request.uri().path() {
+        "/echo" => match request.into_body().bytes().await {
+            Ok(bytes) => Response::new(Body::from(bytes)),
+            Err(e) => {
+                let mut response = Response::new(Body::from(e.to_string()));
+                *response.status_mut() = http::StatusCode::BAD_REQUEST;
+                response
+            }
+        },
+        _ => Response::new(Body::from("ok")),
+    }
+}
+
+fn start(config: ServerConfig) -> RunningServer {
+    Server::new(config).start(|| app).unwrap()
+}
+
+/// Sends `request`, reads the first response's status, then whether the server closes the
+/// connection: the test sends nothing more, so an open connection is seen as the read
+/// timing out (the keep-alive timeout is far longer than that wait), a closed one as EOF.
+fn exchange(addr: SocketAddr, request: &[u8]) -> (u16, bool) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream.write_all(request).unwrap();
+    let mut received = Vec::new();
+    let mut buf = [0u8; 4096];
+    let head_end = loop {
+        if let Some(end) = received.windows(4).position(|w| w == b"\r\n\r\n") {
+            break end + 4;
+        }
+        let n = stream.read(&mut buf).unwrap();
+        assert!(n > 0, "closed without an answer: {:?}", String::from_utf8_lossy(&received));
+        received.extend_from_slice(&buf[..n]);
+    };
+    let head = String::from_utf8_lossy(&received[..head_end]).to_string();
+    let status = head[9..12].parse().unwrap();
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().parse().unwrap())
+        })
+        .unwrap_or(0);
+    let mut rest = received.len() - head_end;
+    while rest < length {
+        let n = stream.read(&mut buf).unwrap();
+        assert!(n > 0, "closed mid-body");
+        rest += n;
+    }
+    stream.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    let closed = match stream.read(&mut buf) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) =>
+        {
+            false
+        }
+        Err(_) => true,
+    };
+    (status, closed)
+}
+
+/// One case: what is sent, the status expected, whether the server then closes.
+struct Case {
+    name: &'static str,
+    request: Vec<u8>,
+    status: u16,
+    closed: bool,
+}
+
+fn case(name: &'static str, request: impl Into<Vec<u8>>, status: u16, closed: bool) -> Case {
+    Case { name, request: request.into(), status, closed }
+}
+
+/// Runs every case against `server`, each on a connection of its own, and reports all the
+/// cases that went wrong at once.
+fn check(server: &RunningServer, cases: &[Case]) {
+    let failures: Vec<String> = cases
+        .iter()
+        .filter_map(|case| {
+            let got = exchange(server.local_addr(), &case.request);
+            (got != (case.status, case.closed)).then(|| {
+                format!("{}: expected {:?}, got {got:?}", case.name, (case.status, case.closed))
+            })
+        })
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// `n` header fields besides `Host`.
+fn headers(n: usize) -> String {
+    (0..n).map(|i| format!("X-{i}: v\r\n")).collect()
+}
+
+#[test]
+fn every_limit_is_answered_with_its_status() {
+    let server = start(config());
+    check(
+        &server,
+        &[
+            case("a plain request", "GET / HTTP/1.1\r\nHost: a\r\n\r\n", 200, false),
+            case(
+                "100 header fields",
+                format!("GET / HTTP/1.1\r\nHost: a\r\n{}\r\n", headers(99)),
+                200,
+                false,
+            ),
+            case(
+                "101 header fields",
+                format!("GET / HTTP/1.1\r\nHost: a\r\n{}\r\n", headers(100)),
+                431,
+                true,
+            ),
+            case(
+                "a declared body over the limit",
+                "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 1025\r\n\r\n",
+                413,
+                true, // the body is never read, so the connection cannot be reused
+            ),
+            case(
+                "a Content-Length that overflows u64",
+                "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999\r\n\r\n",
+                400,
+                true,
+            ),
+        ],
+    );
+}
+
+#[test]
+fn the_header_count_limit_is_a_setting() {
+    let server = start(ServerConfig { max_headers: 200, ..config() });
+    let many = |n| format!("GET / HTTP/1.1\r\nHost: a\r\n{}\r\n", headers(n));
+    check(
+        &server,
+        &[case("150 header fields", many(149), 200, false), case("201", many(200), 431, true)],
+    );
+}
