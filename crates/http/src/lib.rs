@@ -18,9 +18,10 @@
 //! it, with uvicorn's defaults ([`ServerConfig`]): backlog, a connection limit, a concurrency
 //! limit answered with 503, the header size limit and a body size limit (413), the header-read
 //! timeout (slowloris) and closing idle keep-alive connections, a handler panic answered with
-//! 500, graceful shutdown on SIGINT/SIGTERM that ends streams and drains connections,
+//! 500, the `Host` rules of RFC 9112 §3.2 (an HTTP/1.1 request without `Host`, or any with
+//! two or an invalid one, gets 400 and the connection is closed), graceful shutdown on SIGINT/SIGTERM that ends streams and drains connections,
 //! supervised workers, an access log through `tracing`, and one write for the answers to a
-//! pipelined batch (hyper writes each on its own). The 503, 413 and 500 the server writes
+//! pipelined batch (hyper writes each on its own). The 400, 503, 413 and 500 the server writes
 //! itself go through one [`ErrorRenderer`]: plain text by default, the framework's shape when
 //! it installs its own. And a client: [`Client`], pooled, with connect and request timeouts
 //! that are errors of their own.

@@ -161,3 +161,28 @@ fn the_header_count_limit_is_a_setting() {
         &[case("150 header fields", many(149), 200, false), case("201", many(200), 431, true)],
     );
 }
+
+#[test]
+fn the_host_rules_of_rfc_9112_are_enforced() {
+    let server = start(config());
+    check(
+        &server,
+        &[
+            case("HTTP/1.1 without Host", "GET / HTTP/1.1\r\n\r\n", 400, true),
+            case("two Host lines", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400, true),
+            case("two equal Host lines", "GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n", 400, true),
+            case("Host: a b", "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400, true),
+            case("Host: u@h", "GET / HTTP/1.1\r\nHost: u@h\r\n\r\n", 400, true),
+            case("Host with a port", "GET / HTTP/1.1\r\nHost: a.example:8080\r\n\r\n", 200, false),
+            case("Host an IPv6 literal", "GET / HTTP/1.1\r\nHost: [::1]:80\r\n\r\n", 200, false),
+            // HTTP/1.0 needs no Host; the connection closes as HTTP/1.0's default.
+            case("HTTP/1.0 without Host", "GET / HTTP/1.0\r\n\r\n", 200, true),
+            case(
+                "HTTP/1.0 with two Hosts",
+                "GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n",
+                400,
+                true,
+            ),
+        ],
+    );
+}

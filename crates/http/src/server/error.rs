@@ -36,15 +36,23 @@ pub enum ServerError {
     },
     /// The service panicked: `500`. The panic message is logged, never sent.
     ServicePanicked,
+    /// The request breaks a rule of HTTP/1.1 the server enforces before the service runs
+    /// (RFC 9112 §3.2: an HTTP/1.1 request without `Host`, or any request with more than one
+    /// `Host` or an invalid one): `400`, and the connection is closed.
+    BadRequest {
+        /// What was wrong, for the client: "missing Host header", and so on.
+        reason: &'static str,
+    },
 }
 
 impl ServerError {
-    /// The status the server means: 503, 413 or 500.
+    /// The status the server means: 503, 413, 500 or 400.
     pub fn status(&self) -> StatusCode {
         match self {
             ServerError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ServerError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ServerError::ServicePanicked => StatusCode::INTERNAL_SERVER_ERROR,
+            ServerError::BadRequest { .. } => StatusCode::BAD_REQUEST,
         }
     }
 }
@@ -62,6 +70,7 @@ impl fmt::Display for ServerError {
                  ({limit} bytes)"
             ),
             ServerError::ServicePanicked => f.write_str("Internal Server Error"),
+            ServerError::BadRequest { reason } => write!(f, "Bad Request: {reason}"),
         }
     }
 }
@@ -129,5 +138,8 @@ mod tests {
         assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
         assert!(!response.headers().contains_key(header::RETRY_AFTER));
         assert_eq!(ServerError::ServicePanicked.to_string(), "Internal Server Error");
+        let bad = ServerError::BadRequest { reason: "missing Host header" };
+        assert_eq!(render_plain(&bad).status(), StatusCode::BAD_REQUEST);
+        assert_eq!(bad.to_string(), "Bad Request: missing Host header");
     }
 }

@@ -1,6 +1,6 @@
-//! One request, from hyper to the service and back: the limits that answer before the
-//! service runs (503, 413), the panic guard (500) — all three rendered by the server's
-//! [`ErrorRenderer`](super::ErrorRenderer) — the access log, and the in-flight count that
+//! One request, from hyper to the service and back: the rules and limits that answer before
+//! the service runs (400 for a missing, repeated or invalid `Host`, 503, 413), the panic guard
+//! (500) — all rendered by the server's [`ErrorRenderer`](super::ErrorRenderer) — the access log, and the in-flight count that
 //! keep-alive and graceful shutdown rely on.
 
 use std::convert::Infallible;
@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use futures_util::FutureExt;
-use http::{header, Response};
+use http::{header, HeaderValue, Response, Version};
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use kairos_sync::event::Wait;
 
@@ -44,7 +44,12 @@ where
         config.access_log.then(|| (request.method().clone(), request.uri().path().to_owned()));
 
     let overloaded = config.limit_concurrency.filter(|&limit| worker.in_flight.get() > limit);
-    let response = if let Some(limit) = overloaded {
+    let response = if let Err(reason) = check_host(&request) {
+        let mut response = worker.render_error.render(&ServerError::BadRequest { reason });
+        // The request is not trusted to have been framed as the client meant: close.
+        response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+        response
+    } else if let Some(limit) = overloaded {
         worker.render_error.render(&ServerError::Overloaded { limit })
     } else if let Some(limit) = declared_length_over(&request, config.max_body_size)
         .filter(|_| !http_body::Body::is_end_stream(request.body()))
@@ -75,6 +80,55 @@ where
     let (parts, body) = response.into_parts();
     let stop = (body.is_stream()).then(|| worker.stopping.wait());
     Ok(Response::from_parts(parts, TrackedBody { body, _guard: guard, stop }))
+}
+
+/// RFC 9112 §3.2: an HTTP/1.1 request has exactly one `Host`, and any request at most one,
+/// whose value is a `uri-host [ ":" port ]` (RFC 3986). One header-map lookup and a pass over
+/// a few bytes per request.
+fn check_host<B>(request: &http::Request<B>) -> Result<(), &'static str> {
+    let mut hosts = request.headers().get_all(header::HOST).iter();
+    match (hosts.next(), hosts.next()) {
+        (None, _) if request.version() == Version::HTTP_11 => Err("missing Host header"),
+        (None, _) => Ok(()),
+        (Some(_), Some(_)) => Err("more than one Host header"),
+        (Some(host), None) if valid_host(host.as_bytes()) => Ok(()),
+        (Some(_), None) => Err("invalid Host header"),
+    }
+}
+
+/// Whether `value` is `uri-host [ ":" port ]`: an IP literal in brackets or a reg-name (which
+/// covers IPv4 addresses), then an optional colon and digits. The empty value is allowed: it
+/// is how a request whose target has no authority says so.
+fn valid_host(value: &[u8]) -> bool {
+    let (host, port) = if let Some(rest) = value.strip_prefix(b"[") {
+        let Some(end) = rest.iter().position(|&b| b == b']') else { return false };
+        let literal = &rest[..end];
+        let ip_literal = !literal.is_empty()
+            && literal.iter().all(|&b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
+        // IPvFuture: "v" HEXDIG+ "." ( unreserved / sub-delims / ":" )+
+        let future = literal.first().is_some_and(|&b| b == b'v' || b == b'V')
+            && literal.iter().all(|&b| reg_name_byte(b) || b == b':');
+        if !(ip_literal || future) {
+            return false;
+        }
+        (&[][..], &rest[end + 1..])
+    } else {
+        match value.iter().position(|&b| b == b':') {
+            Some(colon) => (&value[..colon], &value[colon..]),
+            None => (value, &[][..]),
+        }
+    };
+    let port_ok = match port.split_first() {
+        None => true,
+        Some((b':', digits)) => digits.iter().all(u8::is_ascii_digit),
+        Some(_) => false,
+    };
+    port_ok && host.iter().all(|&b| reg_name_byte(b))
+}
+
+/// A byte of a reg-name: unreserved, sub-delims, or `%` of a pct-encoding.
+fn reg_name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=%".contains(&b)
 }
 
 /// `Some(limit)` if the request declares a `Content-Length` above the limit: answered at
@@ -140,5 +194,20 @@ impl HttpBody for TrackedBody {
 
     fn size_hint(&self) -> SizeHint {
         self.body.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_host;
+
+    #[test]
+    fn host_values_are_uri_host_and_an_optional_port() {
+        for good in ["a", "example.com:8080", "127.0.0.1", "[::1]:80", "[v1.x]", "xn--e1a", ""] {
+            assert!(valid_host(good.as_bytes()), "{good:?} was refused");
+        }
+        for bad in ["a b", "u@h", "a:b", "a:80:80", "[::1", "[zz]", "a/b", "a?", "[::1]x"] {
+            assert!(!valid_host(bad.as_bytes()), "{bad:?} was accepted");
+        }
     }
 }
