@@ -1,5 +1,5 @@
-//! The accept loop of one worker (a thread with its loop, serving its own listener): accepting
-//! under the connection limit, the state its connections share, and the drain that ends a
+//! The accept loop of one worker (a thread with its loop, accepting from the server's shared
+//! listening socket): accepting under the connection limit, the state its connections share, and the drain that ends a
 //! graceful shutdown.
 
 use std::cell::Cell;
@@ -102,6 +102,10 @@ where
             serve_connection(stream, peer, service, worker_for_conn).await;
         })
         .detach();
+        // One connection per turn of the loop: the workers share one listening socket (see
+        // `listener.rs`), and a worker that drained a burst of connections in one go would
+        // keep them all, while the others, woken for the same burst, find none.
+        kairos_rt::yield_now().await;
     }
 
     // Stop accepting: the listening socket closes now, new connections are refused.

@@ -2,7 +2,7 @@
 //!
 //! - `config.rs` — [`ServerConfig`]: every limit, its default and its uvicorn counterpart, and
 //!   how each worker's loop is built ([`ConfigureLoop`]);
-//! - `listener.rs` — listening sockets with backlog and `SO_REUSEPORT`;
+//! - `listener.rs` — the listening socket the workers share, and why they share one;
 //! - `accept.rs` — what one worker does: its accept loop, connection limit and graceful drain;
 //! - `connection.rs` — one connection: hyper, the keep-alive idle timer, graceful close;
 //! - `request.rs` — one request: 503/413 before the service, panic → 500, access log;
