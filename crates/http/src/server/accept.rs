@@ -8,14 +8,19 @@ use std::io;
 use std::pin::pin;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use futures_util::future::{select, Either};
 use kairos_rt::net::TcpListener;
 use kairos_sync::{Event, Semaphore};
 
 use super::connection::serve_connection;
+use super::log_limit::LogLimit;
 use super::{ErrorRenderer, ServerConfig, Shutdown};
 use crate::{Body, Request};
+
+/// At most one "accept failed" warning per worker in this interval.
+const ACCEPT_WARNING_EVERY: Duration = Duration::from_secs(1);
 
 /// What the connections of one worker share.
 pub(crate) struct WorkerState {
@@ -62,6 +67,9 @@ where
         })
     };
     let slots = config.max_connections.map(Semaphore::new);
+    // Out of descriptors, accept fails for nearly every connection that arrives as soon as a
+    // batch of others closes: hundreds of lines a second, unless limited.
+    let mut accept_failures = LogLimit::new(ACCEPT_WARNING_EVERY);
 
     loop {
         // At `max_connections`, wait for a slot (new connections queue in the backlog).
@@ -89,7 +97,14 @@ where
             Err(e) => {
                 // Out of descriptors and the like: kairos' listener already backs off before
                 // the next attempt; a reset connection is just the client's problem.
-                tracing::warn!(target: "kairos::server", "accept failed: {e}");
+                match accept_failures.occurred(Instant::now()) {
+                    Some(0) => tracing::warn!(target: "kairos::server", "accept failed: {e}"),
+                    Some(left_out) => tracing::warn!(
+                        target: "kairos::server",
+                        "accept failed: {e} ({left_out} more failures since the last warning)"
+                    ),
+                    None => {}
+                }
                 continue;
             }
         };
