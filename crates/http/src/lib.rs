@@ -4,8 +4,10 @@
 //!
 //! ## The model
 //!
-//! A server is a set of *workers*; each worker is a thread running one kairos loop, accepting
-//! on its own `SO_REUSEPORT` socket. A connection lives on the worker that accepted it, and so
+//! A server is a set of *workers*; each worker is a thread running one kairos loop, and all
+//! of them accept from one listening socket, so whichever loop is free takes the next
+//! connection and a worker whose loop is blocked strands none (uvicorn's workers share their
+//! socket too). A connection lives on the worker that accepted it, and so
 //! does every request on it: the service — `Fn(Request) -> impl Future<Output = Response>` —
 //! runs on that loop and need not be `Send`. This is uvicorn's model (one asyncio loop per
 //! worker) with threads instead of processes. Each worker's loop is built from the

@@ -516,8 +516,8 @@ fn each_worker_gets_its_own_worker_state_made_on_its_own_thread() {
     let config = ServerConfig { workers: 2, ..Default::default() };
     let client = TestClient::with_config(app, config);
 
-    // Each request on a new connection; the kernel spreads connections over the two workers'
-    // listeners (SO_REUSEPORT), so both are seen well within 500 connections.
+    // Each request on a new connection; both workers' loops wait on the shared listening
+    // socket and race for each one, so both are seen well within 500 connections.
     let mut instance_of_thread = std::collections::HashMap::new();
     let mut requests = 0;
     while instance_of_thread.len() < 2 && requests < 500 {

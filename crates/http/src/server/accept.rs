@@ -1,5 +1,5 @@
-//! The accept loop of one worker (a thread with its loop, serving its own listener): accepting
-//! under the connection limit, the state its connections share, and the drain that ends a
+//! The accept loop of one worker (a thread with its loop, accepting from the server's shared
+//! listening socket): accepting under the connection limit, the state its connections share, and the drain that ends a
 //! graceful shutdown.
 
 use std::cell::Cell;
@@ -8,14 +8,19 @@ use std::io;
 use std::pin::pin;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use futures_util::future::{select, Either};
 use kairos_rt::net::TcpListener;
 use kairos_sync::{Event, Semaphore};
 
 use super::connection::serve_connection;
+use super::log_limit::LogLimit;
 use super::{ErrorRenderer, ServerConfig, Shutdown};
 use crate::{Body, Request};
+
+/// At most one "accept failed" warning per worker in this interval.
+const ACCEPT_WARNING_EVERY: Duration = Duration::from_secs(1);
 
 /// What the connections of one worker share.
 pub(crate) struct WorkerState {
@@ -62,6 +67,9 @@ where
         })
     };
     let slots = config.max_connections.map(Semaphore::new);
+    // Out of descriptors, accept fails for nearly every connection that arrives as soon as a
+    // batch of others closes: hundreds of lines a second, unless limited.
+    let mut accept_failures = LogLimit::new(ACCEPT_WARNING_EVERY);
 
     loop {
         // At `max_connections`, wait for a slot (new connections queue in the backlog).
@@ -89,7 +97,14 @@ where
             Err(e) => {
                 // Out of descriptors and the like: kairos' listener already backs off before
                 // the next attempt; a reset connection is just the client's problem.
-                tracing::warn!(target: "kairos::server", "accept failed: {e}");
+                match accept_failures.occurred(Instant::now()) {
+                    Some(0) => tracing::warn!(target: "kairos::server", "accept failed: {e}"),
+                    Some(left_out) => tracing::warn!(
+                        target: "kairos::server",
+                        "accept failed: {e} ({left_out} more failures since the last warning)"
+                    ),
+                    None => {}
+                }
                 continue;
             }
         };
@@ -102,6 +117,10 @@ where
             serve_connection(stream, peer, service, worker_for_conn).await;
         })
         .detach();
+        // One connection per turn of the loop: the workers share one listening socket (see
+        // `listener.rs`), and a worker that drained a burst of connections in one go would
+        // keep them all, while the others, woken for the same burst, find none.
+        kairos_rt::yield_now().await;
     }
 
     // Stop accepting: the listening socket closes now, new connections are refused.

@@ -32,7 +32,8 @@ use std::time::Duration;
 pub struct ServerConfig {
     /// Address to listen on.
     pub bind: SocketAddr,
-    /// Worker threads, each with its own event loop and `SO_REUSEPORT` listener.
+    /// Worker threads, each with its own event loop, all accepting from one listening socket:
+    /// whichever loop is free takes the next connection, so a blocked loop strands none.
     pub workers: usize,
     /// Length of the kernel's queue of connections not yet accepted.
     pub backlog: u32,

@@ -2,8 +2,9 @@
 //!
 //! - `config.rs` — [`ServerConfig`]: every limit, its default and its uvicorn counterpart, and
 //!   how each worker's loop is built ([`ConfigureLoop`]);
-//! - `listener.rs` — listening sockets with backlog and `SO_REUSEPORT`;
+//! - `listener.rs` — the listening socket the workers share, and why they share one;
 //! - `accept.rs` — what one worker does: its accept loop, connection limit and graceful drain;
+//! - `log_limit.rs` — at most one warning per interval for failures that come in floods;
 //! - `connection.rs` — one connection: hyper, the keep-alive idle timer, graceful close;
 //! - `request.rs` — one request: 503/413 before the service, panic → 500, access log;
 //! - `error.rs` — [`ServerError`], those three answers, and the [`ErrorRenderer`] that writes
@@ -17,6 +18,7 @@ mod config;
 mod connection;
 mod error;
 mod listener;
+mod log_limit;
 mod request;
 mod shutdown;
 mod supervisor;

@@ -1,10 +1,12 @@
 //! Running a server on N worker threads, supervised — uvicorn's `--workers N`, with threads
 //! instead of processes (Rust has no GIL to escape).
 //!
-//! Each worker thread runs its own kairos loop and accepts on its own `SO_REUSEPORT` socket
-//! bound to the same address; the kernel spreads connections among them. A supervisor thread
-//! watches the workers: one whose thread ended while the server was not shutting down (its
-//! loop died) is replaced with a fresh socket and loop, and one whose loop stops turning —
+//! Each worker thread runs its own kairos loop and accepts from the server's one listening
+//! socket (see `listener.rs` for why one): whichever loop is free takes the next connection,
+//! so a worker whose loop is blocked leaves new connections to the others. A supervisor thread
+//! keeps a descriptor of the socket and watches the workers: one whose thread ended while the
+//! server was not shutting down (its loop died) is replaced with a fresh loop on the same
+//! socket — connections that came meanwhile wait in its queue — and one whose loop stops turning —
 //! its heartbeat, written by a task on that very loop every 100 ms, goes stale for a second —
 //! is reported (a thread cannot be killed; the stall detector names the culprit task).
 
@@ -20,7 +22,7 @@ use std::time::{Duration, Instant};
 use futures_util::future::{select, Either};
 
 use super::accept::serve_worker;
-use super::listener::{bind, bind_first};
+use super::listener::bind;
 use super::{ErrorRenderer, ServerConfig, Shutdown};
 use crate::{Body, Request};
 
@@ -107,14 +109,8 @@ where
     Fut: Future<Output = http::Response<Body>> + 'static,
 {
     let workers = config.workers.max(1);
-    // The first socket fixes the port (port 0 picks one); the others, and replacements, join
-    // it. SO_REUSEPORT even for one worker, so that a replacement can bind at once.
-    let first = bind_first(config.bind, config.backlog)?;
-    let local_addr = first.local_addr()?;
-    let mut listeners = vec![first];
-    for _ in 1..workers {
-        listeners.push(bind(local_addr, config.backlog, true)?);
-    }
+    let listener = bind(config.bind, config.backlog)?;
+    let local_addr = listener.local_addr()?;
     let config = Arc::new(ServerConfig { bind: local_addr, ..config });
     let launcher = Arc::new(Launcher {
         config,
@@ -124,14 +120,14 @@ where
         make_service,
     });
     let mut threads = Vec::with_capacity(workers);
-    for (index, listener) in listeners.into_iter().enumerate() {
-        threads.push(Arc::clone(&launcher).launch(index, listener)?);
+    for index in 0..workers {
+        threads.push(Arc::clone(&launcher).launch(index, listener.try_clone()?)?);
     }
     let shutdown = launcher.shutdown.clone();
     let shared = Arc::clone(&launcher.shared);
     let supervisor = std::thread::Builder::new()
         .name("kairos-supervisor".into())
-        .spawn(move || supervise(launcher, threads))?;
+        .spawn(move || supervise(launcher, listener, threads))?;
     Ok(RunningServer { local_addr, shutdown, supervisor: Some(supervisor), shared })
 }
 
@@ -217,9 +213,13 @@ async fn heartbeat(beat: Arc<AtomicU64>, shared: Arc<Supervision>, index: usize)
     }
 }
 
-/// The supervisor's loop: replace dead workers, report stuck ones, wait for all at shutdown.
-fn supervise<F, S, Fut>(launcher: Arc<Launcher<F>>, mut threads: Vec<WorkerThread>)
-where
+/// The supervisor's loop: replace dead workers (on `listener`, the shared socket), report
+/// stuck ones, wait for all at shutdown.
+fn supervise<F, S, Fut>(
+    launcher: Arc<Launcher<F>>,
+    listener: std::net::TcpListener,
+    mut threads: Vec<WorkerThread>,
+) where
     F: Fn() -> S + Send + Sync + 'static,
     S: Fn(Request) -> Fut + 'static,
     Fut: Future<Output = http::Response<Body>> + 'static,
@@ -232,7 +232,8 @@ where
                     break;
                 }
                 tracing::error!(target: "kairos::server", "worker {index}'s loop died; starting a new one");
-                let replacement = bind(launcher.config.bind, launcher.config.backlog, true)
+                let replacement = listener
+                    .try_clone()
                     .and_then(|listener| Arc::clone(&launcher).launch(index, listener));
                 match replacement {
                     Ok(fresh) => {
@@ -259,6 +260,9 @@ where
             }
         }
     }
+    // The socket stops listening when its last descriptor closes: this one now, the workers'
+    // as each stops accepting.
+    drop(listener);
     for worker in threads {
         let _ = worker.thread.join();
     }
