@@ -9,6 +9,8 @@
 #            --kairos-before BIN       another kairos build measured beside this one (before/after)
 #            --duration S              seconds per throughput round (default 2; 1 with --quick)
 #            --rounds N                interleaved rounds of the throughput scenarios (default 3)
+#            --kairos-workers N        kairos serve's --workers, all on the server's core (default 1)
+#            --throughput-only         skip the chapter's scenarios (the HTTP part's second half)
 #
 # On a bare machine it installs what it needs: wrk (Debian package), a Python venv with
 # FastAPI and uvicorn[standard] (bench/peers/fastapi/requirements.txt), and builds kairos and
@@ -22,6 +24,8 @@ only=""
 before=""
 duration=""
 rounds=""
+kworkers=""
+tponly=""
 run_rt=1
 run_process=1
 while [ $# -gt 0 ]; do
@@ -31,9 +35,11 @@ while [ $# -gt 0 ]; do
     --kairos-before) before="$2"; shift 2 ;;
     --duration) duration="$2"; shift 2 ;;
     --rounds) rounds="$2"; shift 2 ;;
+    --kairos-workers) kworkers="$2"; shift 2 ;;
+    --throughput-only) tponly="--throughput-only"; shift ;;
     --no-rt) run_rt=0; shift ;;
     --no-process) run_process=0; shift ;;
-    *) sed -n '2,17p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,19p' "$0" >&2; exit 2 ;;
   esac
 done
 
@@ -74,7 +80,7 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 step "HTTP servers side by side"
 python3 bench/suite.py --bin-dir "$peers_bin" --kairos "$kairos_bin" $quick \
   ${only:+--only "$only"} ${before:+--kairos-before "$before"} ${duration:+--duration "$duration"} \
-  ${rounds:+--rounds "$rounds"} \
+  ${rounds:+--rounds "$rounds"} ${kworkers:+--kairos-workers "$kworkers"} $tponly \
   --out "$out/http.json"
 
 # 4. The runtime against tokio, and the process pool against Python's.

@@ -43,15 +43,14 @@ class Server:
     env: dict = field(default_factory=dict)
 
 
-def servers(peers_bin, kairos_bin, kairos_before=None):
+def servers(peers_bin, kairos_bin, kairos_before=None, kairos_workers=1):
+    flags = ["serve", "--bind", f"127.0.0.1:{PORT}", "--log-level", "warn", "--workers", str(kairos_workers)]
     before = [] if kairos_before is None else [
         # Another build of kairos (say, the commit before a change), throughput rounds only.
-        Server("kairos serve (before)",
-               [kairos_before, "serve", "--bind", f"127.0.0.1:{PORT}", "--log-level", "warn"], full=False),
+        Server("kairos serve (before)", [kairos_before, *flags], full=False),
     ]
     return [
-        Server("kairos serve", [kairos_bin, "serve", "--bind", f"127.0.0.1:{PORT}", "--log-level", "warn"],
-               stall_stats=True),
+        Server("kairos serve", [kairos_bin, *flags], stall_stats=True),
         *before,
         Server("kairos-http (bare)", [f"{peers_bin}/peer_kairos_http", str(PORT)], full=False),
         Server("hyper (tokio, per-core current-thread)", [f"{peers_bin}/peer_hyper", str(PORT)],
@@ -300,6 +299,10 @@ def main():
     parser.add_argument("--bin-dir", required=True, help="where the peers and loadgen were built")
     parser.add_argument("--kairos", required=True, help="the release kairos binary")
     parser.add_argument("--kairos-before", help="a second kairos binary to measure beside it (before/after)")
+    parser.add_argument("--kairos-workers", type=int, default=1,
+                        help="kairos serve's --workers (all of them on the server's core)")
+    parser.add_argument("--throughput-only", action="store_true",
+                        help="skip the chapter's scenarios: throughput rounds and memory only")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=int, default=2, help="seconds per throughput scenario")
     parser.add_argument("--quick", action="store_true", help="1 round of 1 s, smaller scenarios")
@@ -309,7 +312,7 @@ def main():
     if args.quick:
         args.rounds, args.duration = 1, 1
 
-    all_servers = servers(args.bin_dir, args.kairos, args.kairos_before)
+    all_servers = servers(args.bin_dir, args.kairos, args.kairos_before, args.kairos_workers)
     if args.only:
         prefixes = args.only.split(",")
         all_servers = [s for s in all_servers if any(s.name.startswith(p) for p in prefixes)]
@@ -338,7 +341,7 @@ def main():
                 memory.setdefault("peak_rss_kib_plaintext_load", []).append(memory_kib(running.pid, "VmHWM"))
 
     for server in all_servers:
-        if not server.full:
+        if not server.full or args.throughput_only:
             continue
         with Running(server, log_for(server)) as running:
             def record(scenario, result, server=server):
