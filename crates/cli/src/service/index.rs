@@ -44,7 +44,11 @@ pub(crate) const ROUTES: &[(&str, &str, &str)] = &[
         "20 calls to the upstream, never more than 5 in flight (6.3)",
     ),
     ("/stream?n=100&interval_ms=100", "async", "server-sent events from an async generator (7.1)"),
-    ("/debug/loop", "async", "the loop's counters: tasks, polls, slow polls, pools"),
+    (
+        "/debug/loop",
+        "async",
+        "the loop's counters: tasks, polls, slow polls (in all and per route), pools",
+    ),
 ];
 
 /// The HTML index.
