@@ -1,7 +1,7 @@
 //! One request, from hyper to the service and back: the rules and limits that answer before
 //! the service runs (400 for a missing, repeated or invalid `Host`, 503, 413), the panic guard
-//! (500) — all rendered by the server's [`ErrorRenderer`](super::ErrorRenderer) — the access log, and the in-flight count that
-//! keep-alive and graceful shutdown rely on.
+//! (500) — all rendered by the server's [`ErrorRenderer`](super::ErrorRenderer) — the access
+//! log, and the in-flight count that keep-alive and graceful shutdown rely on.
 
 use std::convert::Infallible;
 use std::future::Future;
