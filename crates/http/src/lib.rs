@@ -14,19 +14,19 @@
 //! [`ServerConfig`] (its stall threshold, and anything else through
 //! [`ConfigureLoop`](server::ConfigureLoop)), so no setting goes through the environment.
 //!
-//! What hyper does: parsing, keep-alive, pipelining, chunked bodies, and refusing a request
-//! head over the size or header-count limit (431), a URI over 64 KiB (414), and one that is not
-//! HTTP, folds a header line (obs-fold), has differing `Content-Length`s or a bad chunk (400). What this crate adds around
-//! it, with uvicorn's defaults ([`ServerConfig`]): backlog, a connection limit, a concurrency
-//! limit answered with 503, the header size limit and a body size limit (413), the header-read
-//! timeout (slowloris) and closing idle keep-alive connections, a handler panic answered with
-//! 500, the `Host` rules of RFC 9112 §3.2 (an HTTP/1.1 request without `Host`, or any with
-//! two or an invalid one, gets 400 and the connection is closed), graceful shutdown on SIGINT/SIGTERM that ends streams and drains connections,
-//! supervised workers, an access log through `tracing`, and one write for the answers to a
-//! pipelined batch (hyper writes each on its own). The 400, 503, 413 and 500 the server writes
-//! itself go through one [`ErrorRenderer`]: plain text by default, the framework's shape when
-//! it installs its own. And a client: [`Client`], pooled, with connect and request timeouts
-//! that are errors of their own.
+//! What hyper does: parsing, keep-alive, pipelining, chunked bodies, and refusing a request head
+//! over the size or header-count limit (431), a URI over 64 KiB (414), and one that is not HTTP,
+//! folds a header line (obs-fold), has differing `Content-Length`s or a bad chunk (400). What this
+//! crate adds around it, with uvicorn's defaults ([`ServerConfig`]): backlog, a connection limit, a
+//! concurrency limit answered with 503, the header size limit and a body size limit (413), the
+//! header-read timeout (slowloris) and closing idle keep-alive connections, a handler panic
+//! answered with 500, the `Host` rules of RFC 9112 §3.2 (an HTTP/1.1 request without `Host`, or any
+//! with two or an invalid one, gets 400 and the connection is closed), graceful shutdown on
+//! SIGINT/SIGTERM that ends streams and drains connections, supervised workers, an access log
+//! through `tracing`, and one write for the answers to a pipelined batch (hyper writes each on its
+//! own). The 400, 503, 413 and 500 the server writes itself go through one [`ErrorRenderer`]: plain
+//! text by default, the framework's shape when it installs its own. And a client: [`Client`],
+//! pooled, with connect and request timeouts that are errors of their own.
 //!
 //! ## Layout
 //!
