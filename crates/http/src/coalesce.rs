@@ -8,9 +8,9 @@
 //! `server/connection.rs`), so the server coalesces one layer down, in the socket adapter
 //! ([`HyperIo`](crate::HyperIo)), with a [`Coalescer`]:
 //!
-//! - each read counts the request heads it delivered (`\r\n\r\n`, [`count_heads`]), and the
-//!   server counts the heads hyper has parsed (it calls the service once per head); what is
-//!   left is [`Batch::heads_pending`];
+//! - the request gate counts the heads each read delivered (exactly: it follows the framing,
+//!   see `server/gate.rs`), and the server counts the heads hyper has parsed (it calls the
+//!   service once per head); what is left is [`Batch::heads_pending`];
 //! - while heads are delivered but not yet parsed, hyper is about to answer another request
 //!   in this same poll, so a flush only moves the response into a buffer of ours;
 //! - the flush after the batch's last response writes everything in one system call.
@@ -18,16 +18,13 @@
 //! It can never strand bytes: a flush is put off only within the poll of the connection that
 //! began the deferral (the server counts its polls, [`Batch::poll`]), the task is woken so
 //! that it is polled again in any case, and every later read, flush or shutdown writes what is
-//! buffered first. A miscount (a body that happens to contain `\r\n\r\n`) costs one extra
-//! poll, never a response. A connection without pipelining never defers and never copies:
+//! buffered first. A miscount (a head the gate passed that waits for room in hyper's buffer)
+//! costs one extra poll, never a response. A connection without pipelining never defers and never copies:
 //! with nothing buffered and no head pending, writes go straight to the socket.
 
 use std::io;
 use std::ops::Deref;
-use std::sync::LazyLock;
 use std::task::{Context, Poll};
-
-use memchr::memmem;
 
 /// The most response bytes buffered at once: past it a write waits for the socket (a client
 /// that pipelines but never reads must not grow the buffer), and no single write is copied
@@ -37,15 +34,6 @@ pub(crate) const MAX_BUFFERED: usize = 64 * 1024;
 /// Buffer capacity kept between batches; a batch that needed more gives it back, so that a
 /// connection does not hold its largest batch's memory while it idles.
 pub(crate) const KEPT_CAPACITY: usize = 8 * 1024;
-
-/// How many request heads end in `bytes` (occurrences of `\r\n\r\n`), with a substring
-/// searcher built once (building one per read cost more than the search, and a search per
-/// line feed cost ~270 instructions per pipelined request).
-pub(crate) fn count_heads(bytes: &[u8]) -> usize {
-    static HEAD_END: LazyLock<memmem::Finder<'static>> =
-        LazyLock::new(|| memmem::Finder::new(b"\r\n\r\n"));
-    HEAD_END.find_iter(bytes).count()
-}
 
 /// Where a connection stands in a pipelined batch, as the server counts it.
 #[derive(Debug, Clone, Copy)]
@@ -254,15 +242,6 @@ mod tests {
 
     fn batch(heads_pending: usize, poll: u64) -> Option<Batch> {
         Some(Batch { heads_pending, poll })
-    }
-
-    #[test]
-    fn heads_are_counted_by_their_blank_line() {
-        assert_eq!(count_heads(b""), 0);
-        assert_eq!(count_heads(b"GET / HTTP/1.1\r\nHost: a\r\n"), 0);
-        assert_eq!(count_heads(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"), 1);
-        assert_eq!(count_heads(b"\r\n\r\nGET / HTTP/1.1\r\n\r\nGET /x HTTP/1.1\r\n\r\nGET"), 3);
-        assert_eq!(count_heads(b"\n\r\n"), 0);
     }
 
     #[test]

@@ -5,24 +5,38 @@
 //! safe way to fill hyper's possibly-uninitialised buffer: one `memcpy` of what was read (a
 //! few hundred bytes for a typical request) in exchange for no `unsafe` in this crate.
 //!
-//! The adapter also keeps the server's bookkeeping of the connection ([`Activity`]: when bytes
-//! last came, request heads delivered and parsed) and lets a [`Coalescer`] hold back the
-//! answers to a pipelined batch until its last one (see `coalesce.rs`).
+//! On the server, what is read passes the request [`Gate`] before hyper sees it (limits and
+//! strict framing, see `server/gate.rs`). The adapter also keeps the server's bookkeeping of
+//! the connection ([`Activity`]: when bytes last came, request heads delivered and parsed, a
+//! refusal to answer) and lets a [`Coalescer`] hold back the answers to a pipelined batch
+//! until its last one (see `coalesce.rs`).
 
 use std::cell::{Cell, RefCell};
+use std::future::Future;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use hyper::rt::{Read, ReadBufCursor, Write};
 use kairos_rt::net::TcpStream;
 
-use crate::coalesce::{count_heads, Batch, Coalescer, Sink};
+use crate::coalesce::{Batch, Coalescer, Sink};
+use crate::server::gate::{Deliver, Gate, Passed, Refused};
+use crate::server::ServerError;
 
 /// The most one read takes from the socket.
 const SCRATCH: usize = 16 * 1024;
+
+/// After a refused request, how long closing waits for the client to stop sending (what it
+/// sent after the refusal is read and dropped: closing with unread bytes would reset the
+/// connection, and the reset can destroy the answer before the client reads it).
+const LINGER: Duration = Duration::from_secs(2);
+
+/// The most bytes dropped in one poll after a refusal, so that a client that keeps sending
+/// does not hold the loop.
+const DROP_PER_POLL: usize = 64 * 1024;
 
 thread_local! {
     /// One read buffer per loop thread: reads never overlap within a loop.
@@ -36,6 +50,10 @@ pub struct HyperIo {
     stream: TcpStream,
     activity: Option<Rc<Activity>>,
     coalescer: Coalescer,
+    /// The server's request gate; `None` for a client's connection.
+    gate: Option<Gate>,
+    /// After a refusal: until when closing drops what the client still sends.
+    linger: Option<kairos_rt::time::Sleep>,
 }
 
 /// What the server's per-connection timer needs to know, kept up to date by reads and by
@@ -51,6 +69,12 @@ pub(crate) struct Activity {
     /// Request heads delivered to hyper by reads and not yet parsed by it: pipelined requests
     /// hyper will answer without reading again.
     pub(crate) heads_pending: Cell<usize>,
+    /// Request heads hyper has parsed: the number of the request being served.
+    heads_parsed: Cell<u64>,
+    /// Request heads delivered to hyper.
+    heads_delivered: Cell<u64>,
+    /// A request the gate refused: its number and the answer it gets.
+    refusal: RefCell<Option<(u64, ServerError)>>,
     /// How many times the connection task has been polled; a deferred flush is honoured only
     /// within the poll that deferred it.
     pub(crate) polls: Cell<u64>,
@@ -63,13 +87,45 @@ impl Activity {
             head_started: Cell::new(Some(now)),
             in_flight: Cell::new(0),
             heads_pending: Cell::new(0),
+            heads_parsed: Cell::new(0),
+            heads_delivered: Cell::new(0),
+            refusal: RefCell::new(None),
             polls: Cell::new(0),
         }
     }
 
-    /// Called when hyper has parsed a request head (it is about to call the service).
-    pub(crate) fn head_parsed(&self) {
+    /// Called when hyper has parsed a request head (it is about to call the service); returns
+    /// the request's number on the connection, from 1.
+    pub(crate) fn head_parsed(&self) -> u64 {
         self.heads_pending.set(self.heads_pending.get().saturating_sub(1));
+        self.heads_parsed.set(self.heads_parsed.get() + 1);
+        self.heads_parsed.get()
+    }
+
+    /// The error to answer request number `request` with, if the gate refused it (hyper was
+    /// given a stand-in head in its place).
+    pub(crate) fn refusal_for(&self, request: u64) -> Option<ServerError> {
+        let mut refusal = self.refusal.borrow_mut();
+        match &*refusal {
+            Some((number, _)) if *number == request => refusal.take().map(|(_, error)| error),
+            _ => None,
+        }
+    }
+
+    /// Records what a read let through the gate.
+    fn passed(&self, passed: Passed) {
+        self.heads_pending.set(self.heads_pending.get() + passed.heads);
+        self.heads_delivered.set(self.heads_delivered.get() + passed.heads as u64);
+        match passed.refused {
+            Some(Refused::Request(error)) => {
+                // The stand-in is the last head delivered.
+                *self.refusal.borrow_mut() = Some((self.heads_delivered.get(), error));
+            }
+            Some(Refused::Body(reason)) => {
+                tracing::debug!(target: "kairos::server", "request body refused: {reason}");
+            }
+            None => {}
+        }
     }
 
     /// Called at the start of every poll of the connection task.
@@ -92,11 +148,24 @@ impl Sink for TcpStream {
 impl HyperIo {
     /// Wraps a stream for hyper.
     pub fn new(stream: TcpStream) -> Self {
-        HyperIo { stream, activity: None, coalescer: Coalescer::default() }
+        HyperIo {
+            stream,
+            activity: None,
+            coalescer: Coalescer::default(),
+            gate: None,
+            linger: None,
+        }
     }
 
-    pub(crate) fn with_activity(stream: TcpStream, activity: Rc<Activity>) -> Self {
-        HyperIo { stream, activity: Some(activity), coalescer: Coalescer::default() }
+    /// Wraps a served stream: its reads pass `gate`, and `activity` is kept up to date.
+    pub(crate) fn server(stream: TcpStream, activity: Rc<Activity>, gate: Gate) -> Self {
+        HyperIo {
+            stream,
+            activity: Some(activity),
+            coalescer: Coalescer::default(),
+            gate: Some(gate),
+            linger: None,
+        }
     }
 
     /// Where the connection stands in a pipelined batch; `None` if nobody counts (a client).
@@ -126,38 +195,96 @@ impl Read for HyperIo {
                 return Poll::Ready(Err(e));
             }
         }
-        let want = buf.remaining().min(SCRATCH);
-        let polled = SCRATCH_BUF.with(|scratch| {
-            let mut scratch = scratch.borrow_mut();
-            match this.stream.poll_read_buf(cx, &mut scratch[..want]) {
-                Poll::Ready(Ok(n)) => {
-                    buf.put_slice(&scratch[..n]);
-                    // hyper reads only once its buffer holds no complete head, so the heads
-                    // it has yet to parse are exactly those in these bytes.
-                    if let Some(activity) = &this.activity {
-                        activity.heads_pending.set(count_heads(&scratch[..n]));
-                    }
-                    Poll::Ready(Ok(n))
-                }
-                other => other,
+        if let Some(gate) = &mut this.gate {
+            if gate.has_ready() {
+                gate.deliver_ready(&mut Cursor(&mut buf));
+                return Poll::Ready(Ok(()));
             }
-        });
-        match polled {
-            Poll::Ready(Ok(n)) => {
-                if n > 0 {
-                    if let Some(activity) = &this.activity {
-                        let now = Instant::now();
-                        activity.last_read.set(now);
-                        if activity.in_flight.get() == 0 && activity.head_started.get().is_none() {
-                            activity.head_started.set(Some(now));
+        }
+        let mut dropped = 0;
+        loop {
+            let want = buf.remaining().min(SCRATCH);
+            let read = SCRATCH_BUF.with(|scratch| {
+                let mut scratch = scratch.borrow_mut();
+                let n = std::task::ready!(this.stream.poll_read_buf(cx, &mut scratch[..want]))?;
+                let delivered = match (&mut this.gate, &this.activity) {
+                    (Some(gate), Some(activity)) if n > 0 => {
+                        let before = buf.remaining();
+                        activity.passed(gate.feed(&scratch[..n], &mut Cursor(&mut buf)));
+                        before - buf.remaining()
+                    }
+                    _ => {
+                        buf.put_slice(&scratch[..n]);
+                        n
+                    }
+                };
+                Poll::Ready(Ok::<_, io::Error>((n, delivered)))
+            });
+            let (n, delivered) = std::task::ready!(read)?;
+            if n > 0 {
+                if let Some(activity) = &this.activity {
+                    let now = Instant::now();
+                    activity.last_read.set(now);
+                    if activity.in_flight.get() == 0 && activity.head_started.get().is_none() {
+                        activity.head_started.set(Some(now));
+                    }
+                }
+            }
+            // Bytes the gate kept (an unfinished head) or dropped (after a refusal) are not
+            // an end of input to hyper: read on until some pass or the socket has no more.
+            if n == 0 || delivered > 0 {
+                return Poll::Ready(Ok(()));
+            }
+            dropped += n;
+            if dropped >= DROP_PER_POLL {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+        }
+    }
+}
+
+/// hyper's read buffer, as the gate delivers into it.
+struct Cursor<'a, 'b>(&'a mut ReadBufCursor<'b>);
+
+impl Deliver for Cursor<'_, '_> {
+    fn room(&self) -> usize {
+        self.0.remaining()
+    }
+
+    fn put(&mut self, bytes: &[u8]) {
+        self.0.put_slice(bytes);
+    }
+}
+
+impl HyperIo {
+    /// After a refusal, before the socket closes: reads and drops what the client still
+    /// sends, until it stops (end of input or an error) or [`LINGER`] has passed.
+    fn poll_linger(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if !self.gate.as_ref().is_some_and(Gate::is_closed) {
+            return Poll::Ready(());
+        }
+        let linger = self.linger.get_or_insert_with(|| kairos_rt::sleep(LINGER));
+        if Pin::new(linger).poll(cx).is_ready() {
+            return Poll::Ready(());
+        }
+        SCRATCH_BUF.with(|scratch| {
+            let mut scratch = scratch.borrow_mut();
+            let mut dropped = 0;
+            loop {
+                match self.stream.poll_read_buf(cx, &mut scratch[..]) {
+                    Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => return Poll::Ready(()),
+                    Poll::Ready(Ok(n)) => {
+                        dropped += n;
+                        if dropped >= DROP_PER_POLL {
+                            cx.waker().wake_by_ref();
+                            return Poll::Pending;
                         }
                     }
+                    Poll::Pending => return Poll::Pending,
                 }
-                Poll::Ready(Ok(()))
             }
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Pending => Poll::Pending,
-        }
+        })
     }
 }
 
@@ -202,10 +329,14 @@ impl Write for HyperIo {
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         std::task::ready!(this.coalescer.poll_drain(cx, &mut this.stream))?;
-        match this.stream.shutdown(std::net::Shutdown::Write) {
-            Err(e) if e.kind() != io::ErrorKind::NotConnected => Poll::Ready(Err(e)),
-            _ => Poll::Ready(Ok(())),
+        if this.linger.is_none() {
+            match this.stream.shutdown(std::net::Shutdown::Write) {
+                Err(e) if e.kind() != io::ErrorKind::NotConnected => return Poll::Ready(Err(e)),
+                _ => {}
+            }
         }
+        std::task::ready!(this.poll_linger(cx));
+        Poll::Ready(Ok(()))
     }
 }
 
@@ -237,7 +368,14 @@ mod tests {
         let (served, _) = listener.accept().unwrap();
         served.set_nonblocking(true).unwrap();
         let activity = Rc::new(Activity::new(Instant::now()));
-        let io = HyperIo::with_activity(TcpStream::from_std(served).unwrap(), Rc::clone(&activity));
+        let gate = Gate::new(crate::server::gate::Limits {
+            max_head: 16 * 1024,
+            max_request_line: 8 * 1024,
+            max_fields: 100,
+            max_body: None,
+            strict: true,
+        });
+        let io = HyperIo::server(TcpStream::from_std(served).unwrap(), Rc::clone(&activity), gate);
         (io, activity, client)
     }
 

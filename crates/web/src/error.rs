@@ -178,8 +178,9 @@ impl IntoResponse for HttpError {
 
 impl From<&kairos_http::ServerError> for HttpError {
     /// What the server answers by itself (503 at its concurrency limit, 413 for a declared body
-    /// over its limit, 400 for a missing or bad `Host`, 500 when a handler panicked), in the
-    /// same shape as every other error.
+    /// over its limit, 414 and 431 for a request head over its limits, 400 for a missing or
+    /// bad `Host` or a framing it refuses, 500 when a handler panicked), in the same shape as
+    /// every other error.
     fn from(error: &kairos_http::ServerError) -> HttpError {
         match error {
             kairos_http::ServerError::Overloaded { .. } => {

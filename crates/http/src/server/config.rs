@@ -17,9 +17,11 @@ use std::time::Duration;
 /// | `limit_concurrency` | none | `--limit-concurrency` (503 past it) |
 /// | `keep_alive_timeout` | 5 s | `--timeout-keep-alive 5` |
 /// | `header_read_timeout` | 10 s | — (h11 has none; slowloris defence) |
+/// | `max_request_line` | 8 KiB | — (h11 counts it in the head; nginx's and Apache's 8 KiB; 414 past it) |
 /// | `max_header_size` | 16 KiB | h11's 16 KiB (431 past it) |
 /// | `max_headers` | 100 | — (h11 has none; Apache's and Tomcat's 100; 431 past it) |
 /// | `max_body_size` | 16 MiB | — (413 past it) |
+/// | `strict` | on | — (h11 is strict on most of it; llhttp's lenient flags off) |
 /// | `graceful_shutdown_timeout` | 30 s | `--timeout-graceful-shutdown` |
 /// | `access_log` | on | `--access-log` |
 /// | `slow_callback_duration` | the loop's: 100 ms | `loop.slow_callback_duration` (asyncio) |
@@ -46,7 +48,10 @@ pub struct ServerConfig {
     pub keep_alive_timeout: Duration,
     /// A connection must send a request's complete headers within this time, or is closed.
     pub header_read_timeout: Duration,
-    /// Largest request head (request line and headers) accepted; larger gets `431`.
+    /// Longest request line (method, target and version) accepted; longer gets `414`.
+    pub max_request_line: usize,
+    /// Largest request head (request line and headers) accepted; larger gets `431`. A chunked
+    /// body's trailer section has the same limit.
     pub max_header_size: usize,
     /// Most header fields in a request head; more gets `431`. The default, 100, is hyper's,
     /// Apache's (`LimitRequestFields`) and Tomcat's (`maxHeaderCount`); uvicorn counts none
@@ -56,6 +61,25 @@ pub struct ServerConfig {
     pub max_headers: usize,
     /// Largest request body accepted; larger gets `413`. `None`: no limit.
     pub max_body_size: Option<u64>,
+    /// Refuse, with `400` and a closed connection, what RFC 9112 permits a recipient to
+    /// accept but a front proxy may read differently — where one parser frames a byte stream
+    /// differently from another, a request can be smuggled past the proxy (a "desync"):
+    /// a line ended by a bare LF, a folded header line (obs-fold), more than one
+    /// `Content-Length` (even equal ones) or a list of them, `Content-Length` together with
+    /// `Transfer-Encoding`, whitespace after a chunk size that no extension follows, a
+    /// malformed chunk extension, and framing or routing fields (`Content-Length`,
+    /// `Transfer-Encoding`, `Host`, `Trailer`) in a trailer. A `Transfer-Encoding` other
+    /// than a single `chunked` gets `501`.
+    ///
+    /// On by default. Turned off (lenient), each of these is read as hyper reads it: the
+    /// transfer coding wins over a `Content-Length` (and the connection closes after), equal
+    /// lengths count as one, a coding list that ends in `chunked` is chunked. The risk is the
+    /// one above: run lenient only where every client and proxy in front frames messages the
+    /// same way (an old client that ends lines with a bare LF, say, on a private network).
+    /// The limits, RFC 9112 §3.2's `Host` rules and the rules a proxy cannot disagree with
+    /// (a `Transfer-Encoding` not ending in `chunked`, or in an HTTP/1.0 request: `400`) hold
+    /// in both modes.
+    pub strict: bool,
     /// How long a graceful shutdown waits for requests in progress before closing them.
     pub graceful_shutdown_timeout: Duration,
     /// Log each request through `tracing` (target `kairos::access`, level INFO).
@@ -83,9 +107,11 @@ impl Default for ServerConfig {
             limit_concurrency: None,
             keep_alive_timeout: Duration::from_secs(5),
             header_read_timeout: Duration::from_secs(10),
+            max_request_line: 8 * 1024,
             max_header_size: 16 * 1024,
             max_headers: DEFAULT_MAX_HEADERS,
             max_body_size: Some(16 * 1024 * 1024),
+            strict: true,
             graceful_shutdown_timeout: Duration::from_secs(30),
             access_log: true,
             slow_callback_duration: None,

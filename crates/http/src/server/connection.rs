@@ -20,9 +20,14 @@ use kairos_rt::net::TcpStream;
 
 use super::accept::WorkerState;
 use super::config::DEFAULT_MAX_HEADERS;
+use super::gate::{Gate, Limits};
 use super::request::respond;
 use crate::io::{Activity, HyperIo};
 use crate::{Body, Request};
+
+/// How much wider hyper's head-size limit is than the gate's: hyper may count a head's bytes
+/// a little differently (leading empty lines, the final CRLF), and must never refuse first.
+const HYPER_HEAD_SLACK: usize = 1024;
 
 /// How often a busy connection's timer looks again.
 const BUSY_RECHECK: Duration = Duration::from_millis(100);
@@ -47,14 +52,22 @@ pub(crate) async fn serve_connection<S, Fut>(
 {
     let config = &worker.config;
     let activity = Rc::new(Activity::new(Instant::now()));
-    let io = HyperIo::with_activity(stream, Rc::clone(&activity));
+    let gate = Gate::new(Limits {
+        max_head: config.max_header_size,
+        max_request_line: config.max_request_line,
+        max_fields: config.max_headers,
+        max_body: config.max_body_size,
+        strict: config.strict,
+    });
+    let io = HyperIo::server(stream, Rc::clone(&activity), gate);
 
     let hyper_service = {
         let worker = Rc::clone(&worker);
         let activity = Rc::clone(&activity);
         hyper::service::service_fn(move |request| {
-            activity.head_parsed();
-            respond(request, Rc::clone(&service), Rc::clone(&worker), Rc::clone(&activity), peer)
+            let number = activity.head_parsed();
+            let conn = Rc::clone(&activity);
+            respond(request, number, Rc::clone(&service), Rc::clone(&worker), conn, peer)
         })
     };
     let mut builder = http1::Builder::new();
@@ -63,8 +76,9 @@ pub(crate) async fn serve_connection<S, Fut>(
         // this connection does not have (without one, hyper skips it with a warning).
         .header_read_timeout(None)
         .keep_alive(true)
-        // hyper >= 1.12 limits the request head itself and answers 431 past it.
-        .max_header_size(config.max_header_size)
+        // The gate enforces the head limits (and answers them through the error renderer);
+        // hyper's own, a little wider than the gate's, is a second line that never fires.
+        .max_header_size(config.max_header_size.saturating_add(HYPER_HEAD_SLACK))
         // hyper's default write strategy (writev of queued pieces) stays: `writev(false)`
         // saved ~470 instructions per pipelined response but copies every body into one
         // buffer that keeps its capacity, so an idle connection held its largest response

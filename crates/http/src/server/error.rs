@@ -12,11 +12,11 @@ use crate::{Body, Response};
 
 /// An error the server answers by itself, before the service runs or instead of its response.
 ///
-/// Two refusals are not here because hyper writes them itself, before the server sees a
-/// request: `431 Request Header Fields Too Large` for a head over
-/// [`max_header_size`](super::ServerConfig::max_header_size) or with more header fields than
-/// [`max_headers`](super::ServerConfig::max_headers), and `400 Bad Request` for bytes that are
-/// not HTTP/1.1 (both with an empty body, then the connection is closed).
+/// The limits and rules of a request head are checked as its bytes arrive, before hyper
+/// parses them (see [`ServerConfig::strict`](super::ServerConfig::strict)); a refused request
+/// is answered with one of these after the answers to the requests before it on its
+/// connection, which then closes. hyper still answers by itself, with a bare `400`, the bytes
+/// that are not HTTP/1.1 at all (a request line without a version, a field without a colon).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ServerError {
@@ -37,18 +37,44 @@ pub enum ServerError {
     /// The service panicked: `500`. The panic message is logged, never sent.
     ServicePanicked,
     /// The request breaks a rule of HTTP/1.1 the server enforces before the service runs
-    /// (RFC 9112 §3.2: an HTTP/1.1 request without `Host`, or any request with more than one
-    /// `Host` or an invalid one): `400`, and the connection is closed.
+    /// (RFC 9112 §3.2's `Host` rules; in strict mode, the framing a front proxy may read
+    /// differently): `400`, and the connection is closed.
     BadRequest {
         /// What was wrong, for the client: "missing Host header", and so on.
         reason: &'static str,
     },
+    /// The request line is longer than
+    /// [`max_request_line`](super::ServerConfig::max_request_line): `414`.
+    RequestLineTooLong {
+        /// The limit, in bytes.
+        limit: usize,
+    },
+    /// The request head is larger than
+    /// [`max_header_size`](super::ServerConfig::max_header_size): `431`.
+    HeadTooLarge {
+        /// The limit, in bytes.
+        limit: usize,
+    },
+    /// The request head has more fields than
+    /// [`max_headers`](super::ServerConfig::max_headers): `431`.
+    TooManyHeaders {
+        /// The limit.
+        limit: usize,
+    },
+    /// The request's `Transfer-Encoding` names a coding besides `chunked` (strict mode):
+    /// `501`, as RFC 9112 §6.1 advises for a coding the server does not implement.
+    UnsupportedTransferCoding,
 }
 
 impl ServerError {
-    /// The status the server means: 503, 413, 500 or 400.
+    /// The status the server means.
     pub fn status(&self) -> StatusCode {
         match self {
+            ServerError::RequestLineTooLong { .. } => StatusCode::URI_TOO_LONG,
+            ServerError::HeadTooLarge { .. } | ServerError::TooManyHeaders { .. } => {
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+            }
+            ServerError::UnsupportedTransferCoding => StatusCode::NOT_IMPLEMENTED,
             ServerError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ServerError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ServerError::ServicePanicked => StatusCode::INTERNAL_SERVER_ERROR,
@@ -71,6 +97,20 @@ impl fmt::Display for ServerError {
             ),
             ServerError::ServicePanicked => f.write_str("Internal Server Error"),
             ServerError::BadRequest { reason } => write!(f, "Bad Request: {reason}"),
+            ServerError::RequestLineTooLong { limit } => {
+                write!(f, "URI Too Long: the request line is longer than {limit} bytes")
+            }
+            ServerError::HeadTooLarge { limit } => write!(
+                f,
+                "Request Header Fields Too Large: the request head is larger than {limit} bytes"
+            ),
+            ServerError::TooManyHeaders { limit } => write!(
+                f,
+                "Request Header Fields Too Large: the request has more than {limit} header fields"
+            ),
+            ServerError::UnsupportedTransferCoding => {
+                f.write_str("Not Implemented: the only transfer coding accepted is chunked, alone")
+            }
         }
     }
 }

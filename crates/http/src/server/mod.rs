@@ -6,9 +6,12 @@
 //! - `accept.rs` — what one worker does: its accept loop, connection limit and graceful drain;
 //! - `log_limit.rs` — at most one warning per interval for failures that come in floods;
 //! - `connection.rs` — one connection: hyper, the keep-alive idle timer, graceful close;
-//! - `request.rs` — one request: 503/413 before the service, panic → 500, access log;
-//! - `error.rs` — [`ServerError`], those three answers, and the [`ErrorRenderer`] that writes
-//!   them (plain text unless a framework installs its own);
+//! - `gate.rs` — what hyper may read: the limits of a request head (414, 431, 413) and
+//!   strict framing (400), checked as bytes arrive, with a stand-in for a refused request;
+//! - `request.rs` — one request: a refusal's answer, the `Host` rules and 503 before the
+//!   service, panic → 500, access log;
+//! - `error.rs` — [`ServerError`], the answers the server makes itself, and the
+//!   [`ErrorRenderer`] that writes them (plain text unless a framework installs its own);
 //! - `shutdown.rs` — [`Shutdown`], the cross-thread switch, and SIGINT/SIGTERM;
 //! - `supervisor.rs` — starting the worker threads, watching them and replacing a dead one
 //!   ([`RunningServer`]).
@@ -17,6 +20,7 @@ mod accept;
 mod config;
 mod connection;
 mod error;
+pub(crate) mod gate;
 mod listener;
 mod log_limit;
 mod request;

@@ -1,7 +1,7 @@
-//! One request, from hyper to the service and back: the rules and limits that answer before
-//! the service runs (400 for a missing, repeated or invalid `Host`, 503, 413), the panic guard
-//! (500) — all rendered by the server's [`ErrorRenderer`](super::ErrorRenderer) — the access
-//! log, and the in-flight count that keep-alive and graceful shutdown rely on.
+//! One request, from hyper to the service and back: the answers made before the service runs
+//! (a request the gate refused, 400 for a missing, repeated or invalid `Host`, 503), the
+//! panic guard (500) — all rendered by the server's [`ErrorRenderer`](super::ErrorRenderer)
+//! — the access log, and the in-flight count that keep-alive and graceful shutdown rely on.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -24,9 +24,10 @@ use crate::body::{BoxError, RequestBody};
 use crate::io::Activity;
 use crate::{Body, Request};
 
-/// Serves one request with `service`, applying the worker's limits.
+/// Serves request `number` of its connection with `service`, applying the worker's limits.
 pub(crate) async fn respond<S, Fut>(
     request: http::Request<hyper::body::Incoming>,
+    number: u64,
     service: Rc<S>,
     worker: Rc<WorkerState>,
     conn: Rc<Activity>,
@@ -39,22 +40,22 @@ where
     let started = Instant::now();
     let guard = InFlight::enter(&worker, &conn);
     let config = &worker.config;
+    let refused = conn.refusal_for(number);
     // What the access log needs, taken only when it is on (no allocation per request else).
-    let logged =
-        config.access_log.then(|| (request.method().clone(), request.uri().path().to_owned()));
+    let logged = config.access_log.then(|| match &refused {
+        // hyper parsed a stand-in: the request line it replaced is not known.
+        Some(_) => (None, "(refused)".to_owned()),
+        None => (Some(request.method().clone()), request.uri().path().to_owned()),
+    });
 
     let overloaded = config.limit_concurrency.filter(|&limit| worker.in_flight.get() > limit);
-    let response = if let Err(reason) = check_host(&request) {
-        let mut response = worker.render_error.render(&ServerError::BadRequest { reason });
+    let response = if let Some(error) = refused {
+        close(worker.render_error.render(&error))
+    } else if let Err(reason) = check_host(&request) {
         // The request is not trusted to have been framed as the client meant: close.
-        response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
-        response
+        close(worker.render_error.render(&ServerError::BadRequest { reason }))
     } else if let Some(limit) = overloaded {
         worker.render_error.render(&ServerError::Overloaded { limit })
-    } else if let Some(limit) = declared_length_over(&request, config.max_body_size)
-        .filter(|_| !http_body::Body::is_end_stream(request.body()))
-    {
-        worker.render_error.render(&ServerError::BodyTooLarge { limit })
     } else {
         let (parts, body) = request.into_parts();
         let request =
@@ -70,6 +71,7 @@ where
     };
 
     if let Some((method, path)) = logged {
+        let method = method.as_ref().map_or("-", http::Method::as_str);
         tracing::info!(
             target: "kairos::access",
             "{peer} \"{method} {path}\" {} {:.1}ms",
@@ -131,13 +133,10 @@ fn reg_name_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=%".contains(&b)
 }
 
-/// `Some(limit)` if the request declares a `Content-Length` above the limit: answered at
-/// once, without reading the body.
-fn declared_length_over<B>(request: &http::Request<B>, limit: Option<u64>) -> Option<u64> {
-    let limit = limit?;
-    let length =
-        request.headers().get(header::CONTENT_LENGTH)?.to_str().ok()?.parse::<u64>().ok()?;
-    (length > limit).then_some(limit)
+/// `response` with `Connection: close`: the connection ends after it.
+fn close(mut response: Response<Body>) -> Response<Body> {
+    response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
 }
 
 /// Counts a request as in progress until its response body is dropped (sent, or abandoned
