@@ -79,6 +79,10 @@ struct ServeArgs {
     /// Requests in progress at once per worker; past it, 503 (default: no limit).
     #[arg(long)]
     limit_concurrency: Option<NonZeroUsize>,
+    /// Longest request line (method, target, version) in bytes; past it, 414 (nginx's and
+    /// Apache's 8 KiB).
+    #[arg(long, default_value_t = 8 * 1024)]
+    limit_request_line: usize,
     /// Largest request head (request line and headers) in bytes; past it, 431 (h11's 16 KiB).
     #[arg(long, default_value_t = 16 * 1024)]
     limit_header_size: usize,
@@ -88,6 +92,12 @@ struct ServeArgs {
     /// Largest request body in bytes; past it, 413 (0 = no limit).
     #[arg(long, default_value_t = 16 * 1024 * 1024)]
     limit_body_size: u64,
+    /// Accept what RFC 9112 permits but a front proxy may frame differently (bare LF line
+    /// ends, equal duplicate Content-Lengths, Content-Length with Transfer-Encoding, spaces
+    /// after a chunk size, framing fields in trailers). Risky behind a proxy: requests can be
+    /// smuggled where two parsers disagree. Off: all of these get 400.
+    #[arg(long)]
+    lenient_http: bool,
     /// Seconds an idle keep-alive connection stays open (uvicorn's 5).
     #[arg(long, default_value_t = 5)]
     timeout_keep_alive: u64,
@@ -161,9 +171,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         bind: args.bind,
         workers,
         limit_concurrency: args.limit_concurrency.map(NonZeroUsize::get),
+        max_request_line: args.limit_request_line,
         max_header_size: args.limit_header_size,
         max_headers: args.limit_max_headers,
         max_body_size: (args.limit_body_size > 0).then_some(args.limit_body_size),
+        strict: !args.lenient_http,
         keep_alive_timeout: Duration::from_secs(args.timeout_keep_alive),
         graceful_shutdown_timeout: Duration::from_secs(args.timeout_graceful_shutdown),
         // Each worker's loop (0 turns the stall detector off).
