@@ -344,3 +344,33 @@ fn what_hyper_already_refuses_is_refused() {
         ],
     );
 }
+
+/// A client that sends a body the server refused (413 for its declared length) goes on
+/// sending it; closing with its bytes unread would reset the connection, and the reset can
+/// reach the client before it reads the answer. The server drops what it still receives
+/// until the client is done, then closes.
+#[test]
+fn a_refused_upload_gets_its_answer_not_a_reset() {
+    let server = start(config());
+    let mut stream = TcpStream::connect(server.local_addr()).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let sender = std::thread::spawn(move || {
+        let head = "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 8388608\r\n\r\n";
+        writer.write_all(head.as_bytes()).unwrap();
+        let chunk = [b'x'; 64 * 1024];
+        for _ in 0..128 {
+            if writer.write_all(&chunk).is_err() {
+                return false;
+            }
+        }
+        let _ = writer.shutdown(std::net::Shutdown::Write);
+        true
+    });
+    let mut received = Vec::new();
+    let read = stream.read_to_end(&mut received);
+    let sent_all = sender.join().unwrap();
+    let text = String::from_utf8_lossy(&received);
+    assert!(text.starts_with("HTTP/1.1 413"), "read {read:?}, got {text:?}");
+    assert!(sent_all, "the upload was cut off by a reset");
+}
