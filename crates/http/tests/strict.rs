@@ -249,6 +249,14 @@ fn strict_framing_refuses_what_a_front_proxy_may_read_differently() {
                 400,
                 true,
             ),
+            // Not 200 and then a close: the bad body arrived with its head, so the request
+            // is refused before a handler that never reads its body answers it.
+            case(
+                "a malformed chunk to a route that does not read the body",
+                "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n",
+                400,
+                true,
+            ),
             case(
                 "a chunk extension",
                 format!("{chunked}3 ; name=\"v\"\r\nabc\r\n0\r\n\r\n"),
