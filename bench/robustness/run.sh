@@ -225,6 +225,8 @@ else
 fi
 say ""
 
+kill -0 "$kpid" 2>/dev/null || fail "kairos serve exited before the HTTP Garden part"
+
 # 7. The HTTP Garden's mutator.
 say "## HTTP Garden mutator"
 say ""
