@@ -67,8 +67,10 @@ pub struct ServerConfig {
     /// a line ended by a bare LF, a folded header line (obs-fold), more than one
     /// `Content-Length` (even equal ones) or a list of them, `Content-Length` together with
     /// `Transfer-Encoding`, whitespace after a chunk size that no extension follows, a
-    /// malformed chunk extension, and framing or routing fields (`Content-Length`,
-    /// `Transfer-Encoding`, `Host`, `Trailer`) in a trailer. A `Transfer-Encoding` other
+    /// malformed chunk extension, `chunked` applied twice, framing or routing fields
+    /// (`Content-Length`, `Transfer-Encoding`, `Host`, `Trailer`) in a trailer, and a request
+    /// target whose form does not fit its method (RFC 9112 §3.2: `*` is for `OPTIONS`,
+    /// `host:port` for `CONNECT`; never a fragment or userinfo). A `Transfer-Encoding` other
     /// than a single `chunked` gets `501`.
     ///
     /// On by default. Turned off (lenient), each of these is read as hyper reads it: the

@@ -167,6 +167,10 @@ struct HeadScan {
 struct Codings {
     last_is_chunked: bool,
     only_chunked: bool,
+    /// `chunked` more than once, on one line or across lines (RFC 9112 §6.1: an error).
+    chunked_twice: bool,
+    /// How many times `chunked` appears.
+    chunks: usize,
     /// A coding that is not a token, or an empty list member.
     malformed: bool,
 }
@@ -421,6 +425,11 @@ impl HeadScan {
                 }
                 self.request_line = true;
                 self.http10 = line.ends_with(b" HTTP/1.0");
+                if limits.strict {
+                    if let Err(reason) = request_target(line) {
+                        return Scan::Refuse(bad(reason));
+                    }
+                }
                 continue;
             }
             if line.is_empty() {
@@ -484,6 +493,10 @@ impl HeadScan {
                 Some(before) => Codings {
                     last_is_chunked: line_codings.last_is_chunked,
                     only_chunked: false,
+                    chunked_twice: before.chunked_twice
+                        || line_codings.chunked_twice
+                        || (before.chunks > 0 && line_codings.chunks > 0),
+                    chunks: before.chunks + line_codings.chunks,
                     malformed: before.malformed || line_codings.malformed,
                 },
             });
@@ -507,6 +520,9 @@ impl HeadScan {
                 if self.content_lengths > 0 {
                     return Err(bad("both Content-Length and Transfer-Encoding"));
                 }
+                if codings.chunked_twice {
+                    return Err(bad("chunked applied more than once"));
+                }
                 if !codings.only_chunked {
                     return Err(ServerError::UnsupportedTransferCoding);
                 }
@@ -523,9 +539,53 @@ impl HeadScan {
     }
 }
 
+/// The request target's form fits its method (RFC 9112 §3.2): origin-form (`/path`) for
+/// most, asterisk-form (`*`) for `OPTIONS` only, authority-form (`host:port`) for `CONNECT`
+/// only, absolute-form (`http://host/path`) without userinfo (RFC 9110 §4.2.4); never a
+/// fragment. A line that is not `method SP target SP version` is left to hyper to refuse.
+fn request_target(line: &[u8]) -> Result<(), &'static str> {
+    let mut parts = line.splitn(3, |&b| b == b' ');
+    let (Some(method), Some(target), Some(_)) = (parts.next(), parts.next(), parts.next()) else {
+        return Ok(());
+    };
+    if target.contains(&b'#') {
+        return Err("a fragment (#) in the request target");
+    }
+    if target.first() == Some(&b'/') {
+        return Ok(());
+    }
+    if target == b"*" {
+        return if method == b"OPTIONS" {
+            Ok(())
+        } else {
+            Err("the asterisk-form target (*) is for OPTIONS only")
+        };
+    }
+    if let Some(scheme_end) = memchr::memmem::find(target, b"://") {
+        let rest = &target[scheme_end + 3..];
+        let authority_end = rest.iter().position(|&b| b == b'/' || b == b'?').unwrap_or(rest.len());
+        return if rest[..authority_end].contains(&b'@') {
+            Err("userinfo (user@) in the request target")
+        } else {
+            Ok(())
+        };
+    }
+    if method == b"CONNECT" {
+        Ok(())
+    } else {
+        Err("the request target must start with / (an authority-form target is for CONNECT only)")
+    }
+}
+
 /// The codings of one `Transfer-Encoding` line.
 fn codings(value: &[u8]) -> Codings {
-    let mut codings = Codings { last_is_chunked: false, only_chunked: true, malformed: false };
+    let mut codings = Codings {
+        last_is_chunked: false,
+        only_chunked: true,
+        chunked_twice: false,
+        chunks: 0,
+        malformed: false,
+    };
     let mut count = 0;
     for coding in value.split(|&b| b == b',').map(trim_ows) {
         count += 1;
@@ -536,7 +596,9 @@ fn codings(value: &[u8]) -> Codings {
         }
         codings.last_is_chunked = coding.eq_ignore_ascii_case(b"chunked");
         codings.only_chunked &= codings.last_is_chunked;
+        codings.chunks += usize::from(codings.last_is_chunked);
     }
+    codings.chunked_twice = codings.chunks > 1;
     codings.only_chunked &= count == 1;
     codings
 }
@@ -777,6 +839,14 @@ mod tests {
 
     #[test]
     fn valid_requests_pass_unchanged_and_are_counted() {
+        for target_form in [
+            &b"OPTIONS * HTTP/1.1\r\n\r\n"[..],
+            b"CONNECT a:443 HTTP/1.1\r\n\r\n",
+            b"GET http://a:80/x?y HTTP/1.1\r\n\r\n",
+            b"GET /?q=a@b HTTP/1.1\r\nTransfer-Encoding:  CHUNKED \r\n\r\n0\r\n\r\n",
+        ] {
+            assert_eq!(every_split(LIMITS, target_form), (target_form.to_vec(), 1, None));
+        }
         let pipelined: &[u8] = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n\
             POST /a HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nGET /\
             POST /b HTTP/1.1\r\nHost: a\r\ntransfer-encoding: chunked\r\n\r\n\
@@ -814,10 +884,6 @@ mod tests {
             ),
             (
                 b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
-                ServerError::UnsupportedTransferCoding,
-            ),
-            (
-                b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
                 ServerError::UnsupportedTransferCoding,
             ),
             (
@@ -869,6 +935,23 @@ mod tests {
                 bad("invalid Content-Length"),
             ),
             (b"GET /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa HTTP/1.1\r\n\r\n", ServerError::RequestLineTooLong { limit: 64 }),
+            (b"GET /a#b HTTP/1.1\r\n\r\n", bad("a fragment (#) in the request target")),
+            (
+                b"GET * HTTP/1.1\r\n\r\n",
+                bad("the asterisk-form target (*) is for OPTIONS only"),
+            ),
+            (
+                b"GET http://u@a/ HTTP/1.1\r\n\r\n",
+                bad("userinfo (user@) in the request target"),
+            ),
+            (
+                b"GET a:80 HTTP/1.1\r\n\r\n",
+                bad("the request target must start with / (an authority-form target is for CONNECT only)"),
+            ),
+            (
+                b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+                bad("chunked applied more than once"),
+            ),
             (
                 b"GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nE: 5\r\n\r\n",
                 ServerError::TooManyHeaders { limit: 4 },
