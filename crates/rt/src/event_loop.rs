@@ -145,6 +145,8 @@ impl Core {
         called_at: &'static Location<'static>,
     ) -> F::Output {
         let _enter = context::enter(Rc::clone(self));
+        // Dropped after `_busy`, before `_enter`: in reverse order of creation.
+        let _context = self.config.context.as_ref().map(|enter| enter());
         let _busy = BusyGuard::new(&self.monitor);
         let main = Arc::new(MainWaker {
             notified: AtomicBool::new(true),

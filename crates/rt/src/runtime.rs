@@ -1,5 +1,6 @@
 //! [`run`], [`Builder`] and [`Runtime`]: creating a loop and driving it.
 
+use std::any::Any;
 use std::fmt;
 use std::future::Future;
 use std::io;
@@ -49,7 +50,11 @@ pub(crate) struct Config {
     pub(crate) executor_shutdown_timeout: Duration,
     pub(crate) event_capacity: usize,
     pub(crate) diagnostic_hook: Option<DiagnosticHook>,
+    pub(crate) context: Option<LoopContext>,
 }
+
+/// What [`Builder::context`] keeps: makes the guard a running loop holds.
+pub(crate) type LoopContext = Arc<dyn Fn() -> Box<dyn Any> + Send + Sync>;
 
 /// Settings for a new loop; [`build`](Builder::build) makes a [`Runtime`],
 /// [`run`](Builder::run) makes one and runs a future on it.
@@ -61,6 +66,7 @@ pub(crate) struct Config {
 /// | [`default_executor_workers`](Self::default_executor_workers) | `min(32, cores + 4)` | |
 /// | [`executor_shutdown_timeout`](Self::executor_shutdown_timeout) | 10 s | |
 /// | [`on_diagnostic`](Self::on_diagnostic) | log through `tracing` | |
+/// | [`context`](Self::context) | none | |
 ///
 /// Explicit setter calls win over the environment.
 #[must_use = "a Builder does nothing until .build() or .run()"]
@@ -86,6 +92,7 @@ impl Builder {
                 executor_shutdown_timeout: Duration::from_secs(10),
                 event_capacity: 1024,
                 diagnostic_hook: None,
+                context: None,
             },
             env_error: None,
         };
@@ -147,6 +154,38 @@ impl Builder {
     /// The hook may be called from the loop's watchdog thread.
     pub fn on_diagnostic(mut self, hook: impl Fn(&Diagnostic) + Send + Sync + 'static) -> Self {
         self.config.diagnostic_hook = Some(Arc::new(hook));
+        self
+    }
+
+    /// A context the loop holds while it runs: `enter` is called on the loop's thread each
+    /// time the loop starts running ([`Runtime::block_on`], [`run`](Builder::run)), and what
+    /// it returns is dropped when that run returns — after the future's output is ready,
+    /// before the loop's leftover tasks are cancelled.
+    ///
+    /// This is for libraries that find their runtime in a thread-local: a tokio runtime's
+    /// `Handle::enter` guard makes tokio's sockets and timers usable by every task of the loop
+    /// (the `kairos-tokio` crate installs it). A later call replaces an earlier one.
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    ///
+    /// thread_local!(static INSIDE: Cell<bool> = const { Cell::new(false) });
+    /// struct Inside;
+    /// impl Drop for Inside {
+    ///     fn drop(&mut self) { INSIDE.with(|inside| inside.set(false)) }
+    /// }
+    ///
+    /// let seen = kairos_rt::Builder::new()
+    ///     .context(|| {
+    ///         INSIDE.with(|inside| inside.set(true));
+    ///         Box::new(Inside)
+    ///     })
+    ///     .run(async { kairos_rt::spawn(async { INSIDE.with(Cell::get) }).await.unwrap() });
+    /// assert!(seen, "tasks run inside the context");
+    /// assert!(!INSIDE.with(Cell::get), "and it ends with the run");
+    /// ```
+    pub fn context(mut self, enter: impl Fn() -> Box<dyn Any> + Send + Sync + 'static) -> Self {
+        self.config.context = Some(Arc::new(enter));
         self
     }
 
