@@ -20,7 +20,9 @@ fn reqwest_talks_to_a_kairos_server_from_a_kairos_loop() {
         access_log: false,
         ..ServerConfig::default()
     })
-    .start(|| |request: Request| async move { Response::new(Body::from(request.uri().to_string())) })
+    .start(
+        || |request: Request| async move { Response::new(Body::from(request.uri().to_string())) },
+    )
     .unwrap();
     let base = format!("http://{}", server.local_addr());
     let answers = bridged().run(async move {
