@@ -5,8 +5,8 @@
 //! found"))`; an extractor that rejects a request returns one too, so every error a client sees
 //! has the same shape — and so does every answer the server makes itself (503, 413, a handler's
 //! panic → 500), which [`App::serve`](crate::App::serve) has rendered here. Validation errors
-//! (422) carry FastAPI's list of `{"loc": [...], "msg": ..., "type": ...}` items as their
-//! detail.
+//! (422) carry FastAPI's list of pydantic v2 items as their detail:
+//! `{"type": ..., "loc": [...], "msg": ..., "input": ..., "ctx": {...}}` ([`ValidationItem`]).
 
 use std::fmt;
 
@@ -113,16 +113,13 @@ impl HttpError {
     }
 
     /// `422 Unprocessable Content` with one validation error: FastAPI's
-    /// `{"detail": [{"loc": loc, "msg": msg, "type": kind}]}`.
+    /// `{"detail": [{"type": kind, "loc": loc, "msg": msg, "input": null}]}`. For an `input`
+    /// or a `ctx`, build the [`ValidationItem`] and use [`HttpError::validation_errors`].
     pub fn validation(loc: Vec<Value>, msg: impl Into<String>, kind: &str) -> HttpError {
-        HttpError::validation_errors(vec![ValidationItem {
-            loc,
-            msg: msg.into(),
-            kind: kind.into(),
-        }])
+        HttpError::validation_errors(vec![ValidationItem::new(kind, loc, msg)])
     }
 
-    /// `422 Unprocessable Content` with these validation errors.
+    /// `422 Unprocessable Content` with these validation errors, in this order.
     pub fn validation_errors(items: Vec<ValidationItem>) -> HttpError {
         let detail = serde_json::to_value(items).unwrap_or(Value::Null);
         HttpError::new(StatusCode::UNPROCESSABLE_ENTITY, detail)
@@ -139,16 +136,68 @@ impl HttpError {
     }
 }
 
-/// One item of a 422 response's `detail` list, as FastAPI (pydantic) writes it.
+/// One item of a 422 response's `detail` list, in pydantic v2's shape (the fields in its
+/// order; FastAPI drops pydantic's `url`):
+///
+/// ```json
+/// {"type": "greater_than_equal", "loc": ["query", "ms"],
+///  "msg": "Input should be greater than or equal to 0", "input": "-1", "ctx": {"ge": 0}}
+/// ```
+///
+/// ```
+/// use kairos_web::ValidationItem;
+/// use serde_json::json;
+///
+/// let item = ValidationItem::new("string_too_short", vec!["body".into(), "name".into()],
+///                                "String should have at least 3 characters")
+///     .input("ab")
+///     .ctx(json!({"min_length": 3}));
+/// assert_eq!(serde_json::to_value(&item).unwrap(), json!({
+///     "type": "string_too_short", "loc": ["body", "name"],
+///     "msg": "String should have at least 3 characters", "input": "ab",
+///     "ctx": {"min_length": 3}}));
+/// ```
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ValidationItem {
+    /// What is wrong, for a program: pydantic's error type (`"int_parsing"`, `"missing"`,
+    /// `"greater_than_equal"`, `"json_invalid"`...).
+    #[serde(rename = "type")]
+    pub kind: String,
     /// Where the bad value is: `["query", "ms"]`, `["path", "id"]`, `["body", "items", 0]`.
     pub loc: Vec<Value>,
     /// What is wrong, for a person: `"Input should be a valid integer, ..."`.
     pub msg: String,
-    /// What is wrong, for a program: `"int_parsing"`, `"missing"`, `"json_invalid"`.
-    #[serde(rename = "type")]
-    pub kind: String,
+    /// The value that failed, as the client sent it (`null` for a missing parameter; the
+    /// enclosing object for a missing body field, as pydantic gives).
+    pub input: Value,
+    /// The constraint's parameters (`{"ge": 1}`, `{"min_length": 3}`), when it has any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ctx: Option<Value>,
+}
+
+impl ValidationItem {
+    /// An item of type `kind` at `loc`, with `input` null and no `ctx`.
+    pub fn new(kind: &str, loc: Vec<Value>, msg: impl Into<String>) -> ValidationItem {
+        ValidationItem {
+            kind: kind.to_owned(),
+            loc,
+            msg: msg.into(),
+            input: Value::Null,
+            ctx: None,
+        }
+    }
+
+    /// Sets the value that failed.
+    pub fn input(mut self, input: impl Into<Value>) -> ValidationItem {
+        self.input = input.into();
+        self
+    }
+
+    /// Sets the constraint's parameters.
+    pub fn ctx(mut self, ctx: Value) -> ValidationItem {
+        self.ctx = Some(ctx);
+        self
+    }
 }
 
 impl fmt::Display for HttpError {

@@ -4,13 +4,14 @@
 use std::time::{Duration, Instant};
 
 use kairos::web::{HttpError, Json, Query};
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{in_range, MAX_MS};
 
 /// `?ms=`, 0..=10 000; each route has its own default, as the table shows.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 pub(crate) struct Ms {
     ms: Option<u64>,
 }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use kairos::sync::combinator::{gather as gather_all, try_gather};
 use kairos::web::http::StatusCode;
 use kairos::web::{HttpError, Json, Query};
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -18,7 +19,7 @@ const MAX_SCALE: f64 = 5.0;
 const MAX_TASKS: u64 = 100_000;
 
 /// `?scale=`, 0..=5, default 1: every step's duration is multiplied by it.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 pub(crate) struct Scale {
     scale: Option<f64>,
 }
@@ -63,7 +64,7 @@ pub(crate) async fn concurrent(Query(q): Query<Scale>) -> Result<Json<Value>, Ht
 }
 
 /// `/gather` parameters.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 pub(crate) struct GatherQuery {
     scale: Option<f64>,
     fail: Option<String>,
@@ -106,7 +107,7 @@ pub(crate) async fn gather(Query(q): Query<GatherQuery>) -> Result<Json<Value>, 
 }
 
 /// `/wait_for` parameters, both 0..=10 000 ms.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 pub(crate) struct WaitForQuery {
     work_ms: Option<u64>,
     timeout_ms: Option<u64>,
@@ -152,7 +153,7 @@ pub(crate) async fn wait_for(Query(q): Query<WaitForQuery>) -> Result<Json<Value
 }
 
 /// `/counter` parameters: `tasks` 1..=100 000, `await_between` a boolean.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 pub(crate) struct CounterQuery {
     tasks: Option<u64>,
     await_between: Option<bool>,

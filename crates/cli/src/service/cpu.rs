@@ -8,6 +8,7 @@ use kairos::process::{ProcessFn, ProcessPool};
 use kairos::rt::ThreadPool;
 use kairos::web::http::StatusCode;
 use kairos::web::{HttpError, Json, Query, State, WorkerState};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{in_range, Settings};
@@ -45,7 +46,7 @@ pub(crate) struct CpuPool(pub(crate) ThreadPool);
 pub(crate) struct WorkerProcessPool(OnceCell<ProcessPool>);
 
 /// `/cpu` parameters: `n` 0..=5 000 000 000, `pool` one of `process`, `thread`, `inline`.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 pub(crate) struct CpuQuery {
     n: Option<u64>,
     pool: Option<String>,

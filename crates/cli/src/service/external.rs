@@ -10,6 +10,7 @@ use kairos::sync::combinator::try_gather;
 use kairos::sync::Semaphore;
 use kairos::web::http::StatusCode;
 use kairos::web::{HttpError, Json, Query, State, WorkerState};
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -19,7 +20,7 @@ use super::{in_range, total_within, Settings, MAX_MS};
 const MAX_CALLS: u64 = 100;
 
 /// `/external` parameters: `n` 1..=100, `limit` 1..=100, `ms` 0..=10 000.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 pub(crate) struct ExternalQuery {
     n: Option<u64>,
     limit: Option<u64>,

@@ -5,6 +5,7 @@ use std::time::Duration;
 use futures_util::stream;
 use kairos::web::sse::{Event, Sse};
 use kairos::web::{HttpError, Query};
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::{in_range, total_within, MAX_MS};
@@ -13,7 +14,7 @@ use super::{in_range, total_within, MAX_MS};
 const MAX_EVENTS: u64 = 10_000;
 
 /// `/stream` parameters: `n` 1..=10 000, `interval_ms` 0..=10 000.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 pub(crate) struct StreamQuery {
     n: Option<u64>,
     interval_ms: Option<u64>,

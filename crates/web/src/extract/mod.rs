@@ -18,7 +18,6 @@
 //! Only the last argument may read the body ([`FromRequest`]); the others see the head
 //! ([`FromRequestParts`]). Implement either trait for your own extractors.
 
-mod de;
 mod header;
 mod path;
 mod query;
@@ -69,7 +68,8 @@ pub trait FromRequestParts: Sized {
     label = "not an extractor",
     note = "arguments are extractors: `Path<T>`, `Query<T>`, `Headers<T>`, `State<T>`, \
             `WorkerState<T>`, `HeaderMap`, `Method`, `Uri`, and last `Json<T>`, `Bytes`, \
-            `String` or `Request`; `T` of `Path`/`Query`/`Headers`/`Json` is `Deserialize`",
+            `String` or `Request`; `T` of `Path`/`Query`/`Headers`/`Json` derives `Deserialize` \
+            and `schemars::JsonSchema` (its schema is what the request is validated against)",
     note = "for a type of your own, implement `FromRequestParts` (or `FromRequest`)"
 )]
 pub trait FromRequest<M = ViaRequest>: Sized {
@@ -178,11 +178,4 @@ impl FromRequest for String {
             )
         })
     }
-}
-
-/// A 422 for `location` (`"path"`, `"query"`, `"header"`) from a deserializer error.
-fn field_error(location: &str, error: de::FieldError) -> HttpError {
-    let mut loc = vec![serde_json::Value::from(location)];
-    loc.extend(error.field.map(serde_json::Value::from));
-    HttpError::validation(loc, error.msg, error.kind)
 }
