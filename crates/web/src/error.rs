@@ -125,6 +125,29 @@ impl HttpError {
         HttpError::new(StatusCode::UNPROCESSABLE_ENTITY, detail)
     }
 
+    /// The items of a 422 made by [`HttpError::validation_errors`] (empty for any other
+    /// error), so that the failures of several extractors can be answered together.
+    pub(crate) fn validation_items(&self) -> Option<&Vec<Value>> {
+        match &self.inner.detail {
+            Value::Array(items) if self.inner.status == StatusCode::UNPROCESSABLE_ENTITY => {
+                Some(items)
+            }
+            _ => None,
+        }
+    }
+
+    /// One 422 with the items of both, `self`'s first; when either is not a validation
+    /// error, the first error alone (a 500 from a missing state says more than a 422).
+    pub(crate) fn merge(self, later: HttpError) -> HttpError {
+        match (self.validation_items(), later.validation_items()) {
+            (Some(first), Some(second)) => {
+                let items = first.iter().chain(second).cloned().collect::<Vec<_>>();
+                HttpError::new(StatusCode::UNPROCESSABLE_ENTITY, Value::Array(items))
+            }
+            _ => self,
+        }
+    }
+
     /// The status code.
     pub fn status(&self) -> StatusCode {
         self.inner.status

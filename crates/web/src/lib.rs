@@ -37,7 +37,7 @@
 //! header, `413` for a body over the server's limit, [`HttpError`] for your own (FastAPI's
 //! `HTTPException`), and `500` for a handler that panics — in any kind; the worker and the
 //! pools live on. A request that does not fit its extractors gets `422` listing **every** bad
-//! value in pydantic v2's shape:
+//! value, of every extractor, in pydantic v2's shape:
 //! `{"detail": [{"type": "greater_than_equal", "loc": ["query", "ms"], "msg": "Input should be
 //! greater than or equal to 1", "input": "0", "ctx": {"ge": 1}}, ...]}`. The rules are declared
 //! once, on the type: [`Json<T>`], [`Query<T>`], [`Path<T>`] and [`Headers<T>`] validate

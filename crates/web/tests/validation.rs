@@ -336,6 +336,23 @@ fn headers_and_paths_are_named_as_fastapi_names_them() {
 }
 
 #[test]
+fn the_errors_of_every_extractor_are_answered_together() {
+    let client = TestClient::new(app());
+    let response = client.put("/orders/70000?ms=0").body(r#"{"name": "pens"}"#).send();
+    let locs: Vec<Value> =
+        detail(response).as_array().unwrap().iter().map(|i| i["loc"].clone()).collect();
+    assert_eq!(
+        locs,
+        vec![
+            json!(["path", "id"]),
+            json!(["query", "ms"]),
+            json!(["body", "size"]),
+            json!(["body", "lines"]),
+        ]
+    );
+}
+
+#[test]
 fn custom_validators_run_after_the_schema_and_report_in_the_same_shape() {
     let client = TestClient::new(app());
     assert_eq!(client.post("/range").body(r#"{"start": 2, "end": 5}"#).send().text(), "3");

@@ -80,7 +80,8 @@
 //!
 //! `loc` is `["body", field, ...]` (nested fields and list indexes follow), `["query", name]`,
 //! `["path", name]` or `["header", name]` — a header's name with `-` as FastAPI writes it
-//! (`x_token` is `x-token`).
+//! (`x_token` is `x-token`). When several extractors of one handler reject a request, their
+//! items are answered together, in the order of the handler's arguments.
 //!
 //! ## Rules a schema cannot say
 //!
