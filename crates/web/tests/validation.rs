@@ -23,6 +23,15 @@ struct Line {
     price: f64,
 }
 
+/// `Literal["fast", "slow"]`: values listed on the field, not a named type.
+#[derive(Deserialize, JsonSchema, Debug)]
+#[serde(rename_all = "lowercase")]
+#[schemars(inline)]
+enum Speed {
+    Fast,
+    Slow,
+}
+
 fn one() -> u32 {
     1
 }
@@ -46,6 +55,7 @@ struct Order {
     #[schemars(extend("const" = "v1"))]
     #[serde(default = "v1")]
     version: String,
+    speed: Option<Speed>,
 }
 
 fn v1() -> String {
@@ -167,6 +177,7 @@ fn nested_models_lists_and_every_keyword_report_at_their_loc() {
         "discount": 7,
         "gift": "perhaps",
         "version": "v2",
+        "speed": "warp",
         "colour": "red",
     });
     assert_eq!(
@@ -193,6 +204,9 @@ fn nested_models_lists_and_every_keyword_report_at_their_loc() {
              "input": "perhaps"},
             {"type": "literal_error", "loc": ["body", "version"], "msg": "Input should be 'v1'",
              "input": "v2", "ctx": {"expected": "'v1'"}},
+            {"type": "literal_error", "loc": ["body", "speed"],
+             "msg": "Input should be 'fast' or 'slow'", "input": "warp",
+             "ctx": {"expected": "'fast' or 'slow'"}},
             {"type": "extra_forbidden", "loc": ["body", "colour"],
              "msg": "Extra inputs are not permitted", "input": "red"},
         ])

@@ -55,8 +55,8 @@
 //! | `length(min = 3)`, `length(max = 50)` on a string | `minLength`, `maxLength` | `string_too_short`, `string_too_long` |
 //! | `regex(pattern = r"^\d+$")` | `pattern` | `string_pattern_mismatch` |
 //! | `length(min = 1)`, `length(max = 5)` on a list | `minItems`, `maxItems` | `too_short`, `too_long` |
-//! | a unit enum | `enum` (or `oneOf` of `const`s) | `enum` |
-//! | `extend("const" = "x")`, a one-value enum | `const` | `literal_error` |
+//! | a unit enum (a named type, as Python's `Enum`) | `$ref` to `enum` (or `oneOf` of `const`s) | `enum` |
+//! | values on the field (`Literal[...]`): `extend("enum" = ["a", "b"])`, `extend("const" = "x")`, an enum marked `#[schemars(inline)]` | `enum`, `const` inline | `literal_error` |
 //! | `#[serde(deny_unknown_fields)]` | `additionalProperties: false` | `extra_forbidden` |
 //! | a nested model, an `Option`, a list of models | `$ref`, `anyOf` with `null`, `items` | the nested value's own errors, at its `loc` |
 //!

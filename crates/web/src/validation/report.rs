@@ -104,7 +104,7 @@ impl Report<'_> {
             }
             ValidationErrorKind::Enum { options } => {
                 let options = options.as_array().map(Vec::as_slice).unwrap_or_default();
-                (0, choice("enum", options))
+                (0, choice(self.enum_or_literal(error), options))
             }
             ValidationErrorKind::Constant { expected_value } => {
                 (0, choice("literal_error", std::slice::from_ref(&**expected_value)))
@@ -225,6 +225,24 @@ impl Report<'_> {
         ValidationItem::new(kind, Vec::new(), msg)
     }
 
+    /// pydantic names a bad choice after the Python type: `enum` for an `Enum` class,
+    /// `literal_error` for `Literal[...]` — and its schemas put the first in `$defs` and the
+    /// second inline. The same here: values of a named type (a Rust enum, reached through
+    /// `$ref`, or the root model itself) are an `enum`; values listed on the field itself
+    /// (`extend("enum" = [...])`, an enum marked `#[schemars(inline)]`) a `literal_error`.
+    fn enum_or_literal(&self, error: &ValidationError<'_>) -> &'static str {
+        let path = error.evaluation_path().as_str();
+        let keyword = path.rsplit('/').next().unwrap_or("");
+        let holder = &path[..path.len() - keyword.len()];
+        let named = holder.ends_with("/$ref/")
+            || (holder == "/" && self.model.schema.get("title").is_some());
+        if named {
+            "enum"
+        } else {
+            "literal_error"
+        }
+    }
+
     /// `anyOf`/`oneOf` that no branch matched: an enum whose variants have docs (a `oneOf`
     /// of `const`s) is pydantic's `enum`; an `Option` reports what its value failed; another
     /// union, the errors of the branch that came closest.
@@ -250,7 +268,7 @@ impl Report<'_> {
             .collect();
         if let Some(constants) = constants.filter(|c| !c.is_empty()) {
             let options: Vec<Value> = constants.into_iter().flatten().collect();
-            let item = choice("enum", &options).input(instance.clone());
+            let item = choice(self.enum_or_literal(error), &options).input(instance.clone());
             self.push(path.to_vec(), 0, item, true);
             return;
         }
@@ -440,7 +458,8 @@ fn bound(kind: &str, short: &str, limit: &Value) -> ValidationItem {
 
 /// `enum` / `literal_error`: "Input should be 'a', 'b' or 'c'", ctx `{"expected": "'a', 'b' or 'c'"}`.
 fn choice(kind: &str, options: &[Value]) -> ValidationItem {
-    let shown: Vec<String> = options.iter().map(python_repr).collect();
+    // `null` among the options is an `Option`'s, which pydantic does not list as a choice.
+    let shown: Vec<String> = options.iter().filter(|o| !o.is_null()).map(python_repr).collect();
     let expected = match shown.split_last() {
         Some((last, [])) => last.clone(),
         Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
