@@ -39,6 +39,9 @@ pub struct HttpError {
 struct Inner {
     status: StatusCode,
     detail: Value,
+    // A 422's items, kept as well as `detail` so the body is written with each item's keys in
+    // pydantic's order (`type`, `loc`, `msg`, `input`, `ctx`); a `Value` sorts them.
+    items: Option<Vec<ValidationItem>>,
     headers: HeaderMap,
     // The first header that could not be added: the response becomes a logged 500.
     invalid: Option<InvalidHeader>,
@@ -51,6 +54,7 @@ impl HttpError {
             inner: Box::new(Inner {
                 status,
                 detail: detail.into(),
+                items: None,
                 headers: HeaderMap::new(),
                 invalid: None,
             }),
@@ -121,30 +125,27 @@ impl HttpError {
 
     /// `422 Unprocessable Content` with these validation errors, in this order.
     pub fn validation_errors(items: Vec<ValidationItem>) -> HttpError {
-        let detail = serde_json::to_value(items).unwrap_or(Value::Null);
-        HttpError::new(StatusCode::UNPROCESSABLE_ENTITY, detail)
+        let detail = serde_json::to_value(&items).unwrap_or(Value::Null);
+        let mut error = HttpError::new(StatusCode::UNPROCESSABLE_ENTITY, detail);
+        error.inner.items = Some(items);
+        error
     }
 
-    /// The items of a 422 made by [`HttpError::validation_errors`] (empty for any other
+    /// The items of a 422 made by [`HttpError::validation_errors`] (`None` for any other
     /// error), so that the failures of several extractors can be answered together.
-    pub(crate) fn validation_items(&self) -> Option<&Vec<Value>> {
-        match &self.inner.detail {
-            Value::Array(items) if self.inner.status == StatusCode::UNPROCESSABLE_ENTITY => {
-                Some(items)
-            }
-            _ => None,
-        }
+    pub(crate) fn validation_items(&self) -> Option<&[ValidationItem]> {
+        self.inner.items.as_deref()
     }
 
     /// One 422 with the items of both, `self`'s first; when either is not a validation
     /// error, the first error alone (a 500 from a missing state says more than a 422).
     pub(crate) fn merge(self, later: HttpError) -> HttpError {
-        match (self.validation_items(), later.validation_items()) {
-            (Some(first), Some(second)) => {
-                let items = first.iter().chain(second).cloned().collect::<Vec<_>>();
-                HttpError::new(StatusCode::UNPROCESSABLE_ENTITY, Value::Array(items))
+        match (self.inner.items, later.inner.items) {
+            (Some(mut first), Some(second)) => {
+                first.extend(second);
+                HttpError::validation_errors(first)
             }
-            _ => self,
+            (items, _) => HttpError { inner: Box::new(Inner { items, ..*self.inner }) },
         }
     }
 
@@ -233,11 +234,19 @@ impl std::error::Error for HttpError {}
 
 impl IntoResponse for HttpError {
     fn into_response(self) -> Response {
-        let Inner { status, detail, headers, invalid } = *self.inner;
+        let Inner { status, detail, items, headers, invalid } = *self.inner;
         if let Some(invalid) = invalid {
             return invalid.into_response();
         }
-        let body = serde_json::json!({ "detail": detail }).to_string();
+        #[derive(Serialize)]
+        struct Body<'a> {
+            detail: &'a [ValidationItem],
+        }
+        let body = match items {
+            Some(items) => serde_json::to_string(&Body { detail: &items })
+                .unwrap_or_else(|_| serde_json::json!({ "detail": detail }).to_string()),
+            None => serde_json::json!({ "detail": detail }).to_string(),
+        };
         let mut response = Response::new(body.into());
         *response.status_mut() = status;
         response

@@ -452,7 +452,13 @@ fn bound(kind: &str, short: &str, limit: &Value) -> ValidationItem {
         "le" => "less than or equal to",
         _ => "less than",
     };
-    ValidationItem::new(kind, Vec::new(), format!("Input should be {words} {limit}"))
+    // pydantic writes an integral float bound without its `.0` ("less than or equal to 5"
+    // for `le=5.0`), and keeps the float in `ctx`.
+    let shown = match limit.as_f64() {
+        Some(f) if limit.is_f64() => number(f),
+        _ => limit.clone(),
+    };
+    ValidationItem::new(kind, Vec::new(), format!("Input should be {words} {shown}"))
         .ctx(json!({ short: limit }))
 }
 
