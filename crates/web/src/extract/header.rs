@@ -58,6 +58,6 @@ impl<T: DeserializeOwned + JsonSchema + 'static> FromRequestParts for Headers<T>
                 String::from_utf8_lossy(value.as_bytes()).into_owned(),
             )
         });
-        validation::from_params("header", pairs).map(Headers)
+        validation::from_pairs("header", pairs).map(Headers)
     }
 }

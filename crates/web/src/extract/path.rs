@@ -42,6 +42,6 @@ impl<T> Deref for Path<T> {
 impl<T: DeserializeOwned + JsonSchema + 'static> FromRequestParts for Path<T> {
     fn from_request_parts(parts: &mut Parts) -> Result<Self, HttpError> {
         let context = RouteContext::of(parts, "Path<_>")?;
-        validation::from_params("path", context.params.iter().cloned()).map(Path)
+        validation::from_pairs("path", context.params.iter().cloned()).map(Path)
     }
 }

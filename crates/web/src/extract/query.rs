@@ -59,6 +59,6 @@ impl<T: DeserializeOwned + JsonSchema + 'static> FromRequestParts for Query<T> {
     fn from_request_parts(parts: &mut Parts) -> Result<Self, HttpError> {
         let query = parts.uri.query().unwrap_or("");
         let pairs = form_urlencoded::parse(query.as_bytes()).into_owned();
-        validation::from_params("query", pairs).map(Query)
+        validation::from_pairs("query", pairs).map(Query)
     }
 }

@@ -123,10 +123,27 @@ use self::report::Origin;
 use crate::extract::{FromRequest, FromRequestParts};
 use crate::{Headers, HttpError, Json, Path, Query, Request, ValidationItem};
 
-/// Reads and validates a request part that arrives as strings (query pairs, headers, path
-/// parameters) into `T`: the values are read in lax mode as `T`'s schema types them, checked
-/// against the schema, and deserialized.
-pub(crate) fn from_params<T: DeserializeOwned + JsonSchema + 'static>(
+/// What [`Query`], [`Path`] and [`Headers`] do with their string pairs, for pairs from
+/// elsewhere: reads them into `T` — each value in lax mode as `T`'s schema types it (a
+/// repeated key fills a list), checked against the schema, deserialized — or answers the 422
+/// of every bad value, each `loc` starting with `source` (`"query"`, `"path"`, `"header"`).
+///
+/// ```
+/// use schemars::JsonSchema;
+/// use serde::Deserialize;
+///
+/// #[derive(Deserialize, JsonSchema)]
+/// struct Page { #[schemars(range(max = 100))] limit: u32 }
+///
+/// let pairs = [("limit".to_owned(), "5".to_owned())];
+/// let page: Page = kairos_web::validation::from_pairs("query", pairs).unwrap();
+/// assert_eq!(page.limit, 5);
+/// let error = kairos_web::validation::from_pairs::<Page>("query", [("limit".into(), "500".into())])
+///     .err()
+///     .unwrap();
+/// assert_eq!(error.detail()[0]["type"], "less_than_equal");
+/// ```
+pub fn from_pairs<T: DeserializeOwned + JsonSchema + 'static>(
     source: &'static str,
     pairs: impl IntoIterator<Item = (String, String)>,
 ) -> Result<T, HttpError> {
@@ -192,10 +209,23 @@ fn read(kind: Option<&Kind>, values: &[String]) -> Value {
     }
 }
 
-/// Reads and validates a JSON body into `T`.
-pub(crate) fn from_json<T: DeserializeOwned + JsonSchema + 'static>(
-    bytes: &[u8],
-) -> Result<T, HttpError> {
+/// What [`Json`] does with a body, for JSON from elsewhere (a message, a file): parses it,
+/// checks it against `T`'s schema and deserializes it, or answers the 422 of every bad value
+/// (`loc` from `"body"`).
+///
+/// ```
+/// use schemars::JsonSchema;
+/// use serde::Deserialize;
+///
+/// #[derive(Deserialize, JsonSchema)]
+/// struct Item { #[schemars(length(min = 1))] name: String }
+///
+/// let item: Item = kairos_web::validation::from_json(br#"{"name": "pen"}"#).unwrap();
+/// assert_eq!(item.name, "pen");
+/// let error = kairos_web::validation::from_json::<Item>(br#"{"name": ""}"#).err().unwrap();
+/// assert_eq!(error.detail()[0]["type"], "string_too_short");
+/// ```
+pub fn from_json<T: DeserializeOwned + JsonSchema + 'static>(bytes: &[u8]) -> Result<T, HttpError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(HttpError::validation(vec!["body".into()], "Field required", "missing"));
     }
