@@ -428,7 +428,9 @@ fn step<'a>(node: &'a Value, segment: &str) -> Option<&'a Value> {
 /// would take the value, which JSON cannot carry: `finite_number`.
 fn non_finite(value: f64, node: Option<&Value>) -> Option<ValidationItem> {
     let node = node?;
-    let checks: [(&str, &str, &str, fn(f64, f64) -> bool); 4] = [
+    /// A bound's keyword, pydantic's error type and `ctx` key, and whether a value keeps it.
+    type Check = (&'static str, &'static str, &'static str, fn(f64, f64) -> bool);
+    let checks: [Check; 4] = [
         ("maximum", "less_than_equal", "le", |v, l| v <= l),
         ("exclusiveMaximum", "less_than", "lt", |v, l| v < l),
         ("minimum", "greater_than_equal", "ge", |v, l| v >= l),
