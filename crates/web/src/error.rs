@@ -5,8 +5,8 @@
 //! found"))`; an extractor that rejects a request returns one too, so every error a client sees
 //! has the same shape — and so does every answer the server makes itself (503, 413, a handler's
 //! panic → 500), which [`App::serve`](crate::App::serve) has rendered here. Validation errors
-//! (422) carry FastAPI's list of `{"loc": [...], "msg": ..., "type": ...}` items as their
-//! detail.
+//! (422) carry FastAPI's list of pydantic v2 items as their detail:
+//! `{"type": ..., "loc": [...], "msg": ..., "input": ..., "ctx": {...}}` ([`ValidationItem`]).
 
 use std::fmt;
 
@@ -39,6 +39,9 @@ pub struct HttpError {
 struct Inner {
     status: StatusCode,
     detail: Value,
+    // A 422's items, kept as well as `detail` so the body is written with each item's keys in
+    // pydantic's order (`type`, `loc`, `msg`, `input`, `ctx`); a `Value` sorts them.
+    items: Option<Vec<ValidationItem>>,
     headers: HeaderMap,
     // The first header that could not be added: the response becomes a logged 500.
     invalid: Option<InvalidHeader>,
@@ -51,6 +54,7 @@ impl HttpError {
             inner: Box::new(Inner {
                 status,
                 detail: detail.into(),
+                items: None,
                 headers: HeaderMap::new(),
                 invalid: None,
             }),
@@ -113,19 +117,36 @@ impl HttpError {
     }
 
     /// `422 Unprocessable Content` with one validation error: FastAPI's
-    /// `{"detail": [{"loc": loc, "msg": msg, "type": kind}]}`.
+    /// `{"detail": [{"type": kind, "loc": loc, "msg": msg, "input": null}]}`. For an `input`
+    /// or a `ctx`, build the [`ValidationItem`] and use [`HttpError::validation_errors`].
     pub fn validation(loc: Vec<Value>, msg: impl Into<String>, kind: &str) -> HttpError {
-        HttpError::validation_errors(vec![ValidationItem {
-            loc,
-            msg: msg.into(),
-            kind: kind.into(),
-        }])
+        HttpError::validation_errors(vec![ValidationItem::new(kind, loc, msg)])
     }
 
-    /// `422 Unprocessable Content` with these validation errors.
+    /// `422 Unprocessable Content` with these validation errors, in this order.
     pub fn validation_errors(items: Vec<ValidationItem>) -> HttpError {
-        let detail = serde_json::to_value(items).unwrap_or(Value::Null);
-        HttpError::new(StatusCode::UNPROCESSABLE_ENTITY, detail)
+        let detail = serde_json::to_value(&items).unwrap_or(Value::Null);
+        let mut error = HttpError::new(StatusCode::UNPROCESSABLE_ENTITY, detail);
+        error.inner.items = Some(items);
+        error
+    }
+
+    /// The items of a 422 made by [`HttpError::validation_errors`] (`None` for any other
+    /// error), so that the failures of several extractors can be answered together.
+    pub(crate) fn validation_items(&self) -> Option<&[ValidationItem]> {
+        self.inner.items.as_deref()
+    }
+
+    /// One 422 with the items of both, `self`'s first; when either is not a validation
+    /// error, the first error alone (a 500 from a missing state says more than a 422).
+    pub(crate) fn merge(self, later: HttpError) -> HttpError {
+        match (self.inner.items, later.inner.items) {
+            (Some(mut first), Some(second)) => {
+                first.extend(second);
+                HttpError::validation_errors(first)
+            }
+            (items, _) => HttpError { inner: Box::new(Inner { items, ..*self.inner }) },
+        }
     }
 
     /// The status code.
@@ -139,16 +160,68 @@ impl HttpError {
     }
 }
 
-/// One item of a 422 response's `detail` list, as FastAPI (pydantic) writes it.
+/// One item of a 422 response's `detail` list, in pydantic v2's shape (the fields in its
+/// order; FastAPI drops pydantic's `url`):
+///
+/// ```json
+/// {"type": "greater_than_equal", "loc": ["query", "ms"],
+///  "msg": "Input should be greater than or equal to 0", "input": "-1", "ctx": {"ge": 0}}
+/// ```
+///
+/// ```
+/// use kairos_web::ValidationItem;
+/// use serde_json::json;
+///
+/// let item = ValidationItem::new("string_too_short", vec!["body".into(), "name".into()],
+///                                "String should have at least 3 characters")
+///     .input("ab")
+///     .ctx(json!({"min_length": 3}));
+/// assert_eq!(serde_json::to_value(&item).unwrap(), json!({
+///     "type": "string_too_short", "loc": ["body", "name"],
+///     "msg": "String should have at least 3 characters", "input": "ab",
+///     "ctx": {"min_length": 3}}));
+/// ```
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ValidationItem {
+    /// What is wrong, for a program: pydantic's error type (`"int_parsing"`, `"missing"`,
+    /// `"greater_than_equal"`, `"json_invalid"`...).
+    #[serde(rename = "type")]
+    pub kind: String,
     /// Where the bad value is: `["query", "ms"]`, `["path", "id"]`, `["body", "items", 0]`.
     pub loc: Vec<Value>,
     /// What is wrong, for a person: `"Input should be a valid integer, ..."`.
     pub msg: String,
-    /// What is wrong, for a program: `"int_parsing"`, `"missing"`, `"json_invalid"`.
-    #[serde(rename = "type")]
-    pub kind: String,
+    /// The value that failed, as the client sent it (`null` for a missing parameter; the
+    /// enclosing object for a missing body field, as pydantic gives).
+    pub input: Value,
+    /// The constraint's parameters (`{"ge": 1}`, `{"min_length": 3}`), when it has any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ctx: Option<Value>,
+}
+
+impl ValidationItem {
+    /// An item of type `kind` at `loc`, with `input` null and no `ctx`.
+    pub fn new(kind: &str, loc: Vec<Value>, msg: impl Into<String>) -> ValidationItem {
+        ValidationItem {
+            kind: kind.to_owned(),
+            loc,
+            msg: msg.into(),
+            input: Value::Null,
+            ctx: None,
+        }
+    }
+
+    /// Sets the value that failed.
+    pub fn input(mut self, input: impl Into<Value>) -> ValidationItem {
+        self.input = input.into();
+        self
+    }
+
+    /// Sets the constraint's parameters.
+    pub fn ctx(mut self, ctx: Value) -> ValidationItem {
+        self.ctx = Some(ctx);
+        self
+    }
 }
 
 impl fmt::Display for HttpError {
@@ -161,11 +234,19 @@ impl std::error::Error for HttpError {}
 
 impl IntoResponse for HttpError {
     fn into_response(self) -> Response {
-        let Inner { status, detail, headers, invalid } = *self.inner;
+        let Inner { status, detail, items, headers, invalid } = *self.inner;
         if let Some(invalid) = invalid {
             return invalid.into_response();
         }
-        let body = serde_json::json!({ "detail": detail }).to_string();
+        #[derive(Serialize)]
+        struct Body<'a> {
+            detail: &'a [ValidationItem],
+        }
+        let body = match items {
+            Some(items) => serde_json::to_string(&Body { detail: &items })
+                .unwrap_or_else(|_| serde_json::json!({ "detail": detail }).to_string()),
+            None => serde_json::json!({ "detail": detail }).to_string(),
+        };
         let mut response = Response::new(body.into());
         *response.status_mut() = status;
         response

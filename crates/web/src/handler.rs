@@ -142,22 +142,53 @@ pub(crate) fn erase<H: Handler<T>, T: 'static>(handler: H) -> Arc<dyn ErasedHand
     Arc::new(Erased { handler: Arc::new(handler), _args: PhantomData })
 }
 
-/// Runs the extractors of a handler; returns early with the rejection.
+/// Runs the extractors of a handler. As FastAPI, a request is answered with every bad value at
+/// once: a 422 from one extractor does not stop the others, and their 422 items join it in
+/// argument order; any other rejection (a 413, a 500) answers at once.
 macro_rules! extract {
     ($request:ident; $($T:ident),*; $Last:ident) => {
         #[allow(unused_mut)] // no FromRequestParts arguments
         let (mut parts, body) = $request.into_parts();
+        let mut rejected: Option<HttpError> = None;
         $(
             let $T = match $T::from_request_parts(&mut parts) {
-                Ok(value) => value,
-                Err(rejection) => return rejection.into_response(),
+                Ok(value) => Some(value),
+                Err(rejection) => match reject(rejected.take(), rejection) {
+                    Ok(all) => {
+                        rejected = Some(all);
+                        None
+                    }
+                    Err(now) => return now.into_response(),
+                },
             };
         )*
         let $Last = match $Last::from_request(Request::from_parts(parts, body)).await {
-            Ok(value) => value,
-            Err(rejection) => return rejection.into_response(),
+            Ok(value) => Some(value),
+            Err(rejection) => match reject(rejected.take(), rejection) {
+                Ok(all) => {
+                    rejected = Some(all);
+                    None
+                }
+                Err(now) => return now.into_response(),
+            },
+        };
+        let ($($T,)* $Last,) = match ($($T,)* $Last,) {
+            ($(Some($T),)* Some($Last),) => ($($T,)* $Last,),
+            _ => return rejected.unwrap_or_else(HttpError::internal).into_response(),
         };
     };
+}
+
+/// Adds an extractor's rejection to those before it: `Ok` with all the 422 items so far, or
+/// `Err` with a rejection that is not a 422, to answer at once.
+fn reject(before: Option<HttpError>, rejection: HttpError) -> Result<HttpError, HttpError> {
+    if rejection.validation_items().is_none() {
+        return Err(rejection);
+    }
+    Ok(match before {
+        Some(before) => before.merge(rejection),
+        None => rejection,
+    })
 }
 
 // Zero arguments.

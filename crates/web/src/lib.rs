@@ -34,10 +34,16 @@
 //! as it starts, and read with [`WorkerState`] (an `Rc`) by `async` handlers.
 //!
 //! Errors are JSON, as FastAPI's: `{"detail": "Not Found"}` for 404, `405` with an `Allow`
-//! header, `413` for a body over the server's limit, `422` with
-//! `{"detail": [{"loc": ["query", "ms"], "msg": "...", "type": "..."}]}` for a request that
-//! does not fit its extractors, [`HttpError`] for your own (FastAPI's `HTTPException`), and
-//! `500` for a handler that panics — in any kind; the worker and the pools live on.
+//! header, `413` for a body over the server's limit, [`HttpError`] for your own (FastAPI's
+//! `HTTPException`), and `500` for a handler that panics — in any kind; the worker and the
+//! pools live on. A request that does not fit its extractors gets `422` listing **every** bad
+//! value, of every extractor, in pydantic v2's shape:
+//! `{"detail": [{"type": "greater_than_equal", "loc": ["query", "ms"], "msg": "Input should be
+//! greater than or equal to 1", "input": "0", "ctx": {"ge": 1}}, ...]}`. The rules are declared
+//! once, on the type: [`Json<T>`], [`Query<T>`], [`Path<T>`] and [`Headers<T>`] validate
+//! against `T`'s JSON Schema, derived by `schemars` from the type and its
+//! `#[schemars(range(..), length(..), regex(..))]` attributes; [`Valid`] adds checks of your
+//! own ([`validation`] tells the whole story).
 //!
 //! Streams ([`StreamingResponse`], [`Sse`]) are sent as they are produced, and dropped —
 //! with whatever generates them — as soon as the client goes away.
@@ -51,16 +57,26 @@
 //! use futures_util::stream;
 //! use kairos_web::sse::{Event, Sse};
 //! use kairos_web::{sync, App, HttpError, Json, Path, Query, State, TestClient};
+//! use schemars::JsonSchema;
 //! use serde::{Deserialize, Serialize};
 //!
 //! #[derive(Default)]
 //! struct Stats { requests: AtomicU64 }
 //!
-//! #[derive(Deserialize)]
-//! struct Wait { ms: u64 }
+//! // Validation is declared on the type, and its JSON Schema is the rule (see `validation`).
+//! #[derive(Deserialize, JsonSchema)]
+//! struct Wait {
+//!     #[schemars(range(max = 10_000))]
+//!     ms: u64,
+//! }
 //!
-//! #[derive(Deserialize, Serialize)]
-//! struct Item { name: String, price: f64 }
+//! #[derive(Deserialize, Serialize, JsonSchema)]
+//! struct Item {
+//!     #[schemars(length(min = 1))]
+//!     name: String,
+//!     #[schemars(range(min = 0.0))]
+//!     price: f64,
+//! }
 //!
 //! // async def: on the loop; awaiting a sleep lets the other requests run.
 //! async fn slow(Query(wait): Query<Wait>, State(stats): State<Stats>) -> String {
@@ -105,6 +121,8 @@
 //! let client = TestClient::new(app);
 //! assert_eq!(client.get("/slow?ms=5").send().text(), "waited 5 ms");
 //! assert_eq!(client.get("/slow?ms=soon").send().status(), 422);
+//! assert_eq!(client.get("/slow?ms=20000").send().json::<serde_json::Value>()["detail"][0]["msg"],
+//!            "Input should be less than or equal to 10000");
 //! assert_eq!(client.get("/api/items/1").send().json::<serde_json::Value>()["name"], "pen");
 //! assert_eq!(client.get("/api/items/2").send().text(), r#"{"detail":"Item not found"}"#);
 //! let created = client.post("/api/items").json(&Item { name: "ink".into(), price: 2.0 }).send();
@@ -123,6 +141,7 @@
 //! | `worker.rs` | [`WorkerContext`]: a worker's sync limiter, sync pool and worker states |
 //! | [`extract`] | [`FromRequestParts`], [`FromRequest`], [`Path`], [`Query`], [`Headers`], [`State`], [`WorkerState`] |
 //! | `json.rs` | [`Json`], in and out |
+//! | [`validation`] | the model of a type (its JSON Schema, compiled once), pydantic's 422 items, lax reading, [`Valid`] and [`Validate`] |
 //! | [`response`] | [`IntoResponse`], [`Html`], header tuples, [`InvalidHeader`] |
 //! | `error.rs` | [`HttpError`]: every error as `{"detail": ...}` |
 //! | `streaming.rs` | [`StreamingResponse`] |
@@ -140,6 +159,7 @@ mod router;
 pub mod sse;
 mod streaming;
 mod test_client;
+pub mod validation;
 mod worker;
 
 pub use app::{App, AppService, DEFAULT_REQUEST_TIMEOUT, DEFAULT_SYNC_TOKENS};
@@ -155,6 +175,7 @@ pub use router::RouteInfo;
 pub use sse::Sse;
 pub use streaming::{IntoChunk, StreamingResponse};
 pub use test_client::{SseEvent, TestClient, TestRequest, TestResponse, TestStream};
+pub use validation::{Valid, Validate};
 pub use worker::{WorkerContext, SYNC_THREAD_PREFIX};
 
 /// A request as handlers see it.
@@ -166,3 +187,4 @@ pub use bytes::Bytes;
 pub use http;
 pub use kairos_http;
 pub use kairos_rt as rt;
+pub use schemars;

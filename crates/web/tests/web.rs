@@ -15,6 +15,7 @@ use kairos_web::{
     on_pool, sync, App, Bytes, HandlerKind, Headers, HttpError, Json, Path, Query, State,
     StreamingResponse, TestClient, WorkerState,
 };
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -35,18 +36,18 @@ fn body_of(response: &str) -> &str {
     &response[response.find("\r\n\r\n").unwrap() + 4..]
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct SleepParams {
     ms: u64,
 }
 
-#[derive(Deserialize, Serialize, Debug, PartialEq)]
+#[derive(Deserialize, Serialize, JsonSchema, Debug, PartialEq)]
 struct Item {
     name: String,
     price: f64,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct Token {
     x_token: String,
 }
@@ -142,19 +143,21 @@ fn requests_that_do_not_fit_get_422_naming_the_field() {
     assert_eq!(
         response.json::<Value>(),
         json!({"detail": [{
+            "type": "int_parsing",
             "loc": ["query", "ms"],
             "msg": "Input should be a valid integer, unable to parse string as an integer",
-            "type": "int_parsing"
+            "input": "soon"
         }]})
     );
     assert_eq!(
         detail("/sleep"),
-        json!([{"loc": ["query", "ms"], "msg": "Field required", "type": "missing"}])
+        json!([{"type": "missing", "loc": ["query", "ms"], "msg": "Field required", "input": null}])
     );
     assert_eq!(detail("/items/abc")[0]["loc"], json!(["path", "id"]));
     assert_eq!(
         detail("/token"),
-        json!([{"loc": ["header", "x_token"], "msg": "Field required", "type": "missing"}])
+        json!([{"type": "missing", "loc": ["header", "x-token"], "msg": "Field required",
+                "input": null}])
     );
     assert_eq!(client.get("/token").header("X-Token", "secret").send().text(), "secret");
 
@@ -163,11 +166,12 @@ fn requests_that_do_not_fit_get_422_naming_the_field() {
     assert_eq!(missing.status(), 422);
     assert_eq!(
         missing.json::<Value>()["detail"],
-        json!([{"loc": ["body", "price"], "msg": "Field required", "type": "missing"}])
+        json!([{"type": "missing", "loc": ["body", "price"], "msg": "Field required",
+                "input": {"name": "x"}}])
     );
     let wrong_type = put(r#"{"name": "x", "price": "cheap"}"#).json::<Value>();
     assert_eq!(wrong_type["detail"][0]["loc"], json!(["body", "price"]));
-    assert_eq!(wrong_type["detail"][0]["type"], "type_error");
+    assert_eq!(wrong_type["detail"][0]["type"], "float_parsing");
     assert_eq!(put("{not json").json::<Value>()["detail"][0]["type"], "json_invalid");
     assert_eq!(put("").json::<Value>()["detail"][0]["type"], "missing");
     let ok = client.put("/items/3").json(&Item { name: "pen".into(), price: 1.5 }).send();

@@ -7,24 +7,27 @@ use std::time::{Duration, Instant};
 use kairos::sync::combinator::{gather as gather_all, try_gather};
 use kairos::web::http::StatusCode;
 use kairos::web::{HttpError, Json, Query};
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{in_range, MAX_MS};
+use super::{int, MAX_MS};
 
 /// The largest `scale`: the longest step (B, 2 s) then takes 10 s.
 const MAX_SCALE: f64 = 5.0;
 /// The most tasks `/counter` spawns.
 const MAX_TASKS: u64 = 100_000;
 
-/// `?scale=`, 0..=5, default 1: every step's duration is multiplied by it.
-#[derive(Deserialize)]
-pub(crate) struct Scale {
-    scale: Option<f64>,
+fn one() -> f64 {
+    1.0
 }
 
-fn scale(q: &Scale) -> Result<f64, HttpError> {
-    in_range("scale", q.scale.unwrap_or(1.0), 0.0, MAX_SCALE)
+/// `?scale=`, 0..=5, default 1: every step's duration is multiplied by it.
+#[derive(Deserialize, JsonSchema)]
+pub(crate) struct Scale {
+    #[serde(default = "one")]
+    #[schemars(range(min = 0.0, max = MAX_SCALE))]
+    scale: f64,
 }
 
 /// One step of the chapter's examples: sleeps `secs`, then answers `"<name> result"`, or
@@ -43,8 +46,9 @@ fn internal(detail: impl Into<Value>) -> HttpError {
 }
 
 /// A 1 s then B 2 s, each awaited in turn: 3 s (2.1).
-pub(crate) async fn sequential(Query(q): Query<Scale>) -> Result<Json<Value>, HttpError> {
-    let scale = scale(&q)?;
+pub(crate) async fn sequential(
+    Query(Scale { scale }): Query<Scale>,
+) -> Result<Json<Value>, HttpError> {
     let started = Instant::now();
     let a = step("A", scale, false).await.map_err(internal)?;
     let b = step("B", 2.0 * scale, false).await.map_err(internal)?;
@@ -52,8 +56,9 @@ pub(crate) async fn sequential(Query(q): Query<Scale>) -> Result<Json<Value>, Ht
 }
 
 /// The same two steps as tasks started together: 2 s, the longer one (2.1).
-pub(crate) async fn concurrent(Query(q): Query<Scale>) -> Result<Json<Value>, HttpError> {
-    let scale = scale(&q)?;
+pub(crate) async fn concurrent(
+    Query(Scale { scale }): Query<Scale>,
+) -> Result<Json<Value>, HttpError> {
     let started = Instant::now();
     let a = kairos::rt::spawn_named("A", step("A", scale, false));
     let b = kairos::rt::spawn_named("B", step("B", 2.0 * scale, false));
@@ -62,35 +67,47 @@ pub(crate) async fn concurrent(Query(q): Query<Scale>) -> Result<Json<Value>, Ht
     Ok(Json(json!({"results": [a, b], "elapsed_s": started.elapsed().as_secs_f64()})))
 }
 
-/// `/gather` parameters.
-#[derive(Deserialize)]
+/// `/gather`'s `fail`: which step fails, if any — FastAPI's `Literal["", "A", "B", "C"]`
+/// (values on the field, hence `inline`: a bad one is a `literal_error`).
+#[derive(Deserialize, JsonSchema, Clone, Copy, PartialEq, Eq, Default)]
+#[schemars(inline)]
+pub(crate) enum Fail {
+    #[default]
+    #[serde(rename = "")]
+    None,
+    A,
+    B,
+    C,
+}
+
+/// `/gather` parameters: `scale` 0..=5, default 1; `fail` ""/A/B/C; `return_exceptions`.
+#[derive(Deserialize, JsonSchema)]
 pub(crate) struct GatherQuery {
-    scale: Option<f64>,
-    fail: Option<String>,
-    return_exceptions: Option<bool>,
+    #[serde(default = "one")]
+    #[schemars(range(min = 0.0, max = MAX_SCALE))]
+    scale: f64,
+    #[serde(default)]
+    fail: Fail,
+    #[serde(default)]
+    return_exceptions: bool,
 }
 
 /// gather(A 1 s, B 2 s, C 1.5 s) = 2 s (2.2). With `fail=X`, step X fails: with
 /// `return_exceptions=true` its slot holds `{"error": ...}`; without, the answer is 500 with
 /// the error as `detail` and the other steps are cancelled (2.3).
 pub(crate) async fn gather(Query(q): Query<GatherQuery>) -> Result<Json<Value>, HttpError> {
-    let scale = scale(&Scale { scale: q.scale })?;
-    let fail = match q.fail.as_deref().unwrap_or("") {
-        "" => None,
-        name @ ("A" | "B" | "C") => Some(name.to_owned()),
-        _ => {
-            return Err(HttpError::validation(
-                vec!["query".into(), "fail".into()],
-                "Input should be '', 'A', 'B' or 'C'",
-                "literal_error",
-            ))
-        }
+    let scale = q.scale;
+    let fail = match q.fail {
+        Fail::None => None,
+        Fail::A => Some("A"),
+        Fail::B => Some("B"),
+        Fail::C => Some("C"),
     };
     let steps = [("A", 1.0), ("B", 2.0), ("C", 1.5)];
-    let fails = |name: &str| fail.as_deref() == Some(name);
+    let fails = |name: &str| fail == Some(name);
     let futures = steps.iter().map(|&(name, secs)| step(name, secs * scale, fails(name)));
     let started = Instant::now();
-    let results: Vec<Value> = if q.return_exceptions.unwrap_or(false) {
+    let results: Vec<Value> = if q.return_exceptions {
         gather_all(futures)
             .await
             .into_iter()
@@ -105,11 +122,15 @@ pub(crate) async fn gather(Query(q): Query<GatherQuery>) -> Result<Json<Value>, 
     Ok(Json(json!({"results": results, "elapsed_s": started.elapsed().as_secs_f64()})))
 }
 
-/// `/wait_for` parameters, both 0..=10 000 ms.
-#[derive(Deserialize)]
+/// `/wait_for` parameters, both 0..=10 000 ms: 3000 ms of work, a timeout of 1000.
+#[derive(Deserialize, JsonSchema)]
 pub(crate) struct WaitForQuery {
-    work_ms: Option<u64>,
-    timeout_ms: Option<u64>,
+    #[serde(default = "int::<3000>")]
+    #[schemars(range(max = MAX_MS))]
+    work_ms: u64,
+    #[serde(default = "int::<1000>")]
+    #[schemars(range(max = MAX_MS))]
+    timeout_ms: u64,
 }
 
 /// Drops a flag when the work is dropped: how the answer knows the task was cancelled (its
@@ -124,9 +145,9 @@ impl Drop for SetOnDrop {
 
 /// A task of `work_ms` under `wait_for(timeout_ms)` (2.3): on timeout the task is cancelled,
 /// and the answer says so from the task's own cleanup.
-pub(crate) async fn wait_for(Query(q): Query<WaitForQuery>) -> Result<Json<Value>, HttpError> {
-    let work_ms = in_range("work_ms", q.work_ms.unwrap_or(3000), 0, MAX_MS)?;
-    let timeout_ms = in_range("timeout_ms", q.timeout_ms.unwrap_or(1000), 0, MAX_MS)?;
+pub(crate) async fn wait_for(
+    Query(WaitForQuery { work_ms, timeout_ms }): Query<WaitForQuery>,
+) -> Json<Value> {
     let dropped = Rc::new(Cell::new(false));
     let finished = Rc::new(Cell::new(false));
     let work = {
@@ -142,28 +163,30 @@ pub(crate) async fn wait_for(Query(q): Query<WaitForQuery>) -> Result<Json<Value
     let started = Instant::now();
     let outcome = kairos::rt::wait_for(work, Duration::from_millis(timeout_ms)).await;
     let elapsed_s = started.elapsed().as_secs_f64();
-    Ok(Json(match outcome {
+    Json(match outcome {
         Ok(result) => json!({"status": "done", "result": result, "elapsed_s": elapsed_s,
                              "work_ms": work_ms, "timeout_ms": timeout_ms}),
         Err(_) => json!({"status": "timeout",
                          "cancelled": dropped.get() && !finished.get(),
                          "elapsed_s": elapsed_s, "work_ms": work_ms, "timeout_ms": timeout_ms}),
-    }))
+    })
 }
 
-/// `/counter` parameters: `tasks` 1..=100 000, `await_between` a boolean.
-#[derive(Deserialize)]
+/// `/counter` parameters: `tasks` 1..=100 000 (1000 by default), `await_between` a boolean.
+#[derive(Deserialize, JsonSchema)]
 pub(crate) struct CounterQuery {
-    tasks: Option<u64>,
-    await_between: Option<bool>,
+    #[serde(default = "int::<1000>")]
+    #[schemars(range(min = 1, max = MAX_TASKS))]
+    tasks: u64,
+    #[serde(default)]
+    await_between: bool,
 }
 
 /// The race of 1.3: `tasks` tasks each read a shared counter and write it back plus one.
 /// Without an await between read and write no task can interleave (one thread), so the
 /// count is exact; with one, every task reads the same old value and updates are lost.
 pub(crate) async fn counter(Query(q): Query<CounterQuery>) -> Result<Json<Value>, HttpError> {
-    let tasks = in_range("tasks", q.tasks.unwrap_or(1000), 1, MAX_TASKS)?;
-    let await_between = q.await_between.unwrap_or(false);
+    let CounterQuery { tasks, await_between } = q;
     let count = Rc::new(Cell::new(0u64));
     let handles: Vec<_> = (0..tasks)
         .map(|_| {

@@ -8,9 +8,10 @@ use kairos::process::{ProcessFn, ProcessPool};
 use kairos::rt::ThreadPool;
 use kairos::web::http::StatusCode;
 use kairos::web::{HttpError, Json, Query, State, WorkerState};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{in_range, Settings};
+use super::{int, Settings};
 
 /// The largest `n`: a few seconds of work inline on a 2020s core (about half a nanosecond a
 /// term), so that `pool=inline` can hold the loop long enough for anyone to see it stall.
@@ -44,11 +45,26 @@ pub(crate) struct CpuPool(pub(crate) ThreadPool);
 #[derive(Default)]
 pub(crate) struct WorkerProcessPool(OnceCell<ProcessPool>);
 
-/// `/cpu` parameters: `n` 0..=5 000 000 000, `pool` one of `process`, `thread`, `inline`.
-#[derive(Deserialize)]
+/// Where `/cpu` runs its work — FastAPI's `Literal["process", "thread", "inline"]` (values on
+/// the field, hence `inline`: a bad one is a `literal_error`).
+#[derive(Deserialize, Serialize, JsonSchema, Clone, Copy, Default)]
+#[serde(rename_all = "lowercase")]
+#[schemars(inline)]
+pub(crate) enum Pool {
+    #[default]
+    Process,
+    Thread,
+    Inline,
+}
+
+/// `/cpu` parameters: `n` 0..=5 000 000 000 (10 000 000 by default), `pool`.
+#[derive(Deserialize, JsonSchema)]
 pub(crate) struct CpuQuery {
-    n: Option<u64>,
-    pool: Option<String>,
+    #[serde(default = "int::<10_000_000>")]
+    #[schemars(range(max = MAX_N))]
+    n: u64,
+    #[serde(default)]
+    pool: Pool,
 }
 
 fn internal(e: impl ToString) -> HttpError {
@@ -62,7 +78,7 @@ fn internal(e: impl ToString) -> HttpError {
 pub(crate) struct CpuAnswer {
     elapsed_s: f64,
     n: u64,
-    pool: String,
+    pool: Pool,
     result: u128,
 }
 
@@ -73,25 +89,17 @@ pub(crate) async fn cpu(
     State(cpu_pool): State<CpuPool>,
     WorkerState(process_pool): WorkerState<WorkerProcessPool>,
 ) -> Result<Json<CpuAnswer>, HttpError> {
-    let n = in_range("n", q.n.unwrap_or(10_000_000), 0, MAX_N)?;
-    let pool = q.pool.unwrap_or_else(|| "process".to_owned());
+    let CpuQuery { n, pool } = q;
     let started = Instant::now();
-    let result = match pool.as_str() {
-        "process" => {
+    let result = match pool {
+        Pool::Process => {
             let pool = process_pool.0.get_or_init(|| ProcessPool::new(settings.process_pool));
             pool.spawn(&CPU_TASK, n).await.map_err(internal)?
         }
-        "thread" => kairos::rt::run_in_executor(&cpu_pool.0, move || sum_of_squares(n))
+        Pool::Thread => kairos::rt::run_in_executor(&cpu_pool.0, move || sum_of_squares(n))
             .await
             .map_err(internal)?,
-        "inline" => sum_of_squares(n),
-        _ => {
-            return Err(HttpError::validation(
-                vec!["query".into(), "pool".into()],
-                "Input should be 'process', 'thread' or 'inline'",
-                "literal_error",
-            ))
-        }
+        Pool::Inline => sum_of_squares(n),
     };
     Ok(Json(CpuAnswer { elapsed_s: started.elapsed().as_secs_f64(), n, pool, result }))
 }

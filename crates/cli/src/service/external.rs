@@ -9,21 +9,37 @@ use kairos::http::Client;
 use kairos::sync::combinator::try_gather;
 use kairos::sync::Semaphore;
 use kairos::web::http::StatusCode;
-use kairos::web::{HttpError, Json, Query, State, WorkerState};
+use kairos::web::validation::{Errors, Validate};
+use kairos::web::{HttpError, Json, Query, State, Valid, WorkerState};
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{in_range, total_within, Settings, MAX_MS};
+use super::{int, total_within, Settings, MAX_MS};
 
 /// The most calls one request may make.
 const MAX_CALLS: u64 = 100;
 
-/// `/external` parameters: `n` 1..=100, `limit` 1..=100, `ms` 0..=10 000.
-#[derive(Deserialize)]
+/// `/external` parameters: `n` 1..=100 (20), `limit` 1..=100 (5), `ms` 0..=10 000 (200), and
+/// `⌈n / limit⌉ × ms` at most `MAX_TOTAL_MS`.
+#[derive(Deserialize, JsonSchema)]
 pub(crate) struct ExternalQuery {
-    n: Option<u64>,
-    limit: Option<u64>,
-    ms: Option<u64>,
+    #[serde(default = "int::<20>")]
+    #[schemars(range(min = 1, max = MAX_CALLS))]
+    n: u64,
+    #[serde(default = "int::<5>")]
+    #[schemars(range(min = 1, max = MAX_CALLS))]
+    limit: u64,
+    #[serde(default = "int::<200>")]
+    #[schemars(range(max = MAX_MS))]
+    ms: u64,
+}
+
+impl Validate for ExternalQuery {
+    fn validate(&self, errors: &mut Errors) {
+        // ⌈n / limit⌉ rounds of `ms` each.
+        total_within(errors, "ms", self.n.div_ceil(self.limit).saturating_mul(self.ms));
+    }
 }
 
 /// Counts calls in flight and remembers the most at once; decremented on drop so that a
@@ -49,14 +65,11 @@ impl Drop for InFlight {
 /// `{"n", "limit", "max_in_flight", "elapsed_s"}`. The target is the configured upstream,
 /// never a URL from the request, so the route cannot be used to reach anything else.
 pub(crate) async fn external(
-    Query(q): Query<ExternalQuery>,
+    Valid(Query(q)): Valid<Query<ExternalQuery>>,
     State(settings): State<Settings>,
     WorkerState(client): WorkerState<Client>,
 ) -> Result<Json<Value>, HttpError> {
-    let n = in_range("n", q.n.unwrap_or(20), 1, MAX_CALLS)?;
-    let limit = in_range("limit", q.limit.unwrap_or(5), 1, MAX_CALLS)?;
-    let ms = in_range("ms", q.ms.unwrap_or(200), 0, MAX_MS)?;
-    total_within("ms", n.div_ceil(limit).saturating_mul(ms))?;
+    let ExternalQuery { n, limit, ms } = q;
     let url = format!("{}/async?ms={ms}", settings.upstream.url()?.trim_end_matches('/'));
     let semaphore = Semaphore::new(limit as usize);
     let counts = Rc::new((Cell::new(0), Cell::new(0)));

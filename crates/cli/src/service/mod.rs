@@ -10,9 +10,13 @@
 //! | `stream.rs` | `/stream`: server-sent events from an async generator |
 //! | `index.rs` | `/` (the HTML index) and `/debug/loop` |
 //!
-//! Every numeric parameter has a range (the constants below): the server is meant to be poked
-//! at by anyone following the chapter, so no request may sleep for an hour or spawn a million
-//! tasks. A value outside its range gets FastAPI's 422, as one that is not a number does.
+//! Every numeric parameter has a range, declared on its route's query type with
+//! `#[schemars(range(...))]` beside its default (`#[serde(default = ...)]`): the server is meant
+//! to be poked at by anyone following the chapter, so no request may sleep for an hour or spawn
+//! a million tasks. kairos-web checks the query against the schema those declarations make, so
+//! a value outside its range gets FastAPI's 422, as one that is not a number does — every bad
+//! parameter of the request listed at once. A rule across parameters (a whole request's
+//! duration) is a [`Validate`](kairos::web::Validate) impl on the query type.
 
 mod basics;
 mod concurrency;
@@ -26,6 +30,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 
 use kairos::web::http::StatusCode;
+use kairos::web::validation::Errors;
 use kairos::web::{sync, App, HttpError};
 
 pub(crate) use cpu::{CPU_TASK, MAX_N};
@@ -38,19 +43,24 @@ pub(crate) const MAX_MS: u64 = 10_000;
 /// connection and a concurrency slot for hours.
 pub(crate) const MAX_TOTAL_MS: u64 = 60_000;
 
-/// FastAPI's 422 for a combination of parameters that asks for more than `MAX_TOTAL_MS`.
-pub(crate) fn total_within(name: &str, total_ms: u64) -> Result<(), HttpError> {
-    if total_ms <= MAX_TOTAL_MS {
-        return Ok(());
+/// Adds FastAPI's 422 item for a combination of parameters that asks for more than
+/// `MAX_TOTAL_MS`, at parameter `name`.
+pub(crate) fn total_within(errors: &mut Errors, name: &str, total_ms: u64) {
+    if total_ms > MAX_TOTAL_MS {
+        errors.add(
+            [name],
+            format!(
+                "the request would last {total_ms} ms; the parameters together may ask for at \
+                 most {MAX_TOTAL_MS} ms"
+            ),
+            total_ms,
+        );
     }
-    Err(HttpError::validation(
-        vec!["query".into(), name.into()],
-        format!(
-            "the request would last {total_ms} ms; the parameters together may ask for at most \
-             {MAX_TOTAL_MS} ms"
-        ),
-        "value_error",
-    ))
+}
+
+/// The default of an integer parameter, for `#[serde(default = "int::<N>")]`.
+pub(crate) const fn int<const N: u64>() -> u64 {
+    N
 }
 
 /// What the service needs from the command line.
@@ -149,32 +159,4 @@ pub(crate) fn app(settings: Settings) -> App {
         .get("/external", external::external)
         .get("/stream", stream::stream)
         .get("/debug/loop", index::debug_loop)
-}
-
-/// `value` if it lies in `lo..=hi`, else FastAPI's 422 for query parameter `name`, with
-/// pydantic's messages and types so clients written for FastAPI read it unchanged.
-pub(crate) fn in_range<T: PartialOrd + Display + Copy>(
-    name: &str,
-    value: T,
-    lo: T,
-    hi: T,
-) -> Result<T, HttpError> {
-    let loc = vec!["query".into(), name.into()];
-    use std::cmp::Ordering::{Equal, Greater, Less};
-    // Compared with `partial_cmp` so that a NaN, comparable to nothing, fails the first test.
-    if !matches!(value.partial_cmp(&lo), Some(Greater | Equal)) {
-        return Err(HttpError::validation(
-            loc,
-            format!("Input should be greater than or equal to {lo}"),
-            "greater_than_equal",
-        ));
-    }
-    if !matches!(value.partial_cmp(&hi), Some(Less | Equal)) {
-        return Err(HttpError::validation(
-            loc,
-            format!("Input should be less than or equal to {hi}"),
-            "less_than_equal",
-        ));
-    }
-    Ok(value)
 }

@@ -1,13 +1,17 @@
 //! Extractors: what a handler's arguments are made from.
 //!
-//! A handler's arguments are extractors, run in order before it is called; the first that does
-//! not fit answers for it (a 422 naming the field, a 413, ...) and the handler is not called.
+//! A handler's arguments are extractors, run in order before it is called. A request that does
+//! not fit is answered for the handler, which is not called: with a 422 that lists every bad
+//! value of every extractor (as FastAPI's), or the first other rejection (a 413, ...). `T` of
+//! `Path`, `Query`, `Headers` and `Json` derives `Deserialize` and `schemars::JsonSchema`: its
+//! schema, with the constraints declared on its fields, is what the request is validated
+//! against ([`validation`](crate::validation)).
 //!
 //! | argument | made from | when it does not fit |
 //! |---|---|---|
 //! | [`Path<T>`] | the route's `{name}` parameters (a struct by name, a tuple in order, or one value) | 422, `loc: ["path", name]` |
 //! | [`Query<T>`] | the query string | 422, `loc: ["query", name]` |
-//! | [`Headers<T>`] | the headers, `user_agent` ← `User-Agent` (FastAPI's `Header()`) | 422, `loc: ["header", name]` |
+//! | [`Headers<T>`] | the headers, `user_agent` ← `User-Agent` (FastAPI's `Header()`) | 422, `loc: ["header", name]` (`x-token` for `x_token`) |
 //! | [`State<T>`] | the value given to [`App::with_state`](crate::App::with_state) | 500 (a programming error, logged) |
 //! | [`WorkerState<T>`] | the value [`App::worker_state`](crate::App::worker_state)'s factory made on this worker (`async` handlers only) | 500 (a programming error, logged) |
 //! | `HeaderMap`, `Method`, `Uri` | the request head | — |
@@ -18,7 +22,6 @@
 //! Only the last argument may read the body ([`FromRequest`]); the others see the head
 //! ([`FromRequestParts`]). Implement either trait for your own extractors.
 
-mod de;
 mod header;
 mod path;
 mod query;
@@ -69,7 +72,8 @@ pub trait FromRequestParts: Sized {
     label = "not an extractor",
     note = "arguments are extractors: `Path<T>`, `Query<T>`, `Headers<T>`, `State<T>`, \
             `WorkerState<T>`, `HeaderMap`, `Method`, `Uri`, and last `Json<T>`, `Bytes`, \
-            `String` or `Request`; `T` of `Path`/`Query`/`Headers`/`Json` is `Deserialize`",
+            `String` or `Request`; `T` of `Path`/`Query`/`Headers`/`Json` derives `Deserialize` \
+            and `schemars::JsonSchema` (its schema is what the request is validated against)",
     note = "for a type of your own, implement `FromRequestParts` (or `FromRequest`)"
 )]
 pub trait FromRequest<M = ViaRequest>: Sized {
@@ -178,11 +182,4 @@ impl FromRequest for String {
             )
         })
     }
-}
-
-/// A 422 for `location` (`"path"`, `"query"`, `"header"`) from a deserializer error.
-fn field_error(location: &str, error: de::FieldError) -> HttpError {
-    let mut loc = vec![serde_json::Value::from(location)];
-    loc.extend(error.field.map(serde_json::Value::from));
-    HttpError::validation(loc, error.msg, error.kind)
 }

@@ -3,13 +3,15 @@
 use std::ops::Deref;
 
 use http::request::Parts;
+use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 
-use super::{de, field_error, FromRequestParts, RouteContext};
-use crate::HttpError;
+use super::{FromRequestParts, RouteContext};
+use crate::{validation, HttpError};
 
-/// The route's path parameters, deserialized: a struct (by name), a tuple (in order), or a
-/// single value when the route has one parameter.
+/// The route's path parameters (percent-decoded), validated against `T`'s JSON Schema and
+/// deserialized: a struct (by name), a tuple (in order), or a single value when the route
+/// has one parameter. Each is read as its type in pydantic's lax mode.
 ///
 /// ```
 /// use kairos_web::{App, Path};
@@ -22,8 +24,11 @@ use crate::HttpError;
 /// # drop(app);
 /// ```
 ///
-/// A value that does not parse (`/items/abc`) is answered with 422,
-/// `{"detail": [{"loc": ["path", "item_id"], "msg": "...", "type": "int_parsing"}]}`.
+/// A value that does not fit (`/items/abc`, `/items/-1`) is answered with 422:
+/// `{"detail": [{"type": "int_parsing", "loc": ["path", "item_id"], "msg": "Input should be
+/// a valid integer, unable to parse string as an integer", "input": "abc"}]}`. For
+/// constraints, extract a struct whose fields carry `#[schemars(...)]` attributes (see
+/// [`validation`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Path<T>(pub T);
 
@@ -34,9 +39,9 @@ impl<T> Deref for Path<T> {
     }
 }
 
-impl<T: DeserializeOwned> FromRequestParts for Path<T> {
+impl<T: DeserializeOwned + JsonSchema + 'static> FromRequestParts for Path<T> {
     fn from_request_parts(parts: &mut Parts) -> Result<Self, HttpError> {
         let context = RouteContext::of(parts, "Path<_>")?;
-        de::from_pairs(context.params.iter().cloned()).map(Path).map_err(|e| field_error("path", e))
+        validation::from_pairs("path", context.params.iter().cloned()).map(Path)
     }
 }
