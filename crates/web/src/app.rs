@@ -315,7 +315,14 @@ impl App {
     }
 
     /// Serves the App with `config` (workers, limits, address), the server's own answers
-    /// (503, 413, 500) rendered as [`HttpError`]s. Runs the App's lifespan startups, then
+    /// (503, 413, 500) rendered as [`HttpError`]s.
+    ///
+    /// As uvicorn does, it logs its startup, a line per request (`ServerConfig::access_log`)
+    /// and errors to stderr — at INFO, or as `RUST_LOG` says — unless the program has
+    /// installed a `tracing` subscriber of its own (install
+    /// `tracing::subscriber::NoSubscriber` for no log at all).
+    ///
+    /// It runs the App's lifespan startups, then
     /// starts the workers, each running its worker lifespans' startups on its loop; returns
     /// once every worker accepts connections. Stop the server with
     /// [`RunningServer::shutdown`] (or SIGINT/SIGTERM, after
@@ -335,11 +342,12 @@ impl App {
     /// If the App has [`lifespan`](App::lifespan)s and this thread already runs a kairos
     /// loop: their startups run on a loop of their own, here.
     pub fn serve(self, config: ServerConfig) -> Result<RunningServer, ServeError> {
+        crate::logging::install_default();
         self.start(config)
     }
 
-    /// Runs the App's startups and starts the server: [`serve`](App::serve), which the
-    /// [`TestClient`](crate::TestClient) uses too.
+    /// Runs the App's startups and starts the server: [`serve`](App::serve) without the
+    /// default log, for the [`TestClient`](crate::TestClient).
     pub(crate) fn start(self, config: ServerConfig) -> Result<RunningServer, ServeError> {
         let App { router, mut states, lifespans, worker_lifespans, sync_tokens, request_timeout } =
             self;

@@ -127,6 +127,7 @@
 //! | module | what it holds |
 //! |---|---|
 //! | `app.rs` | [`App`]: registration, state, lifespans, settings, serving, each worker's start, dispatch |
+//! | `logging.rs` | the stderr log of a served App whose program installed no `tracing` subscriber |
 //! | `lifespan.rs` | lifespans of the App and of each worker, run in order; [`ServeError`], [`StartupError`] |
 //! | `router.rs` | the route table (`matchit`), 404/405, [`RouteInfo`], each route's stall-report label |
 //! | [`handler`] | [`Handler`], [`HandlerKind`], [`sync`], [`on_pool`], [`BlockingHandler`] |
@@ -146,6 +147,7 @@ pub mod extract;
 pub mod handler;
 mod json;
 mod lifespan;
+mod logging;
 pub mod response;
 mod router;
 pub mod sse;
