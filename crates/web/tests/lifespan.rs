@@ -18,6 +18,8 @@ fn record(log: &Log, event: impl Into<String>) {
 }
 
 fn config(workers: usize) -> ServerConfig {
+    // No stderr log from `serve` in the test's output.
+    let _ = tracing::subscriber::set_global_default(tracing::subscriber::NoSubscriber::default());
     ServerConfig {
         bind: "127.0.0.1:0".parse().unwrap(),
         workers,
