@@ -182,9 +182,17 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         slow_callback_duration: Some(Duration::from_millis(args.slow_callback_ms)),
         ..ServerConfig::default()
     };
-    let running = service::app(settings.clone())
-        .serve(config)
-        .with_context(|| format!("cannot listen on {}", args.bind))?;
+    let running = match service::app(settings.clone()).serve(config) {
+        Ok(running) => running,
+        // uvicorn's "Application startup failed. Exiting." and its status, 3: a lifespan's
+        // startup is not an error of the command line, and scripts can tell them apart.
+        Err(error @ kairos::web::ServeError::Startup(_)) => {
+            eprintln!("error: {error}. Exiting.");
+            std::process::exit(3);
+        }
+        // The message names the address and what to check.
+        Err(error) => return Err(error.into()),
+    };
     running.shutdown_handle().on_signals().context("cannot install the signal handlers")?;
     let addr = running.local_addr();
     settings.upstream.listening_on(addr);

@@ -22,7 +22,9 @@
 //! header-read timeout (slowloris) and closing idle keep-alive connections, a handler panic
 //! answered with 500, the `Host` rules of RFC 9112 §3.2 (an HTTP/1.1 request without `Host`, or any
 //! with two or an invalid one, gets 400 and the connection is closed), graceful shutdown on
-//! SIGINT/SIGTERM that ends streams and drains connections, supervised workers, an access log
+//! SIGINT/SIGTERM that ends streams and drains connections, supervised workers with a lifespan each
+//! (an async, fallible startup on the worker's loop before it accepts, a shutdown after it drains:
+//! [`Server::start_with`]), an access log
 //! through `tracing`, and one write for the answers to a pipelined batch (hyper writes each on its
 //! own). The 400, 503, 413 and 500 the server writes itself go through one [`ErrorRenderer`]: plain
 //! text by default, the framework's shape when it installs its own. And a client: [`Client`],
@@ -32,7 +34,7 @@
 //!
 //! | module | what it holds |
 //! |---|---|
-//! | `server/` | [`Server`], [`ServerConfig`], [`ServerError`] and its [`ErrorRenderer`], [`Shutdown`], [`RunningServer`] |
+//! | `server/` | [`Server`], [`ServerConfig`], [`ServerError`] and its [`ErrorRenderer`], [`Shutdown`], [`RunningServer`], [`WorkerService`] and [`StartError`] |
 //! | `client/` | [`Client`]: HTTP/1.1 with a keep-alive pool (the chapter's `httpx.AsyncClient`) |
 //! | `body.rs` | [`Body`] (responses), [`RequestBody`] (requests, size-limited) |
 //! | `io.rs` | [`HyperIo`]: the socket as hyper's `Read`/`Write` |
@@ -63,7 +65,10 @@ pub mod server;
 pub use body::{Body, BodyError, BoxError, RequestBody};
 pub use client::{Client, ClientConfig, ClientError, ClientResponse};
 pub use io::HyperIo;
-pub use server::{ErrorRenderer, RunningServer, Server, ServerConfig, ServerError, Shutdown};
+pub use server::{
+    ErrorRenderer, RunningServer, Server, ServerConfig, ServerError, Shutdown, StartError,
+    WorkerService,
+};
 
 /// A request as a service receives it.
 pub type Request = http::Request<RequestBody>;

@@ -3,20 +3,24 @@
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::fmt;
-use std::io;
+use std::future::Future;
 use std::rc::Rc;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use http::header::{HeaderValue, ALLOW};
 use http::{Method, StatusCode};
-use kairos_http::{RunningServer, Server, ServerConfig, ServerError};
+use kairos_http::server::WorkerService;
+use kairos_http::{BoxError, RunningServer, Server, ServerConfig, ServerError};
 
 use crate::extract::{RouteContext, StateMap};
 use crate::handler::{erase, Handler, ResponseFuture};
+use crate::lifespan::{
+    self, Lifespan, LifespanScope, ServeError, SharedValue, StartupError, WorkerValue,
+};
 use crate::response::IntoResponse;
 use crate::router::{Lookup, RouteInfo, Router};
-use crate::worker::{StateFactory, WorkerContext};
+use crate::worker::WorkerContext;
 use crate::{HttpError, Request, Response};
 
 /// anyio's default thread limiter: 40 tokens.
@@ -24,10 +28,9 @@ pub const DEFAULT_SYNC_TOKENS: usize = 40;
 /// How long a request may wait for a sync token before it gets `503`.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// A web application: routes by method and path, shared state, and the settings of its sync
-/// pool. Build it with the chained methods, then run it with [`serve`](App::serve), hand
-/// [`into_make_service`](App::into_make_service) to a [`Server`], or test it with a
-/// [`TestClient`](crate::TestClient).
+/// A web application: routes by method and path, shared state, lifespans, and the settings of
+/// its sync pool. Build it with the chained methods, then run it with [`serve`](App::serve),
+/// or test it with a [`TestClient`](crate::TestClient).
 ///
 /// Registering is cheap and happens once; a bad route (a conflicting pattern, the same method
 /// twice) panics at once with what to change.
@@ -35,13 +38,14 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct App {
     router: Router,
     states: HashMap<TypeId, Arc<dyn Any + Send + Sync>>,
-    worker_states: Vec<(TypeId, StateFactory)>,
+    lifespans: Vec<Lifespan<SharedValue>>,
+    worker_lifespans: Vec<Lifespan<WorkerValue>>,
     sync_tokens: usize,
     request_timeout: Duration,
 }
 
-/// The per-worker service an [`App`] becomes: what `make_service` returns for each worker.
-pub type AppService = Box<dyn Fn(Request) -> ResponseFuture>;
+/// The service an [`App`] becomes on each worker.
+type AppService = Box<dyn Fn(Request) -> ResponseFuture>;
 
 impl Default for App {
     fn default() -> Self {
@@ -55,7 +59,8 @@ impl App {
         App {
             router: Router::default(),
             states: HashMap::new(),
-            worker_states: Vec::new(),
+            lifespans: Vec::new(),
+            worker_lifespans: Vec::new(),
             sync_tokens: DEFAULT_SYNC_TOKENS,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
         }
@@ -69,11 +74,125 @@ impl App {
         self
     }
 
-    /// Adds per-worker state, read by `async` handlers with
-    /// [`WorkerState<T>`](crate::WorkerState): `make` runs once on each worker, on its own
-    /// thread and loop, when the worker starts (and again for a worker that replaces a dead
-    /// one), and its value lives as long as the worker. One factory per type (a second of the
-    /// same type replaces the first); factories run in the order they were first added.
+    /// Adds a lifespan to the App (FastAPI's `lifespan`, once per app): `startup` runs once,
+    /// on a short-lived loop on the thread that calls [`serve`](App::serve), before any
+    /// worker starts; its value is shared state, read by handlers with
+    /// [`State<T>`](crate::State). `shutdown` gets that value back once every worker has
+    /// stopped (after the graceful drain and the workers' own shutdowns). One lifespan per
+    /// type (a second of the same type replaces the first); startups run in the order they
+    /// were first added, shutdowns in the reverse order.
+    ///
+    /// A `startup` that returns an error or panics stops [`serve`](App::serve) before anything
+    /// is served, with a [`ServeError::Startup`] that names it and says why; the lifespans
+    /// that had started are shut down. `E` is any error (`io::Error`, `String`, a `Box<dyn
+    /// Error>`...); with `?` in a closure, say which: `Ok::<_, io::Error>(value)`.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use std::sync::Arc;
+    /// use kairos_web::{App, State, TestClient};
+    ///
+    /// struct Settings { greeting: String, served: AtomicU64 }
+    ///
+    /// async fn load_settings() -> std::io::Result<Settings> {
+    ///     // Read a file, ask a configuration service...: async, and it may fail.
+    ///     Ok(Settings { greeting: "hello".into(), served: AtomicU64::new(0) })
+    /// }
+    /// async fn report(settings: Arc<Settings>) {
+    ///     eprintln!("served {} greetings", settings.served.load(Ordering::Relaxed));
+    /// }
+    /// async fn greet(State(settings): State<Settings>) -> String {
+    ///     settings.served.fetch_add(1, Ordering::Relaxed);
+    ///     settings.greeting.clone()
+    /// }
+    ///
+    /// let app = App::new().lifespan(load_settings, report).get("/", greet);
+    /// let client = TestClient::new(app);
+    /// assert_eq!(client.get("/").send().text(), "hello");
+    /// ```
+    pub fn lifespan<T, Start, StartFut, E, Stop, StopFut>(
+        mut self,
+        startup: Start,
+        shutdown: Stop,
+    ) -> App
+    where
+        T: Send + Sync + 'static,
+        Start: Fn() -> StartFut + Send + Sync + 'static,
+        StartFut: Future<Output = Result<T, E>> + 'static,
+        E: Into<BoxError>,
+        Stop: Fn(Arc<T>) -> StopFut + Send + Sync + 'static,
+        StopFut: Future<Output = ()> + 'static,
+    {
+        lifespan::add(&mut self.lifespans, Lifespan::shared(startup, shutdown));
+        self
+    }
+
+    /// Adds a lifespan to each worker (uvicorn runs FastAPI's `lifespan` in each worker
+    /// process; a kairos worker is a thread with its loop): `startup` runs on each worker's
+    /// own loop before it accepts a connection — after the App's startups — and its value is
+    /// that worker's, read by `async` handlers with [`WorkerState<T>`](crate::WorkerState).
+    /// `shutdown` gets the value back on the same loop once the worker has drained, before
+    /// the App's shutdowns. One lifespan per type, as [`worker_state`](App::worker_state)
+    /// shares (a second of the same type replaces the first); startups run in the order they
+    /// were first added, shutdowns in the reverse order.
+    ///
+    /// This is the place for what belongs to one loop and must be opened or closed with
+    /// `await`s: a `kairos_process::ProcessPool`, a [`kairos_http::Client`], a connection
+    /// pool. `T` need not be `Send` (every worker makes its own), only the functions must be.
+    ///
+    /// [`serve`](App::serve) returns only once every worker's startups have succeeded. One
+    /// that fails (an error or a panic) stops the server before anything is served: the
+    /// lifespans that had started, on every worker and the App's, are shut down, and `serve`
+    /// returns a [`ServeError::Startup`] naming the worker and the lifespan. A worker that
+    /// replaces one whose loop died runs the startups again; if they fail then, the server
+    /// logs why and tries again after 100 ms, doubling the wait up to 10 s, while the other
+    /// workers serve.
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use std::rc::Rc;
+    /// use kairos_web::{App, TestClient, WorkerState};
+    ///
+    /// // Not Send: one per worker loop, as a connection pool would be.
+    /// struct Pool { open: RefCell<Vec<u32>> }
+    ///
+    /// async fn open_pool() -> Result<Pool, String> {
+    ///     Ok(Pool { open: RefCell::new(vec![1, 2, 3]) }) // connect, await the handshakes...
+    /// }
+    /// async fn close_pool(pool: Rc<Pool>) {
+    ///     pool.open.borrow_mut().clear(); // close each connection, with awaits if need be
+    /// }
+    /// async fn connections(WorkerState(pool): WorkerState<Pool>) -> String {
+    ///     format!("{} open", pool.open.borrow().len())
+    /// }
+    ///
+    /// let app = App::new().worker_lifespan(open_pool, close_pool).get("/pool", connections);
+    /// let client = TestClient::new(app);
+    /// assert_eq!(client.get("/pool").send().text(), "3 open");
+    /// ```
+    pub fn worker_lifespan<T, Start, StartFut, E, Stop, StopFut>(
+        mut self,
+        startup: Start,
+        shutdown: Stop,
+    ) -> App
+    where
+        T: 'static,
+        Start: Fn() -> StartFut + Send + Sync + 'static,
+        StartFut: Future<Output = Result<T, E>> + 'static,
+        E: Into<BoxError>,
+        Stop: Fn(Rc<T>) -> StopFut + Send + Sync + 'static,
+        StopFut: Future<Output = ()> + 'static,
+    {
+        lifespan::add(&mut self.worker_lifespans, Lifespan::worker(startup, Some(shutdown)));
+        self
+    }
+
+    /// Adds per-worker state made by a plain function: a
+    /// [`worker_lifespan`](App::worker_lifespan) whose startup cannot fail nor await, with no
+    /// shutdown (the value is dropped on its worker's thread when the worker stops). `make`
+    /// runs once on each worker, on its own thread and loop, when the worker starts (and again
+    /// for a worker that replaces a dead one); its value is read by `async` handlers with
+    /// [`WorkerState<T>`](crate::WorkerState).
     ///
     /// This is the place for what belongs to one loop and cannot be sent to another thread —
     /// a `kairos_process::ProcessPool`, a [`kairos_http::Client`], an
@@ -94,19 +213,16 @@ impl App {
     /// # assert_eq!(client.get("/proxy").send().text(), "0 idle connections on this worker");
     /// ```
     ///
-    /// A factory that panics takes its worker down as it starts; the server logs it and
-    /// starts a replacement, which calls the factory again.
+    /// A factory that panics is a failed startup, as in
+    /// [`worker_lifespan`](App::worker_lifespan).
     pub fn worker_state<T, F>(mut self, make: F) -> App
     where
         T: 'static,
         F: Fn() -> T + Send + Sync + 'static,
     {
-        let factory: StateFactory = Arc::new(move || Rc::new(make()) as Rc<dyn Any>);
-        let type_id = TypeId::of::<T>();
-        match self.worker_states.iter_mut().find(|(id, _)| *id == type_id) {
-            Some((_, existing)) => *existing = factory,
-            None => self.worker_states.push((type_id, factory)),
-        }
+        type NoShutdown<T> = fn(Rc<T>) -> std::future::Ready<()>;
+        let startup = move || std::future::ready(Ok::<T, std::convert::Infallible>(make()));
+        lifespan::add(&mut self.worker_lifespans, Lifespan::worker(startup, None::<NoShutdown<T>>));
         self
     }
 
@@ -169,8 +285,8 @@ impl App {
 
     /// Mounts every route of `other` under `prefix` (FastAPI's `include_router(prefix=...)`):
     /// `other`'s `/users/{id}` becomes `/api/users/{id}`, its `/` becomes `/api`. `other`'s
-    /// states and worker states are added (this App's win on a clash); its sync settings are
-    /// not used — this App's apply.
+    /// states, lifespans and worker lifespans are added after this App's (this App's win on a
+    /// clash of types); its sync settings are not used — this App's apply.
     ///
     /// # Panics
     ///
@@ -180,9 +296,14 @@ impl App {
         for (type_id, state) in other.states {
             self.states.entry(type_id).or_insert(state);
         }
-        for (type_id, factory) in other.worker_states {
-            if !self.worker_states.iter().any(|(id, _)| *id == type_id) {
-                self.worker_states.push((type_id, factory));
+        for added in other.lifespans {
+            if !self.lifespans.iter().any(|l| l.type_id == added.type_id) {
+                self.lifespans.push(added);
+            }
+        }
+        for added in other.worker_lifespans {
+            if !self.worker_lifespans.iter().any(|l| l.type_id == added.type_id) {
+                self.worker_lifespans.push(added);
             }
         }
         self
@@ -193,35 +314,112 @@ impl App {
         self.router.routes()
     }
 
-    /// What [`Server::start`] takes: builds the App's service once per worker, on that
-    /// worker's loop, each with its own sync limiter and pool and its own worker states. For
-    /// the server's own answers (503, 413, 500) to have the App's shape, as with
-    /// [`serve`](App::serve), give the server
-    /// `.error_renderer(|error| HttpError::from(error).into_response())`.
-    pub fn into_make_service(self) -> impl Fn() -> AppService + Send + Sync + Clone + 'static {
-        let shared = Arc::new(Shared {
-            router: self.router,
-            states: StateMap(Arc::new(self.states)),
-            worker_states: self.worker_states,
-            sync_tokens: self.sync_tokens,
-            request_timeout: self.request_timeout,
-        });
-        move || {
-            let shared = Arc::clone(&shared);
-            let worker = Rc::new(WorkerContext::new(
-                shared.sync_tokens,
-                shared.request_timeout,
-                &shared.worker_states,
-            ));
-            Box::new(move |request| dispatch(&shared, &worker, request))
-        }
+    /// Serves the App with `config` (workers, limits, address), the server's own answers
+    /// (503, 413, 500) rendered as [`HttpError`]s.
+    ///
+    /// As uvicorn does, it logs its startup, a line per request (`ServerConfig::access_log`)
+    /// and errors to stderr — at INFO, or as `RUST_LOG` says — unless the program has
+    /// installed a `tracing` subscriber of its own (install
+    /// `tracing::subscriber::NoSubscriber` for no log at all).
+    ///
+    /// It runs the App's lifespan startups, then
+    /// starts the workers, each running its worker lifespans' startups on its loop; returns
+    /// once every worker accepts connections. Stop the server with
+    /// [`RunningServer::shutdown`] (or SIGINT/SIGTERM, after
+    /// `running.shutdown_handle().on_signals()`); [`RunningServer::wait`] returns once the
+    /// workers have drained and every lifespan has shut down.
+    ///
+    /// # Errors
+    ///
+    /// [`ServeError::Io`] if the address cannot be bound; [`ServeError::Startup`] if a
+    /// lifespan's startup failed, naming it and its error — nothing was served then, and the
+    /// lifespans that had started were shut down. A program that cannot serve should exit
+    /// with the message and a non-zero status (uvicorn: "Application startup failed.
+    /// Exiting.", status 3).
+    ///
+    /// # Panics
+    ///
+    /// If the App has [`lifespan`](App::lifespan)s and this thread already runs a kairos
+    /// loop: their startups run on a loop of their own, here.
+    pub fn serve(self, config: ServerConfig) -> Result<RunningServer, ServeError> {
+        crate::logging::install_default();
+        self.start(config)
     }
 
-    /// Serves the App with `config` (workers, limits, address) until the server shuts down,
-    /// the server's own answers (503, 413, 500) rendered as [`HttpError`]s.
-    pub fn serve(self, config: ServerConfig) -> io::Result<RunningServer> {
-        Server::new(config).error_renderer(render_server_error).start(self.into_make_service())
+    /// Runs the App's startups and starts the server: [`serve`](App::serve) without the
+    /// default log, for the [`TestClient`](crate::TestClient).
+    pub(crate) fn start(self, config: ServerConfig) -> Result<RunningServer, ServeError> {
+        let App { router, mut states, lifespans, worker_lifespans, sync_tokens, request_timeout } =
+            self;
+        tracing::info!(target: "kairos::web", "waiting for application startup");
+        // No loop is made for an App without lifespans: serving it from a thread that runs
+        // a loop of its own stays possible.
+        let started = if lifespans.is_empty() {
+            Vec::new()
+        } else {
+            config.loop_builder().run(lifespan::start_all(&lifespans, LifespanScope::App))?
+        };
+        for (lifespan, value) in &started {
+            states.insert(lifespan.type_id, Arc::clone(value));
+        }
+        let shared = Arc::new(Shared {
+            router,
+            states: StateMap(Arc::new(states)),
+            worker_lifespans,
+            sync_tokens,
+            request_timeout,
+        });
+        // The App's shutdowns: after the workers, on the supervisor's thread; or here if the
+        // server did not start.
+        let app_started = Arc::new(Mutex::new(Some(started)));
+        let shut_down = {
+            let app_started = Arc::clone(&app_started);
+            let config = config.clone();
+            move || {
+                let started = app_started.lock().unwrap_or_else(|e| e.into_inner()).take();
+                tracing::info!(target: "kairos::web", "waiting for application shutdown");
+                if let Some(started) = started.filter(|started| !started.is_empty()) {
+                    config.loop_builder().run(lifespan::shut_down_all(started, LifespanScope::App));
+                }
+                tracing::info!(target: "kairos::web", "application shutdown complete");
+            }
+        };
+        let workers = config.workers.max(1);
+        let server = Server::new(config)
+            .error_renderer(render_server_error)
+            .on_stop(shut_down.clone())
+            .start_with(move |index| start_worker(Arc::clone(&shared), index));
+        match server {
+            Ok(running) => {
+                tracing::info!(target: "kairos::web", "application startup complete");
+                tracing::info!(
+                    target: "kairos::web",
+                    "listening on http://{} with {workers} worker(s)",
+                    running.local_addr()
+                );
+                Ok(running)
+            }
+            Err(error) => {
+                shut_down();
+                Err(error.into())
+            }
+        }
     }
+}
+
+/// A worker's start, on its loop: its lifespans' startups, then its service, whose shutdown
+/// runs the lifespans' shutdowns.
+async fn start_worker(
+    shared: Arc<Shared>,
+    index: usize,
+) -> Result<WorkerService<AppService>, StartupError> {
+    let scope = LifespanScope::Worker(index);
+    let started = lifespan::start_all(&shared.worker_lifespans, scope).await?;
+    let states = started.iter().map(|(lifespan, value)| (lifespan.type_id, Rc::clone(value)));
+    let worker =
+        Rc::new(WorkerContext::new(shared.sync_tokens, shared.request_timeout, states.collect()));
+    let service: AppService = Box::new(move |request| dispatch(&shared, &worker, request));
+    Ok(WorkerService::new(service).on_shutdown(move || lifespan::shut_down_all(started, scope)))
 }
 
 impl fmt::Debug for App {
@@ -229,7 +427,8 @@ impl fmt::Debug for App {
         f.debug_struct("App")
             .field("routes", &self.routes())
             .field("states", &self.states.len())
-            .field("worker_states", &self.worker_states.len())
+            .field("lifespans", &self.lifespans.len())
+            .field("worker_lifespans", &self.worker_lifespans.len())
             .field("sync_tokens", &self.sync_tokens)
             .field("request_timeout", &self.request_timeout)
             .finish()
@@ -245,7 +444,7 @@ fn render_server_error(error: &ServerError) -> Response {
 struct Shared {
     router: Router,
     states: StateMap,
-    worker_states: Vec<(TypeId, StateFactory)>,
+    worker_lifespans: Vec<Lifespan<WorkerValue>>,
     sync_tokens: usize,
     request_timeout: Duration,
 }

@@ -23,7 +23,7 @@ use kairos_rt::executor::JobError;
 use kairos_rt::task::Label;
 use kairos_rt::ThreadPool;
 
-use crate::extract::{FromRequest, FromRequestParts};
+use crate::extract::{FromRequest, FromRequestParts, ViaParts};
 use crate::response::IntoResponse;
 use crate::worker::WorkerContext;
 use crate::{HttpError, Request, Response};
@@ -59,8 +59,17 @@ impl fmt::Display for HandlerKind {
 /// The function itself must be `Send + Sync + 'static`, because every worker calls it; the
 /// future of an async handler need not be `Send`, because it stays on one loop.
 ///
-/// What is not a handler is refused at compile time with what to do, a plain `fn` given
-/// without [`sync`] for one ("... is not a handler kairos-web can route to", with notes):
+/// What is not a handler is refused at compile time, and the first error says what is wrong
+/// and what to do (each kind of handler has one implementation, so the compiler reports the
+/// requirement that failed rather than "not a `Handler`"; `tests/ui/` pins the messages):
+///
+/// | mistake | the error says |
+/// |---|---|
+/// | a plain `fn` without [`sync`] | this handler is a plain `fn` (it returns `String`, not a future): wrap it in `sync(...)` ... |
+/// | an `async fn` inside [`sync`] | `sync()` and `on_pool()` run a plain `fn` ..., but this one returns `impl Future<Output = String>` ... |
+/// | a struct returned as it is | `Item` cannot be a response, so a handler cannot return it (notes: `Json(value)` ...) |
+/// | `Json` before another argument | `Json<Item>` cannot be made from a request's head, so it cannot be this argument (note: move it last) |
+///
 ///
 /// ```compile_fail
 /// fn plain() -> &'static str { "def, not async def" }
@@ -142,80 +151,6 @@ pub(crate) fn erase<H: Handler<T>, T: 'static>(handler: H) -> Arc<dyn ErasedHand
     Arc::new(Erased { handler: Arc::new(handler), _args: PhantomData })
 }
 
-/// Runs the extractors of a handler. As FastAPI, a request is answered with every bad value at
-/// once: a 422 from one extractor does not stop the others, and their 422 items join it in
-/// argument order; any other rejection (a 413, a 500) answers at once.
-macro_rules! extract {
-    ($request:ident; $($T:ident),*; $Last:ident) => {
-        #[allow(unused_mut)] // no FromRequestParts arguments
-        let (mut parts, body) = $request.into_parts();
-        let mut rejected: Option<HttpError> = None;
-        $(
-            let $T = match $T::from_request_parts(&mut parts) {
-                Ok(value) => Some(value),
-                Err(rejection) => match reject(rejected.take(), rejection) {
-                    Ok(all) => {
-                        rejected = Some(all);
-                        None
-                    }
-                    Err(now) => return now.into_response(),
-                },
-            };
-        )*
-        let $Last = match $Last::from_request(Request::from_parts(parts, body)).await {
-            Ok(value) => Some(value),
-            Err(rejection) => match reject(rejected.take(), rejection) {
-                Ok(all) => {
-                    rejected = Some(all);
-                    None
-                }
-                Err(now) => return now.into_response(),
-            },
-        };
-        let ($($T,)* $Last,) = match ($($T,)* $Last,) {
-            ($(Some($T),)* Some($Last),) => ($($T,)* $Last,),
-            _ => return rejected.unwrap_or_else(HttpError::internal).into_response(),
-        };
-    };
-}
-
-/// Adds an extractor's rejection to those before it: `Ok` with all the 422 items so far, or
-/// `Err` with a rejection that is not a 422, to answer at once.
-fn reject(before: Option<HttpError>, rejection: HttpError) -> Result<HttpError, HttpError> {
-    if rejection.validation_items().is_none() {
-        return Err(rejection);
-    }
-    Ok(match before {
-        Some(before) => before.merge(rejection),
-        None => rejection,
-    })
-}
-
-// Zero arguments.
-impl<F, Fut, R> Handler<()> for F
-where
-    F: Fn() -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = R> + 'static,
-    R: IntoResponse,
-{
-    fn kind(&self) -> HandlerKind {
-        HandlerKind::Async
-    }
-
-    fn needs_route_context(&self) -> bool {
-        false
-    }
-
-    fn call(
-        self: Arc<Self>,
-        _request: Request,
-        _worker: Rc<WorkerContext>,
-        label: Label,
-    ) -> ResponseFuture {
-        Box::pin(label.scope(async move { (self)().await.into_response() }))
-    }
-}
-
 /// A plain function and where it runs, off the loop: the worker's sync pool
 /// ([`SyncHandler`], made by [`sync`]) or a pool of yours ([`PoolHandler`], made by
 /// [`on_pool`]). The two kinds share every line but the one that hands the call to its
@@ -242,7 +177,20 @@ pub type SyncHandler<F> = BlockingHandler<SyncPool, F>;
 
 /// Wraps a plain function to run on the worker's bounded sync pool (kind
 /// [`Sync`](HandlerKind::Sync)).
-pub fn sync<F>(f: F) -> SyncHandler<F> {
+///
+/// `f` is checked here, so that an `async fn` given to `sync` is refused with what to do:
+///
+/// ```compile_fail
+/// use kairos_web::{sync, App};
+///
+/// async fn on_the_loop() -> String { "an async fn runs on the loop".into() }
+/// let app = App::new().get("/", sync(on_the_loop)); // `.get("/", on_the_loop)` compiles
+/// ```
+pub fn sync<F, Args>(f: F) -> SyncHandler<F>
+where
+    F: HandlerFn<Args>,
+    F::Output: SyncResult,
+{
     BlockingHandler { place: SyncPool, f }
 }
 
@@ -265,7 +213,11 @@ pub type PoolHandler<F> = BlockingHandler<ThreadPool, F>;
 /// let app = App::new().get("/fib/{n}", on_pool(&cpu, fib));
 /// # drop(app);
 /// ```
-pub fn on_pool<F>(pool: &ThreadPool, f: F) -> PoolHandler<F> {
+pub fn on_pool<F, Args>(pool: &ThreadPool, f: F) -> PoolHandler<F>
+where
+    F: HandlerFn<Args>,
+    F::Output: SyncResult,
+{
     BlockingHandler { place: pool.clone(), f }
 }
 
@@ -331,11 +283,6 @@ impl RunsBlocking for ThreadPool {
     }
 }
 
-/// Marks the [`Handler`] implementations of [`BlockingHandler`].
-#[doc(hidden)]
-#[derive(Debug)]
-pub struct OffLoop<T>(PhantomData<T>);
-
 /// The response for a pool job's outcome.
 pub(crate) fn job_response<R: IntoResponse>(result: Result<R, JobError>) -> Response {
     match result {
@@ -352,99 +299,150 @@ pub(crate) fn job_response<R: IntoResponse>(result: Result<R, JobError>) -> Resp
     }
 }
 
-macro_rules! impl_handlers {
-    ($($T:ident),*; $Last:ident) => {
-        impl<F, Fut, R, M, $($T,)* $Last> Handler<(M, $($T,)* $Last,)> for F
-        where
-            F: Fn($($T,)* $Last) -> Fut + Send + Sync + 'static,
-            Fut: Future<Output = R> + 'static,
-            R: IntoResponse,
-            $($T: FromRequestParts + 'static,)*
-            $Last: FromRequest<M> + 'static,
-            M: 'static,
-        {
-            fn kind(&self) -> HandlerKind {
-                HandlerKind::Async
-            }
+/// Marks the [`Handler`] implementation for `async` functions: `M` tells the extractors'
+/// implementations apart, `Args` is the tuple of the arguments.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct OnLoop<M, Args>(PhantomData<(M, Args)>);
 
-            fn needs_route_context(&self) -> bool {
-                false $(|| $T::NEEDS_ROUTE_CONTEXT)* || $Last::NEEDS_ROUTE_CONTEXT
-            }
+/// Marks the [`Handler`] implementation of [`BlockingHandler`].
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct OffLoop<M, Args>(PhantomData<(M, Args)>);
 
-            #[allow(non_snake_case)]
-            fn call(
-                self: Arc<Self>,
-                request: Request,
-                _worker: Rc<WorkerContext>,
-                label: Label,
-            ) -> ResponseFuture {
-                Box::pin(label.scope(async move {
-                    extract!(request; $($T),*; $Last);
-                    (self)($($T,)* $Last).await.into_response()
-                }))
-            }
-        }
+// How the compiler is led to the mistake. Each kind of handler has exactly one `Handler`
+// implementation, so the compiler commits to it and then reports the first of its
+// requirements that fails, each with its own message: the arguments, one by one
+// (`FromRequestParts`, `FromRequest`), the result (`IntoResponse`), that an `async`
+// handler's function returns a future (`HandlerFuture`), that a `sync` one's does not
+// (`SyncResult`). Were there one implementation per number of arguments, as there used to
+// be, none would fit and all the compiler could say is that the function is not a `Handler`.
+// `HandlerFn` finds the number of arguments without checking anything else.
 
-        impl<P, F, R, M, $($T,)* $Last> Handler<OffLoop<(M, $($T,)* $Last,)>>
-            for BlockingHandler<P, F>
-        where
-            P: RunsBlocking,
-            F: Fn($($T,)* $Last) -> R + Send + Sync + 'static,
-            R: IntoResponse + Send + 'static,
-            $($T: FromRequestParts + Send + 'static,)*
-            $Last: FromRequest<M> + Send + 'static,
-            M: 'static,
-        {
-            fn kind(&self) -> HandlerKind {
-                P::KIND
-            }
+/// A function of `Args` (a tuple): implemented for every `Fn` of up to 8 arguments, whatever
+/// they and the result are — what they must be is checked after.
+#[doc(hidden)]
+pub trait HandlerFn<Args> {
+    /// What the function returns.
+    type Output;
 
-            fn needs_route_context(&self) -> bool {
-                false $(|| $T::NEEDS_ROUTE_CONTEXT)* || $Last::NEEDS_ROUTE_CONTEXT
-            }
-
-            fn name(&self) -> &'static str {
-                std::any::type_name::<F>()
-            }
-
-            #[allow(non_snake_case)]
-            fn call(
-                self: Arc<Self>,
-                request: Request,
-                worker: Rc<WorkerContext>,
-                label: Label,
-            ) -> ResponseFuture {
-                Box::pin(label.scope(async move {
-                    extract!(request; $($T),*; $Last);
-                    P::run(self, worker, move |f| f($($T,)* $Last)).await
-                }))
-            }
-        }
-    };
+    /// Calls the function with the arguments of the tuple.
+    fn call_with(&self, args: Args) -> Self::Output;
 }
 
-impl_handlers!(; A);
-impl_handlers!(A; B);
-impl_handlers!(A, B; C);
-impl_handlers!(A, B, C; D);
-impl_handlers!(A, B, C, D; E);
-impl_handlers!(A, B, C, D, E; G);
-impl_handlers!(A, B, C, D, E, G; H);
-impl_handlers!(A, B, C, D, E, G, H; I);
+/// The arguments of a handler, as a tuple: each an extractor of the request's head
+/// ([`FromRequestParts`]) but the last, which may read the body ([`FromRequest`]).
+#[doc(hidden)]
+pub trait Extractors<M>: Sized + 'static {
+    /// Whether one of them reads the route's context.
+    const NEEDS_ROUTE_CONTEXT: bool;
 
-// Zero arguments, off the loop.
-impl<P, F, R> Handler<OffLoop<()>> for BlockingHandler<P, F>
+    /// Makes them all from `request`, in order, or the response to their failures: every
+    /// 422 item of every argument, or the first other rejection.
+    fn extract(request: Request) -> impl Future<Output = Result<Self, Response>>;
+}
+
+impl Extractors<ViaParts> for () {
+    const NEEDS_ROUTE_CONTEXT: bool = false;
+
+    async fn extract(_request: Request) -> Result<Self, Response> {
+        Ok(())
+    }
+}
+
+/// What an `async` handler's function returns: a future whose output is the response.
+#[diagnostic::on_unimplemented(
+    message = "this handler is a plain `fn` (it returns `{Self}`, not a future): wrap it in \
+               `sync(...)` to run it on the sync pool, or make it an `async fn`",
+    label = "a plain `fn`, given without `sync()`",
+    note = "an `async fn` runs on the worker's event loop (FastAPI's `async def`); a plain `fn` \
+            may block, so it runs off the loop: `sync(f)` on the worker's sync pool (FastAPI's \
+            `def`), `on_pool(&pool, f)` on a pool of yours"
+)]
+#[doc(hidden)]
+pub trait HandlerFuture: 'static {
+    /// The future's output: the response.
+    type Response;
+    /// The future.
+    type Future: Future<Output = Self::Response>;
+
+    /// The future to await.
+    fn into_handler_future(self) -> Self::Future;
+}
+
+#[diagnostic::do_not_recommend]
+impl<Fut: Future + 'static> HandlerFuture for Fut {
+    type Response = Fut::Output;
+    type Future = Fut;
+
+    fn into_handler_future(self) -> Fut {
+        self
+    }
+}
+
+/// What a [`sync`] or [`on_pool`] handler's function returns: a response, which is sent from
+/// the pool's thread back to the loop.
+#[diagnostic::on_unimplemented(
+    message = "`sync()` and `on_pool()` run a plain `fn` and send what it returns, but this one \
+               returns `{Self}`, which is not a response that can be sent between threads",
+    label = "an `async fn` here? give it without `sync()`: it runs on the loop",
+    note = "an `async fn` returns a future (`impl Future<Output = ...>`): register it as it is, \
+            `.get(path, f)`, not `.get(path, sync(f))`",
+    note = "a plain `fn` returns a response: `String`, `&'static str`, `Json(value)`, \
+            `Html(text)`, `StatusCode`, `(StatusCode, body)`, `Result<T, HttpError>`...; \
+            implement `IntoResponse` for a type of your own; it must be `Send`"
+)]
+#[doc(hidden)]
+pub trait SyncResult: IntoResponse + Send + 'static {}
+
+#[diagnostic::do_not_recommend]
+impl<R: IntoResponse + Send + 'static> SyncResult for R {}
+
+impl<F, M, Args> Handler<OnLoop<M, Args>> for F
+where
+    F: HandlerFn<Args> + Send + Sync + 'static,
+    F::Output: HandlerFuture,
+    <F::Output as HandlerFuture>::Response: IntoResponse,
+    Args: Extractors<M>,
+    M: 'static,
+{
+    fn kind(&self) -> HandlerKind {
+        HandlerKind::Async
+    }
+
+    fn needs_route_context(&self) -> bool {
+        Args::NEEDS_ROUTE_CONTEXT
+    }
+
+    fn call(
+        self: Arc<Self>,
+        request: Request,
+        _worker: Rc<WorkerContext>,
+        label: Label,
+    ) -> ResponseFuture {
+        Box::pin(label.scope(async move {
+            match Args::extract(request).await {
+                Ok(args) => self.call_with(args).into_handler_future().await.into_response(),
+                Err(rejection) => rejection,
+            }
+        }))
+    }
+}
+
+impl<P, F, M, Args> Handler<OffLoop<M, Args>> for BlockingHandler<P, F>
 where
     P: RunsBlocking,
-    F: Fn() -> R + Send + Sync + 'static,
-    R: IntoResponse + Send + 'static,
+    F: HandlerFn<Args> + Send + Sync + 'static,
+    F::Output: SyncResult,
+    Args: Extractors<M> + Send,
+    M: 'static,
 {
     fn kind(&self) -> HandlerKind {
         P::KIND
     }
 
     fn needs_route_context(&self) -> bool {
-        false
+        Args::NEEDS_ROUTE_CONTEXT
     }
 
     fn name(&self) -> &'static str {
@@ -453,10 +451,106 @@ where
 
     fn call(
         self: Arc<Self>,
-        _request: Request,
+        request: Request,
         worker: Rc<WorkerContext>,
         label: Label,
     ) -> ResponseFuture {
-        Box::pin(label.scope(P::run(self, worker, |f| f())))
+        Box::pin(label.scope(async move {
+            match Args::extract(request).await {
+                Ok(args) => P::run(self, worker, move |f| f.call_with(args)).await,
+                Err(rejection) => rejection,
+            }
+        }))
     }
 }
+
+macro_rules! impl_handler_fn {
+    ($($T:ident),*) => {
+        impl<F, R, $($T,)*> HandlerFn<($($T,)*)> for F
+        where
+            F: Fn($($T),*) -> R,
+        {
+            type Output = R;
+
+            #[allow(non_snake_case)]
+            fn call_with(&self, ($($T,)*): ($($T,)*)) -> R {
+                self($($T),*)
+            }
+        }
+    };
+}
+
+impl_handler_fn!();
+impl_handler_fn!(A);
+impl_handler_fn!(A, B);
+impl_handler_fn!(A, B, C);
+impl_handler_fn!(A, B, C, D);
+impl_handler_fn!(A, B, C, D, E);
+impl_handler_fn!(A, B, C, D, E, G);
+impl_handler_fn!(A, B, C, D, E, G, H);
+impl_handler_fn!(A, B, C, D, E, G, H, I);
+
+macro_rules! impl_extractors {
+    ($($T:ident),*; $Last:ident) => {
+        impl<M, $($T,)* $Last> Extractors<M> for ($($T,)* $Last,)
+        where
+            $($T: FromRequestParts + 'static,)*
+            $Last: FromRequest<M> + 'static,
+            M: 'static,
+        {
+            const NEEDS_ROUTE_CONTEXT: bool =
+                false $(|| $T::NEEDS_ROUTE_CONTEXT)* || $Last::NEEDS_ROUTE_CONTEXT;
+
+            #[allow(non_snake_case)]
+            async fn extract(request: Request) -> Result<Self, Response> {
+                #[allow(unused_mut)] // no FromRequestParts arguments
+                let (mut parts, body) = request.into_parts();
+                let mut rejected: Option<HttpError> = None;
+                $(
+                    let $T = match $T::from_request_parts(&mut parts) {
+                        Ok(value) => Some(value),
+                        Err(rejection) => {
+                            rejected = Some(reject(rejected.take(), rejection)?);
+                            None
+                        }
+                    };
+                )*
+                let $Last = match $Last::from_request(Request::from_parts(parts, body)).await {
+                    Ok(value) => Some(value),
+                    Err(rejection) => {
+                        rejected = Some(reject(rejected.take(), rejection)?);
+                        None
+                    }
+                };
+                match ($($T,)* $Last,) {
+                    ($(Some($T),)* Some($Last),) => Ok(($($T,)* $Last,)),
+                    _ => Err(rejected.unwrap_or_else(HttpError::internal).into_response()),
+                }
+            }
+        }
+    };
+}
+
+/// Adds an extractor's rejection to those before it: `Ok` with all the 422 items so far, or
+/// `Err` with the response of a rejection that is not a 422, to answer at once. As FastAPI, a
+/// request is answered with every bad value at once: a 422 from one extractor does not stop
+/// the others, and their items join it in argument order; any other rejection (a 413, a 500)
+/// answers at once.
+fn reject(before: Option<HttpError>, rejection: HttpError) -> Result<HttpError, Response> {
+    if rejection.validation_items().is_none() {
+        return Err(rejection.into_response());
+    }
+    Ok(match before {
+        Some(before) => before.merge(rejection),
+        None => rejection,
+    })
+}
+
+impl_extractors!(; A);
+impl_extractors!(A; B);
+impl_extractors!(A, B; C);
+impl_extractors!(A, B, C; D);
+impl_extractors!(A, B, C, D; E);
+impl_extractors!(A, B, C, D, E; G);
+impl_extractors!(A, B, C, D, E, G; H);
+impl_extractors!(A, B, C, D, E, G, H; I);

@@ -33,6 +33,15 @@
 //! `Rc<RefCell<_>>` — is made by a factory given to [`App::worker_state`], once on each worker
 //! as it starts, and read with [`WorkerState`] (an `Rc`) by `async` handlers.
 //!
+//! Lifespans (FastAPI's `lifespan`) come in the same two scopes. [`App::lifespan`] runs an
+//! async, fallible startup once before any worker starts — its value is a [`State`] — and its
+//! shutdown once every worker has stopped. [`App::worker_lifespan`] runs one on each worker's
+//! loop before it accepts — its value is a [`WorkerState`] — and its shutdown after the
+//! worker drains ([`App::worker_state`] is the plain-function case). So the order is: the
+//! App's startups, each worker's, requests, each worker's shutdowns, the App's. A startup that
+//! fails stops [`App::serve`] before anything is served, with a [`ServeError`] that names the
+//! lifespan and says why.
+//!
 //! Errors are JSON, as FastAPI's: `{"detail": "Not Found"}` for 404, `405` with an `Allow`
 //! header, `413` for a body over the server's limit, [`HttpError`] for your own (FastAPI's
 //! `HTTPException`), and `500` for a handler that panics — in any kind; the worker and the
@@ -135,10 +144,12 @@
 //!
 //! | module | what it holds |
 //! |---|---|
-//! | `app.rs` | [`App`]: registration, state, settings, the per-worker service, dispatch |
+//! | `app.rs` | [`App`]: registration, state, lifespans, settings, serving, each worker's start, dispatch |
+//! | `logging.rs` | the stderr log of a served App whose program installed no `tracing` subscriber |
+//! | `lifespan.rs` | lifespans of the App and of each worker, run in order; [`ServeError`], [`StartupError`] |
 //! | `router.rs` | the route table (`matchit`), 404/405, [`RouteInfo`], each route's stall-report label |
 //! | [`handler`] | [`Handler`], [`HandlerKind`], [`sync`], [`on_pool`], [`BlockingHandler`] |
-//! | `worker.rs` | [`WorkerContext`]: a worker's sync limiter, sync pool and worker states |
+//! | `worker.rs` | [`WorkerContext`]: a worker's sync limiter, sync pool and the states its lifespans made |
 //! | [`extract`] | [`FromRequestParts`], [`FromRequest`], [`Path`], [`Query`], [`Headers`], [`State`], [`WorkerState`] |
 //! | `json.rs` | [`Json`], in and out |
 //! | [`validation`] | the model of a type (its JSON Schema, compiled once), pydantic's 422 items, lax reading, [`Valid`] and [`Validate`] |
@@ -154,6 +165,8 @@ mod error;
 pub mod extract;
 pub mod handler;
 mod json;
+mod lifespan;
+mod logging;
 pub mod response;
 mod router;
 pub mod sse;
@@ -162,7 +175,7 @@ mod test_client;
 pub mod validation;
 mod worker;
 
-pub use app::{App, AppService, DEFAULT_REQUEST_TIMEOUT, DEFAULT_SYNC_TOKENS};
+pub use app::{App, DEFAULT_REQUEST_TIMEOUT, DEFAULT_SYNC_TOKENS};
 pub use error::{HttpError, ValidationItem};
 pub use extract::{FromRequest, FromRequestParts, Headers, Path, Query, State, WorkerState};
 pub use handler::{
@@ -170,6 +183,7 @@ pub use handler::{
     RunsBlocking, SyncHandler, SyncPool,
 };
 pub use json::Json;
+pub use lifespan::{HookName, LifespanScope, ServeError, StartupError};
 pub use response::{Html, IntoResponse, InvalidHeader};
 pub use router::RouteInfo;
 pub use sse::Sse;

@@ -61,8 +61,9 @@ impl TestClient {
             graceful_shutdown_timeout: config.graceful_shutdown_timeout.min(Duration::from_secs(1)),
             ..config
         };
+        // `start`, not `serve`: no stderr log in tests unless the test installs one.
         let server = app
-            .serve(config)
+            .start(config)
             .unwrap_or_else(|e| panic!("TestClient: cannot start the server: {e}"));
         TestClient { server }
     }

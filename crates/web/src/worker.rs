@@ -15,8 +15,8 @@
 //! request would take it and queue its job behind a thread that is still busy, and clients
 //! that leave would make the queue grow without bound.
 //!
-//! Worker states are made by their factories when the worker starts, on its loop, and live as
-//! long as its service. Extractors see only the request, whose extensions must be `Send`, so
+//! Worker states are made by the worker's lifespans when the worker starts, on its loop
+//! (`lifespan.rs`), and live as long as its service. Extractors see only the request, whose extensions must be `Send`, so
 //! a routed request carries its worker's id and [`WorkerState`](crate::WorkerState) finds
 //! the states in this thread's table of workers (one entry per App served on the thread).
 
@@ -28,7 +28,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -43,11 +42,8 @@ use crate::{HttpError, Response};
 /// The thread-name prefix of the sync pool: threads are `kairos-sync_0`, `kairos-sync_1`, ...
 pub const SYNC_THREAD_PREFIX: &str = "kairos-sync";
 
-/// A factory of a worker state, as [`App::worker_state`](crate::App::worker_state) keeps it.
-pub(crate) type StateFactory = Arc<dyn Fn() -> Rc<dyn Any> + Send + Sync>;
-
 /// One worker's states, by type.
-type WorkerStates = HashMap<TypeId, Rc<dyn Any>>;
+pub(crate) type WorkerStates = HashMap<TypeId, Rc<dyn Any>>;
 
 thread_local! {
     /// The states of the workers whose loop runs on this thread, by worker id.
@@ -68,18 +64,16 @@ pub struct WorkerContext {
 }
 
 impl WorkerContext {
-    /// Makes the worker's sync pool, and its states by running `factories` (in registration
-    /// order) on this thread: the worker's, under its loop.
+    /// Makes the worker's sync pool, and keeps `states` (made by its lifespans) in this
+    /// thread's table: the worker's, under its loop.
     pub(crate) fn new(
         tokens: usize,
         request_timeout: Duration,
-        factories: &[(TypeId, StateFactory)],
+        states: WorkerStates,
     ) -> WorkerContext {
         let id = NEXT_WORKER_ID.fetch_add(1, Ordering::Relaxed);
-        let has_states = !factories.is_empty();
+        let has_states = !states.is_empty();
         if has_states {
-            let states: WorkerStates =
-                factories.iter().map(|(type_id, make)| (*type_id, make())).collect();
             WORKER_STATES.with(|table| table.borrow_mut().insert(id, Rc::new(states)));
         }
         WorkerContext {

@@ -13,6 +13,8 @@
 //! - `error.rs` — [`ServerError`], the answers the server makes itself, and the
 //!   [`ErrorRenderer`] that writes them (plain text unless a framework installs its own);
 //! - `shutdown.rs` — [`Shutdown`], the cross-thread switch, and SIGINT/SIGTERM;
+//! - `lifespan.rs` — what a worker does before it accepts and after it drains
+//!   ([`WorkerService`]), and why a server did not start ([`StartError`]);
 //! - `supervisor.rs` — starting the worker threads, watching them and replacing a dead one
 //!   ([`RunningServer`]).
 
@@ -21,6 +23,7 @@ mod config;
 mod connection;
 mod error;
 pub(crate) mod gate;
+mod lifespan;
 mod listener;
 mod log_limit;
 mod request;
@@ -33,11 +36,13 @@ use std::sync::Arc;
 
 pub use config::{ConfigureLoop, ServerConfig};
 pub use error::{render_plain, ErrorRenderer, ServerError};
+pub use lifespan::{StartError, WorkerService};
 pub use request::TrackedBody;
 pub use shutdown::{Shutdown, Triggered};
 pub use supervisor::RunningServer;
+use supervisor::StopHook;
 
-use crate::{Body, Request};
+use crate::{Body, BoxError, Request};
 
 /// An HTTP/1.1 server.
 ///
@@ -47,6 +52,8 @@ use crate::{Body, Request};
 ///
 /// - [`start`](Server::start): on `config.workers` worker threads, each with its own loop,
 ///   supervised; `make_service` builds the service once per worker.
+///   [`start_with`](Server::start_with) is the same with a lifespan per worker: an async,
+///   fallible startup on the worker's loop, and a shutdown after it drains.
 /// - [`serve`](Server::serve): on the current loop, with a listener you made — for tests and
 ///   for embedding a server in a program that runs its own loop.
 ///
@@ -57,12 +64,22 @@ use crate::{Body, Request};
 pub struct Server {
     config: ServerConfig,
     render_error: ErrorRenderer,
+    on_stop: StopHook,
 }
 
 impl Server {
     /// A server with these settings.
     pub fn new(config: ServerConfig) -> Server {
-        Server { config, render_error: ErrorRenderer::default() }
+        Server { config, render_error: ErrorRenderer::default(), on_stop: StopHook::default() }
+    }
+
+    /// Calls `on_stop` once the server has stopped — every worker has drained, run its
+    /// shutdown and ended — on the supervisor's thread, before
+    /// [`RunningServer::wait`] returns. The place for what outlives the workers (FastAPI's
+    /// lifespan shutdown, once per app). It is not called for a server that did not start.
+    pub fn on_stop(mut self, on_stop: impl Fn() + Send + Sync + 'static) -> Server {
+        self.on_stop = StopHook(Some(Arc::new(on_stop)));
+        self
     }
 
     /// Renders the answers the server makes itself with `render`, so that they have the same
@@ -93,13 +110,66 @@ impl Server {
     }
 
     /// Binds and starts the workers and their supervisor; returns once they are listening.
+    /// `make_service` runs on each worker's loop as it starts (a replacement's too). A
+    /// `make_service` that panics as the server starts is an error here.
     pub fn start<F, S, Fut>(self, make_service: F) -> io::Result<RunningServer>
     where
         F: Fn() -> S + Send + Sync + 'static,
         S: Fn(Request) -> Fut + 'static,
         Fut: Future<Output = http::Response<Body>> + 'static,
     {
-        supervisor::start(self.config, self.render_error, make_service)
+        let startup = move |_worker| {
+            std::future::ready(Ok::<_, std::convert::Infallible>(
+                WorkerService::new(make_service()),
+            ))
+        };
+        self.start_with(startup).map_err(io::Error::from)
+    }
+
+    /// Binds and starts the workers and their supervisor, each worker running `startup` (given
+    /// its index) on its own loop before it accepts anything: the service it returns is what
+    /// the worker serves, and its [`on_shutdown`](WorkerService::on_shutdown) runs once the
+    /// worker has drained. Returns once every worker's startup has succeeded and they are
+    /// listening.
+    ///
+    /// If a startup fails (or panics), no worker accepts a connection: the workers that did
+    /// start are stopped — they run their shutdown — and the first failure is returned, as
+    /// uvicorn exits when an app's startup fails. A worker that replaces one whose loop died
+    /// runs `startup` again; if that fails, the error is logged and the supervisor tries
+    /// again after 100 ms, doubling the wait up to 10 s while it keeps failing (the other
+    /// workers serve meanwhile).
+    ///
+    /// ```
+    /// use std::rc::Rc;
+    /// use kairos_http::server::{Server, ServerConfig, WorkerService};
+    /// use kairos_http::{Body, Request, Response};
+    ///
+    /// let config = ServerConfig { bind: "127.0.0.1:0".parse().unwrap(), ..Default::default() };
+    /// let server = Server::new(config)
+    ///     .start_with(|worker: usize| async move {
+    ///         // On the worker's loop: open what it keeps (here a name; a pool, a client...).
+    ///         let name = Rc::new(format!("worker {worker}"));
+    ///         let service = move |_request: Request| {
+    ///             let name = Rc::clone(&name);
+    ///             async move { Response::new(Body::from(name.to_string())) }
+    ///         };
+    ///         Ok::<_, std::io::Error>(WorkerService::new(service).on_shutdown(|| async {
+    ///             // after the worker has drained: close what it opened
+    ///         }))
+    ///     })
+    ///     .unwrap();
+    /// server.shutdown();
+    /// server.wait();
+    /// ```
+    pub fn start_with<F, StartFut, E, S, Fut>(self, startup: F) -> Result<RunningServer, StartError>
+    where
+        F: Fn(usize) -> StartFut + Send + Sync + 'static,
+        StartFut: Future<Output = Result<WorkerService<S>, E>> + 'static,
+        E: Into<BoxError>,
+        S: Fn(Request) -> Fut + 'static,
+        Fut: Future<Output = http::Response<Body>> + 'static,
+    {
+        supervisor::start(self.config, self.render_error, self.on_stop, startup)
     }
 
     /// Serves `listener` on the current loop until `shutdown` is triggered and the

@@ -9,26 +9,53 @@
 //! socket — connections that came meanwhile wait in its queue — and one whose loop stops turning —
 //! its heartbeat, written by a task on that very loop every 100 ms, goes stale for a second —
 //! is reported (a thread cannot be killed; the stall detector names the culprit task).
+//!
+//! Starting is in two steps. Every worker first runs its startup (`lifespan.rs`) on its loop
+//! and reports the result to [`start`]; only when all have succeeded does `start` open the
+//! gate that lets them accept. A failure closes the server instead: the workers that started
+//! run their shutdown without having accepted anything. A replacement worker finds the gate
+//! open; its startup's failure is logged, and the supervisor tries again with a growing wait.
 
+use std::fmt;
 use std::future::Future;
-use std::io;
 use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
 use std::pin::pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use futures_util::future::{select, Either};
+use futures_util::FutureExt as _;
 
 use super::accept::serve_worker;
+use super::lifespan::{panic_message, StartError, WorkerService};
 use super::listener::bind;
 use super::{ErrorRenderer, ServerConfig, Shutdown};
-use crate::{Body, Request};
+use crate::{Body, BoxError, Request};
 
 const HEARTBEAT_EVERY: Duration = Duration::from_millis(100);
 const STALE_AFTER: Duration = Duration::from_secs(1);
 const SUPERVISE_EVERY: Duration = Duration::from_millis(50);
+/// The wait before starting again a replacement worker whose startup failed, doubled after
+/// each failure in a row up to [`RETRY_AT_MOST`]: a database that is down for a while is
+/// not hammered, one that is back soon is used soon.
+const RETRY_FIRST: Duration = Duration::from_millis(100);
+const RETRY_AT_MOST: Duration = Duration::from_secs(10);
+
+/// What [`Server::on_stop`](super::Server::on_stop) registered.
+#[derive(Clone, Default)]
+pub(crate) struct StopHook(pub(crate) Option<Arc<dyn Fn() + Send + Sync>>);
+
+impl fmt::Debug for StopHook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_some() { "StopHook(..)" } else { "StopHook(none)" })
+    }
+}
+
+/// A worker's startup result, as the first workers report it to [`start`].
+type Report = (usize, Result<(), BoxError>);
 
 /// A server running on its worker threads; see [`Server::start`](super::Server::start).
 /// Dropping it shuts the server down and waits for it.
@@ -97,14 +124,18 @@ impl Drop for RunningServer {
     }
 }
 
-/// Starts `config.workers` workers and their supervisor; returns once all are listening.
-pub(crate) fn start<F, S, Fut>(
+/// Binds, starts `config.workers` workers and waits for their startups; then opens the gate
+/// and starts the supervisor. Returns once all are listening, or with the first failure.
+pub(crate) fn start<F, StartFut, E, S, Fut>(
     config: ServerConfig,
     render_error: ErrorRenderer,
-    make_service: F,
-) -> io::Result<RunningServer>
+    on_stop: StopHook,
+    startup: F,
+) -> Result<RunningServer, StartError>
 where
-    F: Fn() -> S + Send + Sync + 'static,
+    F: Fn(usize) -> StartFut + Send + Sync + 'static,
+    StartFut: Future<Output = Result<WorkerService<S>, E>> + 'static,
+    E: Into<BoxError>,
     S: Fn(Request) -> Fut + 'static,
     Fut: Future<Output = http::Response<Body>> + 'static,
 {
@@ -116,18 +147,64 @@ where
         config,
         render_error,
         shutdown: Shutdown::new(),
+        gate: Shutdown::new(),
         shared: Arc::new(Supervision::default()),
-        make_service,
+        startup,
     });
+    let (reports, results) = mpsc::channel::<Report>();
     let mut threads = Vec::with_capacity(workers);
+    let mut failure = None;
     for index in 0..workers {
-        threads.push(Arc::clone(&launcher).launch(index, listener.try_clone()?)?);
+        let launched = listener.try_clone().and_then(|listener| {
+            Arc::clone(&launcher).launch(index, listener, Some(reports.clone()))
+        });
+        match launched {
+            Ok(thread) => threads.push(thread),
+            Err(e) => {
+                failure = Some(StartError::Io(e));
+                break;
+            }
+        }
+    }
+    drop(reports);
+    // Every launched worker reports once: its reporter sends even if the startup panicked.
+    for _ in 0..threads.len() {
+        match results.recv() {
+            Ok((_, Ok(()))) => {}
+            Ok((worker, Err(error))) => {
+                failure.get_or_insert(StartError::WorkerStartup { worker, error });
+            }
+            Err(mpsc::RecvError) => break,
+        }
+    }
+    if let Some(failure) = failure {
+        // The gate stays closed: the workers that started stop without accepting, after
+        // running their shutdown.
+        launcher.shutdown.trigger();
+        for worker in threads {
+            let _ = worker.thread.join();
+        }
+        return Err(failure);
     }
     let shutdown = launcher.shutdown.clone();
+    let gate = launcher.gate.clone();
     let shared = Arc::clone(&launcher.shared);
-    let supervisor = std::thread::Builder::new()
-        .name("kairos-supervisor".into())
-        .spawn(move || supervise(launcher, listener, threads))?;
+    let supervisor =
+        std::thread::Builder::new().name("kairos-supervisor".into()).spawn(move || {
+            supervise(launcher, listener, threads);
+            if let Some(on_stop) = on_stop.0 {
+                on_stop();
+            }
+        });
+    let supervisor = match supervisor {
+        Ok(supervisor) => supervisor,
+        Err(e) => {
+            // The gate stays closed: the workers stop without accepting.
+            shutdown.trigger();
+            return Err(StartError::Io(e));
+        }
+    };
+    gate.trigger();
     Ok(RunningServer { local_addr, shutdown, supervisor: Some(supervisor), shared })
 }
 
@@ -136,19 +213,60 @@ struct Launcher<F> {
     config: Arc<ServerConfig>,
     render_error: ErrorRenderer,
     shutdown: Shutdown,
+    /// Opened once every first worker's startup has succeeded: until then none accepts.
+    gate: Shutdown,
     shared: Arc<Supervision>,
-    make_service: F,
+    startup: F,
 }
 
 struct WorkerThread {
     thread: JoinHandle<()>,
     heartbeat: Arc<AtomicU64>,
     stale_reported: bool,
+    /// Set once the worker's startup has succeeded: a thread that ends without it failed to
+    /// start (and is retried with a wait), one that ends with it had its loop die.
+    started: Arc<AtomicBool>,
+    /// Startups that failed in a row in this slot, and when to try the next.
+    failures: u32,
+    retry_at: Option<Instant>,
 }
 
-impl<F, S, Fut> Launcher<F>
+/// Sends a first worker's startup result to [`start`] exactly once: a startup that panicked
+/// (and so skipped the send) is reported when the reporter is dropped.
+struct Reporter {
+    index: usize,
+    reports: Option<mpsc::Sender<Report>>,
+}
+
+impl Reporter {
+    /// Reports `result`; for a replacement (nobody waits for it), logs a failure instead.
+    fn report(&mut self, result: Result<(), BoxError>) {
+        match (self.reports.take(), result) {
+            (Some(reports), result) => {
+                let _ = reports.send((self.index, result));
+            }
+            (None, Ok(())) => {}
+            (None, Err(error)) => tracing::error!(
+                target: "kairos::server",
+                "worker {}: startup failed: {error}", self.index
+            ),
+        }
+    }
+}
+
+impl Drop for Reporter {
+    fn drop(&mut self) {
+        if self.reports.is_some() {
+            self.report(Err("the worker's loop ended before its startup did".into()));
+        }
+    }
+}
+
+impl<F, StartFut, E, S, Fut> Launcher<F>
 where
-    F: Fn() -> S + Send + Sync + 'static,
+    F: Fn(usize) -> StartFut + Send + Sync + 'static,
+    StartFut: Future<Output = Result<WorkerService<S>, E>> + 'static,
+    E: Into<BoxError>,
     S: Fn(Request) -> Fut + 'static,
     Fut: Future<Output = http::Response<Body>> + 'static,
 {
@@ -156,23 +274,41 @@ where
         self: Arc<Self>,
         index: usize,
         listener: std::net::TcpListener,
-    ) -> io::Result<WorkerThread> {
+        reports: Option<mpsc::Sender<Report>>,
+    ) -> std::io::Result<WorkerThread> {
         let heartbeat = Arc::new(AtomicU64::new(now_ms()));
         let beat = Arc::clone(&heartbeat);
+        let started = Arc::new(AtomicBool::new(false));
+        let reporter = Reporter { index, reports };
+        let started_flag = Arc::clone(&started);
         let thread = std::thread::Builder::new()
             .name(format!("kairos-worker-{index}"))
-            .spawn(move || self.run_worker(index, listener, beat))?;
-        Ok(WorkerThread { thread, heartbeat, stale_reported: false })
+            .spawn(move || self.run_worker(index, listener, beat, reporter, started_flag))?;
+        Ok(WorkerThread {
+            thread,
+            heartbeat,
+            stale_reported: false,
+            started,
+            failures: 0,
+            retry_at: None,
+        })
     }
 
-    fn run_worker(&self, index: usize, listener: std::net::TcpListener, beat: Arc<AtomicU64>) {
+    fn run_worker(
+        &self,
+        index: usize,
+        listener: std::net::TcpListener,
+        beat: Arc<AtomicU64>,
+        mut reporter: Reporter,
+        started: Arc<AtomicBool>,
+    ) {
         self.shared.alive.fetch_add(1, Ordering::SeqCst);
         let _alive = AliveGuard(Arc::clone(&self.shared));
         self.config.loop_builder().run(async {
             let listener = match kairos_rt::net::TcpListener::from_std(listener) {
                 Ok(listener) => listener,
                 Err(e) => {
-                    tracing::error!(target: "kairos::server", "worker {index}: cannot use its socket: {e}");
+                    reporter.report(Err(format!("cannot use the listening socket: {e}").into()));
                     return;
                 }
             };
@@ -180,19 +316,46 @@ where
                 "heartbeat",
                 heartbeat(beat, Arc::clone(&self.shared), index),
             );
-            let serving = pin!(serve_worker(
-                listener,
-                (self.make_service)(),
-                Arc::clone(&self.config),
-                self.render_error.clone(),
-                self.shutdown.clone(),
-            ));
-            match select(serving, heartbeat).await {
-                Either::Left((Err(e), _)) => {
-                    tracing::error!(target: "kairos::server", "worker {index} stopped: {e}");
+            // A panic in the startup is its failure, reported like an error; the loop lives.
+            let made = match std::panic::catch_unwind(AssertUnwindSafe(|| (self.startup)(index))) {
+                Ok(startup) => AssertUnwindSafe(startup).catch_unwind().await,
+                Err(panic) => Err(panic),
+            };
+            let worker = match made {
+                Ok(Ok(worker)) => worker,
+                Ok(Err(error)) => return reporter.report(Err(error.into())),
+                Err(panic) => {
+                    let message = panic_message(&*panic);
+                    return reporter.report(Err(format!("it panicked: {message}").into()));
                 }
-                Either::Left((Ok(()), _)) => {}
-                Either::Right(_) => panic!("worker {index}: its loop was asked to die (test hook)"),
+            };
+            started.store(true, Ordering::SeqCst);
+            reporter.report(Ok(()));
+            let (service, on_shutdown) = worker.into_parts();
+            // Accept only once every first worker has started, or not at all if one failed.
+            select(pin!(self.gate.triggered()), pin!(self.shutdown.triggered())).await;
+            if !self.shutdown.is_triggered() {
+                let serving = pin!(serve_worker(
+                    listener,
+                    service,
+                    Arc::clone(&self.config),
+                    self.render_error.clone(),
+                    self.shutdown.clone(),
+                ));
+                match select(serving, heartbeat).await {
+                    Either::Left((Err(e), _)) => {
+                        tracing::error!(target: "kairos::server", "worker {index} stopped: {e}");
+                    }
+                    Either::Left((Ok(()), _)) => {}
+                    Either::Right(_) => {
+                        panic!("worker {index}: its loop was asked to die (test hook)")
+                    }
+                }
+            } else {
+                drop((listener, service));
+            }
+            if let Some(on_shutdown) = on_shutdown {
+                on_shutdown().await;
             }
         });
     }
@@ -213,14 +376,16 @@ async fn heartbeat(beat: Arc<AtomicU64>, shared: Arc<Supervision>, index: usize)
     }
 }
 
-/// The supervisor's loop: replace dead workers (on `listener`, the shared socket), report
-/// stuck ones, wait for all at shutdown.
-fn supervise<F, S, Fut>(
+/// The supervisor's loop: replace dead workers (on `listener`, the shared socket), retry
+/// the ones whose startup failed, report stuck ones, wait for all at shutdown.
+fn supervise<F, StartFut, E, S, Fut>(
     launcher: Arc<Launcher<F>>,
     listener: std::net::TcpListener,
     mut threads: Vec<WorkerThread>,
 ) where
-    F: Fn() -> S + Send + Sync + 'static,
+    F: Fn(usize) -> StartFut + Send + Sync + 'static,
+    StartFut: Future<Output = Result<WorkerService<S>, E>> + 'static,
+    E: Into<BoxError>,
     S: Fn(Request) -> Fut + 'static,
     Fut: Future<Output = http::Response<Body>> + 'static,
 {
@@ -231,12 +396,33 @@ fn supervise<F, S, Fut>(
                 if launcher.shutdown.is_triggered() {
                     break;
                 }
-                tracing::error!(target: "kairos::server", "worker {index}'s loop died; starting a new one");
+                let mut failures = 0;
+                if worker.started.load(Ordering::SeqCst) {
+                    tracing::error!(target: "kairos::server", "worker {index}'s loop died; starting a new one");
+                } else {
+                    // Its startup failed (the worker logged why): wait before the next try.
+                    let now = Instant::now();
+                    match worker.retry_at {
+                        None => {
+                            worker.failures += 1;
+                            let wait = retry_wait(worker.failures);
+                            worker.retry_at = Some(now + wait);
+                            tracing::warn!(
+                                target: "kairos::server",
+                                "worker {index}: trying its startup again in {wait:?}"
+                            );
+                            continue;
+                        }
+                        Some(at) if now < at => continue,
+                        Some(_) => failures = worker.failures,
+                    }
+                }
                 let replacement = listener
                     .try_clone()
-                    .and_then(|listener| Arc::clone(&launcher).launch(index, listener));
+                    .and_then(|listener| Arc::clone(&launcher).launch(index, listener, None));
                 match replacement {
-                    Ok(fresh) => {
+                    Ok(mut fresh) => {
+                        fresh.failures = failures;
                         let dead = std::mem::replace(worker, fresh);
                         let _ = dead.thread.join();
                         launcher.shared.restarts.fetch_add(1, Ordering::SeqCst);
@@ -246,6 +432,9 @@ fn supervise<F, S, Fut>(
                     }
                 }
                 continue;
+            }
+            if worker.failures > 0 && worker.started.load(Ordering::SeqCst) {
+                worker.failures = 0; // a retry succeeded: the next failure waits 100 ms again
             }
             let silent = now_ms().saturating_sub(worker.heartbeat.load(Ordering::Relaxed));
             if silent >= STALE_AFTER.as_millis() as u64 && !worker.stale_reported {
@@ -266,6 +455,12 @@ fn supervise<F, S, Fut>(
     for worker in threads {
         let _ = worker.thread.join();
     }
+}
+
+/// The wait before the `failures`-th retry of a startup: 100 ms, doubled each time, 10 s
+/// at most.
+fn retry_wait(failures: u32) -> Duration {
+    RETRY_FIRST.saturating_mul(1 << failures.saturating_sub(1).min(16)).min(RETRY_AT_MOST)
 }
 
 fn now_ms() -> u64 {
