@@ -510,7 +510,9 @@ macro_rules! impl_extractors {
                     let $T = match $T::from_request_parts(&mut parts) {
                         Ok(value) => Some(value),
                         Err(rejection) => {
-                            rejected = Some(reject(rejected.take(), rejection)?);
+                            rejected = Some(
+                            reject(rejected.take(), rejection).map_err(IntoResponse::into_response)?,
+                        );
                             None
                         }
                     };
@@ -518,7 +520,9 @@ macro_rules! impl_extractors {
                 let $Last = match $Last::from_request(Request::from_parts(parts, body)).await {
                     Ok(value) => Some(value),
                     Err(rejection) => {
-                        rejected = Some(reject(rejected.take(), rejection)?);
+                        rejected = Some(
+                            reject(rejected.take(), rejection).map_err(IntoResponse::into_response)?,
+                        );
                         None
                     }
                 };
@@ -532,13 +536,13 @@ macro_rules! impl_extractors {
 }
 
 /// Adds an extractor's rejection to those before it: `Ok` with all the 422 items so far, or
-/// `Err` with the response of a rejection that is not a 422, to answer at once. As FastAPI, a
+/// `Err` with a rejection that is not a 422, to answer at once. As FastAPI, a
 /// request is answered with every bad value at once: a 422 from one extractor does not stop
 /// the others, and their items join it in argument order; any other rejection (a 413, a 500)
 /// answers at once.
-fn reject(before: Option<HttpError>, rejection: HttpError) -> Result<HttpError, Response> {
+fn reject(before: Option<HttpError>, rejection: HttpError) -> Result<HttpError, HttpError> {
     if rejection.validation_items().is_none() {
-        return Err(rejection.into_response());
+        return Err(rejection);
     }
     Ok(match before {
         Some(before) => before.merge(rejection),
