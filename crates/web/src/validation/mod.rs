@@ -1,6 +1,6 @@
 //! Validation, declared once on the type: its JSON Schema is the rule.
 //!
-//! A model derives `Deserialize` and [`JsonSchema`](schemars::JsonSchema); its constraints are
+//! A model derives `Deserialize` and [`JsonSchema`]; its constraints are
 //! `schemars` attributes, which are also what its published schema says — nothing is written
 //! twice:
 //!
@@ -43,7 +43,7 @@
 //! [`Json<T>`](crate::Json), [`Query<T>`](crate::Query), [`Path<T>`](crate::Path) and
 //! [`Headers<T>`](crate::Headers) validate what they receive against `T`'s schema before
 //! serde reads it, and a request that does not fit gets FastAPI's 422 listing **every** bad
-//! value, each in pydantic v2's shape ([`ValidationItem`](crate::ValidationItem)):
+//! value, each in pydantic v2's shape ([`ValidationItem`]):
 //!
 //! | declared (schemars) | JSON Schema | pydantic `type` of the error |
 //! |---|---|---|
