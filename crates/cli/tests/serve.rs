@@ -408,3 +408,25 @@ fn help_still_lists_the_examples() {
     assert!(text.contains("--example sequential_vs_concurrent"));
     assert!(text.contains("serve"));
 }
+
+/// The robustness corpus's hand cases (RFC 9112 and request smuggling, `bench/robustness/`)
+/// against the real binary: every case answered as the RFC and the strict defaults say. The
+/// runner is Python's standard library only; generous per-case timeouts keep a loaded
+/// machine from reading a slow close as a kept-open connection.
+#[test]
+fn the_rfc_9112_and_smuggling_hand_cases_are_answered_as_the_rfc_says() {
+    let serve = Serve::start(&[]);
+    let cases = concat!(env!("CARGO_MANIFEST_DIR"), "/../../bench/robustness/cases.py");
+    let output = Command::new("python3")
+        .arg(cases)
+        .arg(serve.addr.to_string())
+        .args(["--timeout", "5", "--jobs", "4"])
+        .output()
+        .expect("python3 runs the hand cases");
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "cases that failed:\n{}",
+        report.lines().filter(|line| line.contains("FAIL")).collect::<Vec<_>>().join("\n")
+    );
+}
