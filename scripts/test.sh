@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Every test: installs what the tests need when it is missing (real servers from Debian's
+# packages — Redis, PostgreSQL — for the fixtures in crates/fixtures), then runs the
+# workspace's tests. The README's test command, and what .ci/run calls after its checks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+[ -x /usr/bin/redis-server ] || missing+=(redis-server)
+compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || missing+=(postgresql)
+command -v python3 >/dev/null || missing+=(python3)
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "== installing ${missing[*]} (Debian packages)"
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "run as root, or install them yourself: apt-get install ${missing[*]}" >&2
+        exit 1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+echo "== cargo test --workspace --no-fail-fast"
+cargo test --workspace --no-fail-fast "$@"
