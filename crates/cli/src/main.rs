@@ -48,7 +48,8 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the chapter's service (open http://127.0.0.1:8000/ for the route index).
-    Serve(ServeArgs),
+    // Boxed: its flags make it far larger than the other commands.
+    Serve(Box<ServeArgs>),
     /// Run each idea of the chapter against the service and print expected vs measured.
     Tour(tour::TourArgs),
     /// List the commands and the runtime's examples.
@@ -107,6 +108,16 @@ struct ServeArgs {
     /// A poll longer than this many milliseconds is reported (asyncio's 100; 0 = off).
     #[arg(long, default_value_t = 100)]
     slow_callback_ms: u64,
+    /// The database behind /items: sqlite:PATH (the default: kairos.db in the working
+    /// directory, created on first start) or postgres://USER[:PASSWORD]@HOST[:PORT]/DB.
+    #[arg(long, default_value = service::database::DEFAULT_DATABASE_URL)]
+    database_url: String,
+    /// Connections in the database pool, shared by every worker.
+    #[arg(long, default_value_t = 5)]
+    database_pool: u32,
+    /// The cache behind /cached: memory:// (the default) or redis://HOST:PORT.
+    #[arg(long, default_value = "memory://")]
+    cache_url: String,
     /// Base URL that `/external` calls (default: this server itself).
     #[arg(long, value_parser = parse_upstream)]
     upstream: Option<String>,
@@ -129,7 +140,7 @@ fn main() -> anyhow::Result<()> {
     kairos::process::worker_main(&[&service::CPU_TASK]);
 
     match Cli::parse().command {
-        Some(Command::Serve(args)) => serve(args),
+        Some(Command::Serve(args)) => serve(*args),
         Some(Command::Tour(args)) => {
             if !tour::tour(args)? {
                 // The report is already printed; the exit status is for scripts and CI.
@@ -166,6 +177,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         upstream: args
             .upstream
             .map_or_else(service::Upstream::this_server, service::Upstream::fixed),
+        database_url: args.database_url,
+        database_pool: args.database_pool.max(1),
+        cache_url: args.cache_url,
     };
     let config = ServerConfig {
         bind: args.bind,
@@ -180,6 +194,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         graceful_shutdown_timeout: Duration::from_secs(args.timeout_graceful_shutdown),
         // Each worker's loop (0 turns the stall detector off).
         slow_callback_duration: Some(Duration::from_millis(args.slow_callback_ms)),
+        // The database and the cache are tokio libraries: every worker's loop enters the
+        // tokio runtime beside the loops.
+        configure_loop: kairos::http::server::ConfigureLoop::new(kairos::tokio::configure_loop),
         ..ServerConfig::default()
     };
     let running = match service::app(settings.clone()).serve(config) {

@@ -9,6 +9,8 @@
 //! | `external.rs` | `/external`: outbound calls under a semaphore |
 //! | `stream.rs` | `/stream`: server-sent events from an async generator |
 //! | `index.rs` | `/` (the HTML index) and `/debug/loop` |
+//! | `items.rs` | `/items`: a CRUD resource in the database (`database.rs`: SQLite by default, PostgreSQL by URL) |
+//! | `cached.rs` | `/cached`: a slow loader behind the cache, run once per key |
 //!
 //! Every numeric parameter has a range, declared on its route's query type with
 //! `#[schemars(range(...))]` beside its default (`#[serde(default = ...)]`): the server is meant
@@ -19,10 +21,13 @@
 //! duration) is a [`Validate`](kairos::web::Validate) impl on the query type.
 
 mod basics;
+mod cached;
 mod concurrency;
 mod cpu;
+pub(crate) mod database;
 mod external;
 mod index;
+mod items;
 mod stream;
 
 use std::fmt::Display;
@@ -74,6 +79,12 @@ pub(crate) struct Settings {
     pub(crate) process_pool: usize,
     /// Base URL that `/external` calls (its `/async?ms=` route); never taken from a request.
     pub(crate) upstream: Upstream,
+    /// The database behind `/items`: `sqlite:...` or `postgres://...`.
+    pub(crate) database_url: String,
+    /// Connections in the database pool (shared by every worker).
+    pub(crate) database_pool: u32,
+    /// The cache behind `/cached`: `memory://` or `redis://...`.
+    pub(crate) cache_url: String,
 }
 
 /// Where `/external` sends its calls: a base URL from the command line, or this server itself.
@@ -134,7 +145,8 @@ pub(crate) fn app(settings: Settings) -> App {
         .thread_name_prefix("kairos-cpu")
         .build();
     let sync_tokens = settings.sync_pool;
-    App::new()
+    let data_settings = settings.clone();
+    let app = App::new()
         .with_state(settings)
         .sync_tokens(sync_tokens)
         .get("/", index::index)
@@ -158,5 +170,35 @@ pub(crate) fn app(settings: Settings) -> App {
         .worker_state(kairos::http::Client::new)
         .get("/external", external::external)
         .get("/stream", stream::stream)
-        .get("/debug/loop", index::debug_loop)
+        .get("/debug/loop", index::debug_loop);
+    data(app, &data_settings)
+}
+
+/// Table 4.2's database and the chapter's next step, a cache: each opened once for the App at
+/// startup (a failure stops the server with its message), shared by every worker.
+fn data(app: App, settings: &Settings) -> App {
+    let (url, size) = (settings.database_url.clone(), settings.database_pool);
+    let cache_url = settings.cache_url.clone();
+    app.lifespan(
+        // sqlx is a tokio library: the startup's short-lived loop enters the bridge's runtime.
+        move || {
+            let url = url.clone();
+            kairos::tokio::compat(async move { database::Database::open(&url, size).await })
+        },
+        |db: Arc<database::Database>| kairos::tokio::compat(async move { db.pool.close().await }),
+    )
+    .lifespan(
+        move || {
+            let url = cache_url.clone();
+            async move { kairos_cache::Cache::from_url(&url).await }
+        },
+        |_cache: Arc<kairos_cache::Cache>| async {},
+    )
+    .with_state(cached::Loads::default())
+    .post("/items", items::create)
+    .get("/items", items::list)
+    .get("/items/{id}", items::read)
+    .put("/items/{id}", items::replace)
+    .delete("/items/{id}", items::delete)
+    .get("/cached", cached::cached)
 }

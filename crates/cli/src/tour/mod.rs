@@ -105,10 +105,19 @@ fn start(scale: Scale) -> anyhow::Result<RunningServer> {
         cpu_pool: cores,
         process_pool: cores,
         upstream: service::Upstream::this_server(),
+        // A database of the tour's own, in the temporary directory: the tour leaves nothing
+        // in the working directory.
+        database_url: format!(
+            "sqlite://{}?mode=rwc",
+            std::env::temp_dir().join(format!("kairos-tour-{}.db", std::process::id())).display()
+        ),
+        database_pool: 2,
+        cache_url: "memory://".into(),
     };
     let config = ServerConfig {
         bind: SocketAddr::from(([127, 0, 0, 1], 0)),
         workers: 1,
+        configure_loop: kairos::http::server::ConfigureLoop::new(kairos::tokio::configure_loop),
         // The stall threshold must sit below `/bad`'s sleep for the detector to see it.
         slow_callback_duration: Some(Duration::from_millis(blocking::bad_ms(scale) / 2)),
         ..ServerConfig::default()

@@ -1,0 +1,158 @@
+//! `/items`: the table 4.2 route an `async def` awaits a database for, as a small CRUD
+//! resource — validated models in, stored rows out, 404 for what is not there, 503 while the
+//! database is away.
+
+use kairos::web::http::StatusCode;
+use kairos::web::{HttpError, Json, Path, Query, State};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+use super::database::{unavailable, Database};
+use super::int;
+
+/// What a client sends to create or replace an item.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub(crate) struct NewItem {
+    /// 1 to 100 characters.
+    #[schemars(length(min = 1, max = 100))]
+    name: String,
+    /// Not negative.
+    #[schemars(range(min = 0.0))]
+    price: f64,
+    /// Up to 1,000 characters, or absent.
+    #[serde(default)]
+    #[schemars(length(max = 1000))]
+    description: Option<String>,
+}
+
+/// A stored item.
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct Item {
+    id: i64,
+    name: String,
+    price: f64,
+    description: Option<String>,
+}
+
+/// `?limit=&offset=` of the listing: 1..=100 items (20 by default) from `offset` (0).
+#[derive(Debug, Deserialize, JsonSchema)]
+pub(crate) struct Page {
+    #[serde(default = "int::<20>")]
+    #[schemars(range(min = 1, max = 100))]
+    limit: u64,
+    #[serde(default)]
+    #[schemars(range(max = 1_000_000_000))]
+    offset: u64,
+}
+
+fn item(row: &sqlx::any::AnyRow) -> Result<Item, sqlx::Error> {
+    Ok(Item {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        price: row.try_get("price")?,
+        description: row.try_get("description")?,
+    })
+}
+
+fn not_found(id: i64) -> HttpError {
+    HttpError::not_found(format!("no item {id}"))
+}
+
+/// Numbers too large for the database's integers are simply not there.
+fn row_id(id: u64) -> Option<i64> {
+    i64::try_from(id).ok()
+}
+
+/// `POST /items`: stores the item; `201` with it and its `id`.
+pub(crate) async fn create(
+    State(db): State<Database>,
+    Json(new): Json<NewItem>,
+) -> Result<(StatusCode, Json<Item>), HttpError> {
+    let row = sqlx::query(
+        "INSERT INTO items (name, price, description) VALUES ($1, $2, $3) \
+         RETURNING id, name, price, description",
+    )
+    .bind(new.name)
+    .bind(new.price)
+    .bind(new.description)
+    .fetch_one(&db.pool)
+    .await
+    .map_err(unavailable)?;
+    Ok((StatusCode::CREATED, Json(item(&row).map_err(unavailable)?)))
+}
+
+/// `GET /items/{id}`: the item, or 404.
+pub(crate) async fn read(
+    State(db): State<Database>,
+    Path(id): Path<u64>,
+) -> Result<Json<Item>, HttpError> {
+    let Some(id) = row_id(id) else { return Err(HttpError::not_found(format!("no item {id}"))) };
+    let row = sqlx::query("SELECT id, name, price, description FROM items WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&db.pool)
+        .await
+        .map_err(unavailable)?;
+    match row {
+        Some(row) => Ok(Json(item(&row).map_err(unavailable)?)),
+        None => Err(not_found(id)),
+    }
+}
+
+/// `GET /items?limit=&offset=`: a page of items, by id.
+pub(crate) async fn list(
+    State(db): State<Database>,
+    Query(page): Query<Page>,
+) -> Result<Json<Vec<Item>>, HttpError> {
+    let rows = sqlx::query(
+        "SELECT id, name, price, description FROM items ORDER BY id LIMIT $1 OFFSET $2",
+    )
+    .bind(page.limit as i64)
+    .bind(page.offset as i64)
+    .fetch_all(&db.pool)
+    .await
+    .map_err(unavailable)?;
+    let items = rows.iter().map(item).collect::<Result<_, _>>().map_err(unavailable)?;
+    Ok(Json(items))
+}
+
+/// `PUT /items/{id}`: replaces the item; 404 if there is none.
+pub(crate) async fn replace(
+    State(db): State<Database>,
+    Path(id): Path<u64>,
+    Json(new): Json<NewItem>,
+) -> Result<Json<Item>, HttpError> {
+    let Some(id) = row_id(id) else { return Err(HttpError::not_found(format!("no item {id}"))) };
+    let row = sqlx::query(
+        "UPDATE items SET name = $1, price = $2, description = $3 WHERE id = $4 \
+         RETURNING id, name, price, description",
+    )
+    .bind(new.name)
+    .bind(new.price)
+    .bind(new.description)
+    .bind(id)
+    .fetch_optional(&db.pool)
+    .await
+    .map_err(unavailable)?;
+    match row {
+        Some(row) => Ok(Json(item(&row).map_err(unavailable)?)),
+        None => Err(not_found(id)),
+    }
+}
+
+/// `DELETE /items/{id}`: `204`; 404 if there was none.
+pub(crate) async fn delete(
+    State(db): State<Database>,
+    Path(id): Path<u64>,
+) -> Result<StatusCode, HttpError> {
+    let Some(id) = row_id(id) else { return Err(HttpError::not_found(format!("no item {id}"))) };
+    let done = sqlx::query("DELETE FROM items WHERE id = $1")
+        .bind(id)
+        .execute(&db.pool)
+        .await
+        .map_err(unavailable)?;
+    if done.rows_affected() == 0 {
+        return Err(not_found(id));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
