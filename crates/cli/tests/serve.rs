@@ -5,88 +5,15 @@
 //! sleep guarantees, a margin of a whole step between two sleeps, or an upper bound at least
 //! ten times the expected value where the bound is the point. They are not benchmarks.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, ChildStdout, Command, Stdio};
+mod support;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-
-/// The running binary; killed when the test ends, pass or fail.
-struct Serve {
-    child: Child,
-    addr: SocketAddr,
-    /// Where its stderr (the log) goes.
-    log: std::path::PathBuf,
-    /// Kept open: the server may write to it until it is killed.
-    _stdout: BufReader<ChildStdout>,
-}
-
-impl Serve {
-    /// Starts `kairos serve` on port 0 and reads the address it got from its first line:
-    /// the kernel picks the port at the bind itself, so two tests never race for one.
-    fn start(extra: &[&str]) -> Serve {
-        static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let log = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("serve-{}-{n}.log", std::process::id()));
-        // Quiet unless the test asks for a level.
-        let quiet: &[&str] =
-            if extra.contains(&"--log-level") { &[] } else { &["--log-level", "error"] };
-        let mut child = Command::new(env!("CARGO_BIN_EXE_kairos"))
-            .args(["serve", "--bind", "127.0.0.1:0"])
-            .args(quiet)
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log).expect("a log file in the target's tmp dir"))
-            .spawn()
-            .expect("the kairos binary starts");
-        let mut stdout = BufReader::new(child.stdout.take().expect("a piped stdout"));
-        let mut line = String::new();
-        // Until the line arrives, or the server exits (an empty read) having failed to start.
-        stdout.read_line(&mut line).expect("kairos serve's stdout");
-        let addr = line
-            .trim_end()
-            .strip_prefix("listening on http://")
-            .and_then(|addr| addr.parse().ok())
-            .unwrap_or_else(|| panic!("kairos serve printed {line:?}, not its address"));
-        Serve { child, addr, log, _stdout: stdout }
-    }
-
-    /// What the server has logged so far.
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// GET over HTTP/1.0, so the body is everything until the server closes: no chunking to
-    /// undo. Returns the status, the body and how long the whole answer took.
-    fn get(&self, path: &str) -> (u16, String, Duration) {
-        let started = Instant::now();
-        let mut stream = TcpStream::connect(self.addr).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").unwrap();
-        let mut raw = String::new();
-        stream.read_to_string(&mut raw).unwrap();
-        let elapsed = started.elapsed();
-        let (head, body) = raw.split_once("\r\n\r\n").expect("a complete HTTP answer");
-        let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-        (status, body.to_owned(), elapsed)
-    }
-
-    fn json(&self, path: &str) -> (Value, Duration) {
-        let (status, body, elapsed) = self.get(path);
-        assert_eq!(status, 200, "GET {path}: {body}");
-        (serde_json::from_str(&body).unwrap(), elapsed)
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_file(&self.log);
-    }
-}
+use support::Serve;
 
 fn secs(d: Duration) -> f64 {
     d.as_secs_f64()

@@ -1,0 +1,149 @@
+//! `kairos serve` with its data: `/items` on SQLite (the default) and on a real PostgreSQL,
+//! surviving a restart, answering 503 while PostgreSQL is down and recovering when it is back;
+//! a database unreachable at start stops the server with status 3; `/cached` runs one loader
+//! for 100 concurrent misses, in memory and in a real Redis.
+
+mod support;
+
+use std::time::Duration;
+
+use kairos_fixtures::{Postgres, Redis};
+use serde_json::{json, Value};
+use support::Serve;
+
+fn body(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+/// Create, read, list, replace, delete, and what is refused, against a running server.
+fn crud(serve: &Serve) {
+    let (status, created) =
+        serve.send("POST", "/items", Some(&json!({"name": "pen", "price": 1.5})));
+    assert_eq!(status, 201, "{created}");
+    let created = body(&created);
+    let id = created["id"].as_i64().unwrap();
+    assert_eq!(created, json!({"id": id, "name": "pen", "price": 1.5, "description": null}));
+    serve.send(
+        "POST",
+        "/items",
+        Some(&json!({"name": "ink", "price": 2.0, "description": "blue"})),
+    );
+
+    let (status, read) = serve.send("GET", &format!("/items/{id}"), None);
+    assert_eq!((status, body(&read)), (200, created.clone()));
+    let (_, page) = serve.send("GET", "/items?limit=1&offset=1", None);
+    assert_eq!(body(&page)[0]["name"], "ink");
+    assert_eq!(body(&page).as_array().unwrap().len(), 1);
+
+    let replacement = json!({"name": "pencil", "price": 0.5});
+    let (status, replaced) = serve.send("PUT", &format!("/items/{id}"), Some(&replacement));
+    assert_eq!((status, body(&replaced)["name"].clone()), (200, json!("pencil")));
+    assert_eq!(serve.send("PUT", "/items/999999", Some(&replacement)).0, 404);
+
+    // Every bad field at once, in pydantic's shape.
+    let (status, refused) =
+        serve.send("POST", "/items", Some(&json!({"name": "", "price": -1, "description": 5})));
+    assert_eq!(status, 422, "{refused}");
+    let types: Vec<_> =
+        body(&refused)["detail"].as_array().unwrap().iter().map(|e| e["type"].clone()).collect();
+    assert_eq!(
+        types,
+        [json!("string_too_short"), json!("greater_than_equal"), json!("string_type")]
+    );
+    assert_eq!(serve.send("GET", "/items?limit=0", None).0, 422);
+
+    assert_eq!(serve.send("DELETE", &format!("/items/{id}"), None).0, 204);
+    let (status, gone) = serve.send("GET", &format!("/items/{id}"), None);
+    assert_eq!((status, body(&gone)), (404, json!({"detail": format!("no item {id}")})));
+    assert_eq!(serve.send("DELETE", &format!("/items/{id}"), None).0, 404);
+}
+
+#[test]
+fn items_live_in_sqlite_and_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("items.db").display());
+    let id = {
+        let serve = Serve::start(&["--database-url", &url]);
+        crud(&serve);
+        let (_, kept) = serve.send("POST", "/items", Some(&json!({"name": "kept", "price": 3.0})));
+        body(&kept)["id"].as_i64().unwrap()
+    }; // killed here
+    let serve = Serve::start(&["--database-url", &url]);
+    let (status, read) = serve.send("GET", &format!("/items/{id}"), None);
+    assert_eq!((status, body(&read)["name"].clone()), (200, json!("kept")));
+}
+
+#[test]
+fn items_live_in_postgres_which_may_go_away_and_come_back() {
+    let mut postgres = Postgres::start();
+    let serve = Serve::start(&["--database-url", &postgres.url()]);
+    crud(&serve);
+    let (_, kept) = serve.send("POST", "/items", Some(&json!({"name": "kept", "price": 3.0})));
+    let path = format!("/items/{}", body(&kept)["id"]);
+
+    postgres.kill();
+    // Every request in the gap gets a clear 503, none hangs (the pool waits 2 s at most).
+    for _ in 0..3 {
+        let (status, answer) = serve.send("GET", &path, None);
+        assert_eq!(status, 503, "{answer}");
+        assert_eq!(body(&answer)["detail"], "the database is unavailable; retry shortly");
+    }
+
+    postgres.restart();
+    let mut recovered = false;
+    for _ in 0..50 {
+        let (status, answer) = serve.send("GET", &path, None);
+        if status == 200 {
+            assert_eq!(body(&answer)["name"], "kept");
+            recovered = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(recovered, "the service did not recover when PostgreSQL came back");
+}
+
+#[test]
+fn a_database_unreachable_at_start_stops_the_server_with_status_3() {
+    // Port 1 on loopback: nothing listens there.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_kairos"))
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .args(["--database-url", "postgres://kairos:secret@127.0.0.1:1/postgres"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("cannot open the database at postgres://kairos:***@127.0.0.1:1"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("secret"), "the password leaked: {stderr}");
+    assert!(output.stdout.is_empty(), "it said it was listening");
+}
+
+/// 100 clients miss the same key at once: the loader runs once, every answer says so.
+fn one_load_for_100_misses(serve: &Serve) {
+    let answers: Vec<Value> = std::thread::scope(|scope| {
+        let clients: Vec<_> = (0..100)
+            .map(|_| scope.spawn(|| body(&serve.send("GET", "/cached?key=hot&ms=300", None).1)))
+            .collect();
+        clients.into_iter().map(|client| client.join().unwrap()).collect()
+    });
+    for answer in &answers {
+        assert_eq!(answer["loads"], 1, "{answer}");
+        assert_eq!(answer["key"], "hot");
+    }
+    // Then it is a hit, and still one load.
+    assert_eq!(body(&serve.send("GET", "/cached?key=hot&ms=300", None).1)["loads"], 1);
+}
+
+#[test]
+fn cached_runs_one_loader_for_100_concurrent_misses_in_memory() {
+    one_load_for_100_misses(&Serve::start(&[]));
+}
+
+#[test]
+fn cached_runs_one_loader_for_100_concurrent_misses_in_redis() {
+    let redis = Redis::start();
+    one_load_for_100_misses(&Serve::start(&["--cache-url", &redis.url()]));
+}

@@ -1,0 +1,119 @@
+//! The `kairos serve` binary, started by a test on a loopback port of its own, with a database
+//! of its own in the target's temporary directory.
+#![allow(dead_code)] // each test file uses part of it
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The running binary; killed when the test ends, pass or fail.
+pub(crate) struct Serve {
+    child: Child,
+    pub(crate) addr: SocketAddr,
+    /// Where its stderr (the log) goes.
+    log: std::path::PathBuf,
+    /// Kept open: the server may write to it until it is killed.
+    _stdout: BufReader<ChildStdout>,
+}
+
+impl Serve {
+    /// Starts `kairos serve` on port 0 and reads the address it got from its first line:
+    /// the kernel picks the port at the bind itself, so two tests never race for one.
+    pub(crate) fn start(extra: &[&str]) -> Serve {
+        static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+        let log = tmp.join(format!("serve-{}-{n}.log", std::process::id()));
+        // Quiet unless the test asks for a level.
+        let quiet: &[&str] =
+            if extra.contains(&"--log-level") { &[] } else { &["--log-level", "error"] };
+        // A database of its own, unless the test gives one: none in the working directory.
+        let database = tmp.join(format!("serve-{}-{n}.db", std::process::id()));
+        let database = format!("sqlite://{}?mode=rwc", database.display());
+        let own_database: &[&str] =
+            if extra.contains(&"--database-url") { &[] } else { &["--database-url", &database] };
+        let mut child = Command::new(env!("CARGO_BIN_EXE_kairos"))
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .args(quiet)
+            .args(own_database)
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).expect("a log file in the target's tmp dir"))
+            .spawn()
+            .expect("the kairos binary starts");
+        let mut stdout = BufReader::new(child.stdout.take().expect("a piped stdout"));
+        let mut line = String::new();
+        // Until the line arrives, or the server exits (an empty read) having failed to start.
+        stdout.read_line(&mut line).expect("kairos serve's stdout");
+        let addr = line
+            .trim_end()
+            .strip_prefix("listening on http://")
+            .and_then(|addr| addr.parse().ok())
+            .unwrap_or_else(|| panic!("kairos serve printed {line:?}, not its address"));
+        Serve { child, addr, log, _stdout: stdout }
+    }
+
+    /// What the server has logged so far.
+    pub(crate) fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// GET over HTTP/1.0, so the body is everything until the server closes: no chunking to
+    /// undo. Returns the status, the body and how long the whole answer took.
+    pub(crate) fn get(&self, path: &str) -> (u16, String, Duration) {
+        let started = Instant::now();
+        let mut stream = TcpStream::connect(self.addr).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").unwrap();
+        let mut raw = String::new();
+        stream.read_to_string(&mut raw).unwrap();
+        let elapsed = started.elapsed();
+        let (head, body) = raw.split_once("\r\n\r\n").expect("a complete HTTP answer");
+        let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+        (status, body.to_owned(), elapsed)
+    }
+
+    pub(crate) fn json(&self, path: &str) -> (Value, Duration) {
+        let (status, body, elapsed) = self.get(path);
+        assert_eq!(status, 200, "GET {path}: {body}");
+        (serde_json::from_str(&body).unwrap(), elapsed)
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
+
+/// Whether the server still runs (it exits at once when its startup fails).
+impl Serve {
+    pub(crate) fn exit_status(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+}
+
+impl Serve {
+    /// A request with a JSON body (or none), over HTTP/1.0: the status and the body.
+    pub(crate) fn send(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, String) {
+        let mut stream = TcpStream::connect(self.addr).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let body = body.map(Value::to_string).unwrap_or_default();
+        write!(
+            stream,
+            "{method} {path} HTTP/1.0\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut raw = String::new();
+        stream.read_to_string(&mut raw).unwrap();
+        let (head, body) = raw.split_once("\r\n\r\n").expect("a complete HTTP answer");
+        (head.split(' ').nth(1).unwrap().parse().unwrap(), body.to_owned())
+    }
+}
