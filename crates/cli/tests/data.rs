@@ -147,3 +147,26 @@ fn cached_runs_one_loader_for_100_concurrent_misses_in_redis() {
     let redis = Redis::start();
     one_load_for_100_misses(&Serve::start(&["--cache-url", &redis.url()]));
 }
+
+/// 5.1 on a database: the blocking driver inside `async def` is reported by the stall
+/// detector under its route; the async driver and the blocking one on the sync pool are not.
+#[test]
+fn the_stall_detector_names_a_blocking_driver_in_an_async_route() {
+    let serve = Serve::start(&["--slow-callback-ms", "100"]);
+    // A query of about 0.3 s here, measured off the loop: three times the threshold.
+    let took =
+        body(&serve.send("GET", "/db/sync?n=1000000", None).1)["elapsed_s"].as_f64().unwrap();
+    let n = ((1_000_000.0 * 0.3 / took.max(1e-6)) as u64).clamp(10_000, 20_000_000);
+    for route in ["/db/async", "/db/sync", "/db/bad"] {
+        let (status, answer) = serve.send("GET", &format!("{route}?n={n}"), None);
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(body(&answer)["count"], n, "{route}");
+    }
+    let stats = serve.json("/debug/loop").0;
+    let by_route = &stats["slow_polls_by_route"];
+    assert_eq!(by_route["GET /db/bad → kairos::service::db_lesson::db_bad"], 1, "{stats}");
+    for quiet in ["db_async", "db_sync"] {
+        let name = format!("GET /db/{} → kairos::service::db_lesson::{quiet}", &quiet[3..]);
+        assert!(by_route.get(&name).is_none(), "{name} stalled the loop: {stats}");
+    }
+}

@@ -11,6 +11,7 @@
 //! | `index.rs` | `/` (the HTML index) and `/debug/loop` |
 //! | `items.rs` | `/items`: a CRUD resource in the database (`database.rs`: SQLite by default, PostgreSQL by URL) |
 //! | `cached.rs` | `/cached`: a slow loader behind the cache, run once per key |
+//! | `db_lesson.rs` | `/db/async`, `/db/sync`, `/db/bad`: one query, three ways to run a driver |
 //!
 //! Every numeric parameter has a range, declared on its route's query type with
 //! `#[schemars(range(...))]` beside its default (`#[serde(default = ...)]`): the server is meant
@@ -25,6 +26,7 @@ mod cached;
 mod concurrency;
 mod cpu;
 pub(crate) mod database;
+mod db_lesson;
 mod external;
 mod index;
 mod items;
@@ -194,6 +196,10 @@ fn data(app: App, settings: &Settings) -> App {
         },
         |_cache: Arc<kairos_cache::Cache>| async {},
     )
+    .lifespan(
+        || kairos::tokio::compat(db_lesson::LessonDb::open()),
+        |db: Arc<db_lesson::LessonDb>| kairos::tokio::compat(async move { db.0.close().await }),
+    )
     .with_state(cached::Loads::default())
     .post("/items", items::create)
     .get("/items", items::list)
@@ -201,4 +207,7 @@ fn data(app: App, settings: &Settings) -> App {
     .put("/items/{id}", items::replace)
     .delete("/items/{id}", items::delete)
     .get("/cached", cached::cached)
+    .get("/db/async", db_lesson::db_async)
+    .get("/db/sync", sync(db_lesson::db_sync))
+    .get("/db/bad", db_lesson::db_bad)
 }

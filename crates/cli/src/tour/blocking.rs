@@ -31,7 +31,7 @@ pub(crate) fn bad_ms(scale: Scale) -> u64 {
 }
 
 /// Slow polls the stall detector counted while `work` ran, and what `work` returned.
-fn counting_stalls<T>(
+pub(crate) fn counting_stalls<T>(
     target: Target,
     work: impl FnOnce() -> anyhow::Result<T>,
 ) -> anyhow::Result<(T, u64)> {

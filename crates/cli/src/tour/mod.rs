@@ -16,10 +16,12 @@
 //! | `concurrency.rs` | 1.3, 2.1, 2.2, 2.3: sequential vs concurrent, gather, wait_for, the race |
 //! | `blocking.rs` | 3, 4, 5.2, 6.2: blocking the loop, the sync pool, CPU pools |
 //! | `io.rs` | 6.3, 7: a semaphore around outbound calls, streaming |
+//! | `data.rs` | 4.2, 5.1 on a database: three drivers; a cache's one load for many misses |
 
 mod blocking;
 mod client;
 mod concurrency;
+mod data;
 mod io;
 mod report;
 
@@ -91,6 +93,7 @@ pub(crate) fn tour(args: TourArgs) -> anyhow::Result<bool> {
     concurrency::run(target, scale, &mut report);
     blocking::run(target, scale, &mut report);
     io::run(target, scale, &mut report);
+    data::run(target, scale, &mut report);
     server.shutdown();
     server.wait();
     Ok(report.finish())
