@@ -507,7 +507,7 @@ macro_rules! impl_extractors {
                 let (mut parts, body) = request.into_parts();
                 let mut rejected: Option<HttpError> = None;
                 $(
-                    let $T = match $T::from_request_parts(&mut parts) {
+                    let $T = match $T::from_request_parts(&mut parts).await {
                         Ok(value) => Some(value),
                         Err(rejection) => {
                             rejected = Some(
