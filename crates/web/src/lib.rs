@@ -160,7 +160,9 @@
 //! | `test_client.rs` | [`TestClient`] and its responses and streams |
 #![forbid(unsafe_code)]
 
+mod api_router;
 mod app;
+pub mod dependency;
 mod error;
 pub mod extract;
 pub mod handler;
@@ -175,7 +177,9 @@ mod test_client;
 pub mod validation;
 mod worker;
 
+pub use api_router::{ApiRouter, DocumentedResponse};
 pub use app::{App, DEFAULT_REQUEST_TIMEOUT, DEFAULT_SYNC_TOKENS};
+pub use dependency::{Dependency, Depends, Outcome};
 pub use error::{HttpError, ValidationItem};
 pub use extract::{FromRequest, FromRequestParts, Headers, Path, Query, State, WorkerState};
 pub use handler::{
