@@ -14,6 +14,7 @@ use kairos_http::server::WorkerService;
 use kairos_http::{BoxError, RunningServer, Server, ServerConfig, ServerError};
 
 use crate::dependency::RouteDependency;
+use crate::exception::ExceptionHandlers;
 use crate::extract::{RouteContext, StateMap};
 use crate::handler::{erase, Handler, ResponseFuture};
 use crate::lifespan::{
@@ -41,6 +42,8 @@ pub struct App {
     pub(crate) states: HashMap<TypeId, Arc<dyn Any + Send + Sync>>,
     /// Run before every route's handler ([`App::dependency`]).
     pub(crate) dependencies: Vec<RouteDependency>,
+    /// [`App::exception_handler`], [`App::status_handler`].
+    pub(crate) exceptions: ExceptionHandlers,
     lifespans: Vec<Lifespan<SharedValue>>,
     worker_lifespans: Vec<Lifespan<WorkerValue>>,
     sync_tokens: usize,
@@ -63,6 +66,7 @@ impl App {
             router: Router::default(),
             states: HashMap::new(),
             dependencies: Vec::new(),
+            exceptions: ExceptionHandlers::default(),
             lifespans: Vec::new(),
             worker_lifespans: Vec::new(),
             sync_tokens: DEFAULT_SYNC_TOKENS,
@@ -290,9 +294,9 @@ impl App {
     /// Mounts every route of `other` under `prefix` (FastAPI's `app.mount`; for a group of
     /// routes, see [`ApiRouter`](crate::ApiRouter)): `other`'s `/users/{id}` becomes
     /// `/api/users/{id}`, its `/` becomes `/api`. `other`'s dependencies run before its routes'
-    /// handlers (after this App's). `other`'s states, lifespans and worker lifespans are
-    /// added after this App's (this App's win on a clash of types); its sync settings are not
-    /// used — this App's apply.
+    /// handlers (after this App's). `other`'s states, lifespans, worker lifespans and
+    /// exception handlers are added after this App's (this App's win on a clash of types or
+    /// statuses); its sync settings are not used — this App's apply.
     ///
     /// # Panics
     ///
@@ -300,6 +304,7 @@ impl App {
     pub fn nest(mut self, prefix: &str, other: App) -> App {
         let routes = crate::dependency::with_dependencies(other.router, other.dependencies);
         self.router.nest(prefix, routes);
+        self.exceptions.add_missing(other.exceptions);
         for (type_id, state) in other.states {
             self.states.entry(type_id).or_insert(state);
         }
@@ -360,6 +365,7 @@ impl App {
             router,
             mut states,
             dependencies,
+            exceptions,
             lifespans,
             worker_lifespans,
             sync_tokens,
@@ -376,10 +382,12 @@ impl App {
         for (lifespan, value) in &started {
             states.insert(lifespan.type_id, Arc::clone(value));
         }
+        let exceptions = Arc::new(exceptions);
         let shared = Arc::new(Shared {
             router,
             states: StateMap(Arc::new(states)),
             dependencies,
+            exceptions: Arc::clone(&exceptions),
             worker_lifespans,
             sync_tokens,
             request_timeout,
@@ -401,7 +409,7 @@ impl App {
         };
         let workers = config.workers.max(1);
         let server = Server::new(config)
-            .error_renderer(render_server_error)
+            .error_renderer(move |error| exceptions.handle_ready(render_server_error(error)))
             .on_stop(shut_down.clone())
             .start_with(move |index| start_worker(Arc::clone(&shared), index));
         match server {
@@ -433,7 +441,8 @@ async fn start_worker(
     let states = started.iter().map(|(lifespan, value)| (lifespan.type_id, Rc::clone(value)));
     let worker =
         Rc::new(WorkerContext::new(shared.sync_tokens, shared.request_timeout, states.collect()));
-    let service: AppService = Box::new(move |request| dispatch(&shared, &worker, request));
+    let service: AppService =
+        Box::new(move |request| shared.exceptions.around(dispatch(&shared, &worker, request)));
     Ok(WorkerService::new(service).on_shutdown(move || lifespan::shut_down_all(started, scope)))
 }
 
@@ -460,6 +469,7 @@ struct Shared {
     router: Router,
     states: StateMap,
     dependencies: Vec<RouteDependency>,
+    exceptions: Arc<ExceptionHandlers>,
     worker_lifespans: Vec<Lifespan<WorkerValue>>,
     sync_tokens: usize,
     request_timeout: Duration,

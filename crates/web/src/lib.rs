@@ -164,6 +164,7 @@ mod api_router;
 mod app;
 pub mod dependency;
 mod error;
+mod exception;
 pub mod extract;
 pub mod handler;
 mod json;
@@ -181,6 +182,7 @@ pub use api_router::{ApiRouter, DocumentedResponse};
 pub use app::{App, DEFAULT_REQUEST_TIMEOUT, DEFAULT_SYNC_TOKENS};
 pub use dependency::{Dependency, Depends, Outcome};
 pub use error::{HttpError, ValidationItem};
+pub use exception::Exception;
 pub use extract::{FromRequest, FromRequestParts, Headers, Path, Query, State, WorkerState};
 pub use handler::{
     on_pool, sync, BlockingHandler, Handler, HandlerKind, PoolHandler, ResponseFuture,
