@@ -8,9 +8,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use futures_util::{stream, StreamExt};
 use kairos_web::dependency::{Dependency, Depends, Outcome};
 use kairos_web::http::StatusCode;
-use kairos_web::{sync, ApiRouter, App, Headers, HttpError, Query, State, TestClient};
+use kairos_web::{
+    sync, ApiRouter, App, Headers, HttpError, Query, State, StreamingResponse, TestClient,
+};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
@@ -78,6 +81,11 @@ impl Dependency for User {
 }
 
 #[derive(Deserialize, JsonSchema)]
+struct StreamParams {
+    end: bool,
+}
+
+#[derive(Deserialize, JsonSchema)]
 struct Page {
     #[schemars(range(max = 100))]
     limit: u32,
@@ -109,6 +117,19 @@ fn app() -> App {
             "unreachable"
         })
         .get("/sync", sync(|Depends(user): Depends<User>| user.name))
+        // The stream uses the session after the handler has returned: a chunk, then, if
+        // `end` is false, nothing more, ever.
+        .get(
+            "/stream",
+            |Depends(session): Depends<Session>, Query(s): Query<StreamParams>| async move {
+                let first = stream::once(async move { format!("session {}\n", session.number) });
+                let rest = match s.end {
+                    true => stream::empty().left_stream(),
+                    false => stream::pending().right_stream(),
+                };
+                StreamingResponse::new(first.chain(rest), "text/plain")
+            },
+        )
         .get("/log", |State(log): State<Log>| async move {
             format!("{} opened, {:?}", log.sessions_opened.load(Ordering::SeqCst), log.teardowns())
         })
@@ -191,6 +212,31 @@ fn teardown_runs_after_the_client_leaves_mid_request() {
     assert!(
         wait_until(Duration::from_secs(10), || log(&client) == "1 opened, [Cancelled]"),
         "the session is torn down, told the request was cancelled: {}",
+        log(&client)
+    );
+}
+
+#[test]
+fn a_streamed_response_keeps_its_dependencies_until_it_ends() {
+    let client = TestClient::new(app());
+    assert_eq!(client.get("/stream?end=true").send().text(), "session 1\n");
+    assert!(
+        wait_until(Duration::from_secs(10), || log(&client) == "1 opened, [Responded(200)]"),
+        "torn down once the body has ended: {}",
+        log(&client)
+    );
+}
+
+#[test]
+fn teardown_runs_after_the_client_leaves_mid_stream() {
+    let client = TestClient::new(app());
+    let mut stream = client.get("/stream?end=false").stream();
+    assert_eq!(stream.next_chunk().unwrap(), "session 1\n");
+    assert_eq!(log(&client), "1 opened, []", "the stream still uses the session");
+    drop(stream); // the client leaves mid-response
+    assert!(
+        wait_until(Duration::from_secs(10), || log(&client) == "1 opened, [Cancelled]"),
+        "the session is torn down, told the response was cut short: {}",
         log(&client)
     );
 }

@@ -14,7 +14,7 @@
 //! | `def get_db(...)`, `db = Depends(get_db)` | `impl Dependency for Db`, argument `Depends(db): Depends<Db>` |
 //! | a dependency's own parameters (query, header, other `Depends`) | `type Inputs = (Query<Page>, Depends<Db>)` |
 //! | `use_cache=True` (the default): one call per request | the value is made once per request and cloned for every other use |
-//! | `yield` in a dependency: code after it runs once the response is made | [`Dependency::teardown`], awaited after the handler, told how the request ended ([`Outcome`]) |
+//! | `yield` in a dependency: code after it runs once the response is done | [`Dependency::teardown`], after the handler's response (a streamed one: after its last chunk), told how the request ended ([`Outcome`]) |
 //! | `app.dependency_overrides[get_db] = fake_db` | [`App::override_dependency::<Db>(...)`](crate::App::override_dependency) |
 //! | `APIRouter(dependencies=[Depends(check)])`, `FastAPI(dependencies=[...])` | [`ApiRouter::dependency::<Check>()`](crate::ApiRouter::dependency), [`App::dependency::<Check>()`](crate::App::dependency) |
 //!
@@ -25,10 +25,15 @@
 //! dependency, a router's check — gets a clone of it (so `T: Clone`: make a dependency a
 //! handle, with what is costly to copy behind an `Rc` or an `Arc`). When the handler has
 //! answered, the teardowns of the values the request made run, last resolved first, and the
-//! response is sent after them. A request that ends otherwise runs them too: when the handler
-//! panics (the request gets its 500) or the client leaves mid-request (its future is dropped),
-//! the teardowns run in a task on the worker's loop, told [`Outcome::Panicked`] or
-//! [`Outcome::Cancelled`] — the place to roll a transaction back rather than commit it.
+//! response is sent after them — so a test that asks next sees them done. A streamed
+//! response ([`StreamingResponse`](crate::StreamingResponse), [`Sse`](crate::Sse)) may
+//! still use the values while it is sent: its teardowns run once its last chunk is out (in a
+//! task of their own), as FastAPI (≥ 0.118) closes a `yield` dependency after a
+//! `StreamingResponse`. A request that ends otherwise runs them too: when the handler panics
+//! (the request gets its 500) or the client leaves mid-request or mid-stream (the future or
+//! the stream is dropped), the teardowns run in a task on the worker's loop, told
+//! [`Outcome::Panicked`] or [`Outcome::Cancelled`] — the place to roll a transaction back
+//! rather than commit it.
 //!
 //! The scope lives on the worker's thread, so a dependency need not be `Send` (a value
 //! made from a `WorkerState` pool can hold an `Rc`); passed to a [`sync`](crate::sync)
@@ -146,8 +151,8 @@ pub trait Dependency: Clone + 'static {
     /// the request ended. The default does nothing.
     ///
     /// It runs on the worker's loop. After a response, it is awaited before the response is
-    /// sent; after a panic or a client that left, in a task of its own. A teardown that
-    /// panics is logged, and the others run on.
+    /// sent; after a streamed response's last chunk, a panic or a client that left, in a task
+    /// of its own. A teardown that panics is logged, and the others run on.
     fn teardown(self, outcome: Outcome) -> impl Future<Output = ()> {
         let _ = outcome;
         std::future::ready(())
@@ -161,8 +166,8 @@ pub enum Outcome {
     Responded(StatusCode),
     /// The handler panicked; the client gets a 500.
     Panicked,
-    /// The request was dropped before it was answered: the client went away, or the server
-    /// stopped.
+    /// The request was dropped before it was answered, or its streamed response before its
+    /// end: the client went away, or the server stopped.
     Cancelled,
 }
 

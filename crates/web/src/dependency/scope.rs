@@ -6,9 +6,11 @@
 //! the thread's current one while it polls — a task-local, as tokio's — and the
 //! dependencies find it there. Nothing is allocated for a request that resolves none.
 //!
-//! [`Scoped`] runs the teardowns: awaited after the response is made, before it is returned;
-//! or, if the request's future is dropped first (a panic the server caught, a client that
-//! left), in a task spawned on the loop by its `Drop`.
+//! [`Scoped`] runs the teardowns: after the response is made, awaited before it is returned
+//! — or, for a streamed body, once the body has ended, since the stream may still use the
+//! dependencies' values (FastAPI ≥ 0.118 closes them after the response too); if the
+//! request's future or the stream is dropped first (a panic the server caught, a client that
+//! left), in a task spawned on the loop.
 
 use std::any::{Any, TypeId};
 use std::cell::{Cell, RefCell};
@@ -20,6 +22,9 @@ use std::task::{ready, Context, Poll};
 
 use futures_util::future::LocalBoxFuture;
 use futures_util::FutureExt;
+use http::StatusCode;
+use http_body::{Body as HttpBody, Frame, SizeHint};
+use kairos_http::{Body, BoxError};
 use pin_project_lite::pin_project;
 
 use super::{Dependency, Outcome};
@@ -155,7 +160,7 @@ enum Role {
     /// Another `Scoped` around it owns the scope (a route's checks run in one, the handler's
     /// own inside it): this one only polls.
     Nested,
-    /// The response is made and the teardowns have run (or there were none).
+    /// The response is made: its teardowns are running, or done, or left to its body.
     Done,
 }
 
@@ -184,17 +189,77 @@ pin_project! {
                 }
                 (None, None) => None,
             };
-            let Some(teardowns) = teardowns else { return };
-            if kairos_rt::Handle::try_current().is_none() {
-                // No loop (its thread is tearing down): nothing could run them.
-                tracing::warn!(
-                    target: "kairos::web",
-                    "a request's dependency teardowns were dropped: its loop had stopped"
-                );
-                return;
+            if let Some(teardowns) = teardowns {
+                spawn(teardowns);
             }
-            drop(kairos_rt::spawn_named("kairos-web: dependency teardowns", teardowns));
         }
+    }
+}
+
+/// Runs `teardowns` in a task of their own on this loop: no one is left to await them.
+fn spawn(teardowns: LocalBoxFuture<'static, ()>) {
+    if kairos_rt::Handle::try_current().is_none() {
+        // No loop (its thread is tearing down): nothing could run them.
+        tracing::warn!(
+            target: "kairos::web",
+            "a request's dependency teardowns were dropped: its loop had stopped"
+        );
+        return;
+    }
+    drop(kairos_rt::spawn_named("kairos-web: dependency teardowns", teardowns));
+}
+
+/// A streamed response's body and its request's scope, torn down when the body has ended
+/// ([`Outcome::Responded`]) or is dropped before (the client left: [`Outcome::Cancelled`]).
+struct TearDownAfter {
+    body: Body,
+    scope: Option<Rc<RequestScope>>,
+    status: StatusCode,
+}
+
+impl TearDownAfter {
+    fn tear_down(&mut self, outcome: Outcome) {
+        if let Some(teardowns) = self.scope.take().and_then(|scope| scope.tear_down(outcome)) {
+            spawn(teardowns);
+        }
+    }
+}
+
+impl HttpBody for TearDownAfter {
+    type Data = bytes::Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<bytes::Bytes>, BoxError>>> {
+        let this = self.get_mut(); // every field is `Unpin`
+        let polled = Pin::new(&mut this.body).poll_frame(cx);
+        if let Poll::Ready(None) = polled {
+            let status = this.status;
+            this.tear_down(Outcome::Responded(status));
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+impl Drop for TearDownAfter {
+    fn drop(&mut self) {
+        // A body the server saw end without polling it past its last frame ended all the same.
+        let outcome = if self.body.is_end_stream() {
+            Outcome::Responded(self.status)
+        } else {
+            Outcome::Cancelled
+        };
+        self.tear_down(outcome);
     }
 }
 
@@ -240,7 +305,6 @@ impl<F: Future<Output = Response>> Future for Scoped<F> {
         if let Some((teardowns, _)) = this.finishing.as_mut() {
             ready!(teardowns.as_mut().poll(cx));
             let (_, response) = this.finishing.take().expect("finishing is set");
-            *this.role = Role::Done;
             return Poll::Ready(response);
         }
         if *this.role == Role::Unknown {
@@ -255,23 +319,20 @@ impl<F: Future<Output = Response>> Future for Scoped<F> {
             this.inner.poll(cx)
         };
         let response = ready!(polled);
-        let Some(scope) = this.scope.take() else {
-            *this.role = Role::Done;
+        *this.role = Role::Done;
+        let Some(scope) = this.scope.take() else { return Poll::Ready(response) };
+        if response.body().is_stream() {
+            let (head, body) = response.into_parts();
+            let body = TearDownAfter { body, scope: Some(scope), status: head.status };
+            return Poll::Ready(Response::from_parts(head, Body::new(body)));
+        }
+        let Some(mut teardowns) = scope.tear_down(Outcome::Responded(response.status())) else {
             return Poll::Ready(response);
         };
-        match scope.tear_down(Outcome::Responded(response.status())) {
-            None => {
-                *this.role = Role::Done;
-                Poll::Ready(response)
-            }
-            Some(mut teardowns) => {
-                if teardowns.as_mut().poll(cx).is_ready() {
-                    *this.role = Role::Done;
-                    return Poll::Ready(response);
-                }
-                *this.finishing = Some((teardowns, response));
-                Poll::Pending
-            }
+        if teardowns.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(response);
         }
+        *this.finishing = Some((teardowns, response));
+        Poll::Pending
     }
 }
