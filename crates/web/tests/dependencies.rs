@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use futures_util::{stream, StreamExt};
-use kairos_web::dependency::{Dependency, Depends, Outcome};
+use kairos_web::dependency::{Dependency, Depends, Fresh, Outcome};
 use kairos_web::http::StatusCode;
 use kairos_web::{
     sync, ApiRouter, App, Headers, HttpError, Query, State, StreamingResponse, TestClient,
@@ -116,6 +116,9 @@ fn app() -> App {
             std::future::pending::<()>().await;
             "unreachable"
         })
+        .get("/fresh", |Depends(a): Depends<Session>, Fresh(b): Fresh<Session>| async move {
+            format!("{} {}", a.number, b.number)
+        })
         .get("/sync", sync(|Depends(user): Depends<User>| user.name))
         // The stream uses the session after the handler has returned: a chunk, then, if
         // `end` is false, nothing more, ever.
@@ -150,6 +153,13 @@ fn a_dependency_used_three_times_in_a_request_is_resolved_once_and_torn_down_onc
         client.get("/me").header("x-user", "bob").send().text(),
         "bob with session 2 (2, 2)"
     );
+    assert_eq!(log(&client), "2 opened, [Responded(200), Responded(200)]");
+}
+
+#[test]
+fn a_fresh_dependency_is_made_again_and_torn_down_too() {
+    let client = TestClient::new(app());
+    assert_eq!(client.get("/fresh").send().text(), "1 2");
     assert_eq!(log(&client), "2 opened, [Responded(200), Responded(200)]");
 }
 

@@ -14,6 +14,7 @@
 //! | `def get_db(...)`, `db = Depends(get_db)` | `impl Dependency for Db`, argument `Depends(db): Depends<Db>` |
 //! | a dependency's own parameters (query, header, other `Depends`) | `type Inputs = (Query<Page>, Depends<Db>)` |
 //! | `use_cache=True` (the default): one call per request | the value is made once per request and cloned for every other use |
+//! | `Depends(dep, use_cache=False)` | [`Fresh<T>`]: a value of its own, torn down with the others |
 //! | `yield` in a dependency: code after it runs once the response is done | [`Dependency::teardown`], after the handler's response (a streamed one: after its last chunk), told how the request ended ([`Outcome`]) |
 //! | `app.dependency_overrides[get_db] = fake_db` | [`App::override_dependency::<Db>(...)`](crate::App::override_dependency) |
 //! | `APIRouter(dependencies=[Depends(check)])`, `FastAPI(dependencies=[...])` | [`ApiRouter::dependency::<Check>()`](crate::ApiRouter::dependency), [`App::dependency::<Check>()`](crate::App::dependency) |
@@ -218,15 +219,64 @@ impl<T> std::ops::Deref for Depends<T> {
 
 impl<T: Dependency> FromRequestParts for Depends<T> {
     async fn from_request_parts(parts: &mut Parts) -> Result<Self, HttpError> {
-        resolve::<T>(parts).await.map(Depends)
+        resolve::<T>(parts, true).await.map(Depends)
     }
 }
 
-/// The request's value of `T`: the one it made already, or the override's, or a new one.
-async fn resolve<T: Dependency>(parts: &mut Parts) -> Result<T, HttpError> {
+/// An argument whose value is a new one of the [`Dependency`] `T`, made for this use even if
+/// the request made one already (FastAPI's `Depends(dep, use_cache=False)`): a second
+/// transaction beside the request's, a fresh nonce. Its own inputs are shared as ever (a
+/// `Depends<U>` among them is the request's `U`), and it is torn down with the request's
+/// other values; the first value of `T` a request makes, fresh or not, is the one later
+/// [`Depends<T>`] get.
+///
+/// ```
+/// use std::sync::atomic::{AtomicU32, Ordering};
+/// use kairos_web::dependency::{Dependency, Depends, Fresh};
+/// use kairos_web::{App, HttpError, TestClient};
+///
+/// static NEXT: AtomicU32 = AtomicU32::new(1);
+///
+/// #[derive(Clone)]
+/// struct Ticket(u32);
+///
+/// impl Dependency for Ticket {
+///     type Inputs = ();
+///     async fn resolve((): ()) -> Result<Self, HttpError> {
+///         Ok(Ticket(NEXT.fetch_add(1, Ordering::Relaxed)))
+///     }
+/// }
+///
+/// async fn tickets(Depends(a): Depends<Ticket>, Fresh(b): Fresh<Ticket>, Depends(c): Depends<Ticket>) -> String {
+///     format!("{} {} {}", a.0, b.0, c.0)
+/// }
+/// let client = TestClient::new(App::new().get("/", tickets));
+/// assert_eq!(client.get("/").send().text(), "1 2 1");
+/// ```
+#[derive(Debug, Clone)]
+pub struct Fresh<T>(pub T);
+
+impl<T> std::ops::Deref for Fresh<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: Dependency> FromRequestParts for Fresh<T> {
+    async fn from_request_parts(parts: &mut Parts) -> Result<Self, HttpError> {
+        resolve::<T>(parts, false).await.map(Fresh)
+    }
+}
+
+/// The request's value of `T`: the one it made already (if `use_cache`), or the override's,
+/// or a new one.
+async fn resolve<T: Dependency>(parts: &mut Parts, use_cache: bool) -> Result<T, HttpError> {
     let scope = RequestScope::current::<T>()?;
-    if let Some(value) = scope.cached::<T>()? {
-        return Ok(value);
+    if use_cache {
+        if let Some(value) = scope.cached::<T>()? {
+            return Ok(value);
+        }
     }
     let resolved = match resolve_override::<T>(parts).await {
         // Not torn down: the replacement opened nothing `T::teardown` should close.
