@@ -29,8 +29,8 @@
 //! response is sent after them — so a test that asks next sees them done. A streamed
 //! response ([`StreamingResponse`](crate::StreamingResponse), [`Sse`](crate::Sse)) may
 //! still use the values while it is sent: its teardowns run once its last chunk is out (in a
-//! task of their own), as FastAPI (≥ 0.118) closes a `yield` dependency after a
-//! `StreamingResponse`. A request that ends otherwise runs them too: when the handler panics
+//! task of their own), as current FastAPI closes a `yield` dependency only once a
+//! `StreamingResponse` has been sent. A request that ends otherwise runs them too: when the handler panics
 //! (the request gets its 500) or the client leaves mid-request or mid-stream (the future or
 //! the stream is dropped), the teardowns run in a task on the worker's loop, told
 //! [`Outcome::Panicked`] or [`Outcome::Cancelled`] — the place to roll a transaction back

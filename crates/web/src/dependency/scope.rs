@@ -8,7 +8,7 @@
 //!
 //! [`Scoped`] runs the teardowns: after the response is made, awaited before it is returned
 //! — or, for a streamed body, once the body has ended, since the stream may still use the
-//! dependencies' values (FastAPI ≥ 0.118 closes them after the response too); if the
+//! dependencies' values (current FastAPI also closes them after the response); if the
 //! request's future or the stream is dropped first (a panic the server caught, a client that
 //! left), in a task spawned on the loop.
 
