@@ -13,6 +13,8 @@ use http::{Method, StatusCode};
 use kairos_http::server::WorkerService;
 use kairos_http::{BoxError, RunningServer, Server, ServerConfig, ServerError};
 
+use crate::dependency::RouteDependency;
+use crate::exception::ExceptionHandlers;
 use crate::extract::{RouteContext, StateMap};
 use crate::handler::{erase, Handler, ResponseFuture};
 use crate::lifespan::{
@@ -36,8 +38,12 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// twice) panics at once with what to change.
 #[derive(Clone)]
 pub struct App {
-    router: Router,
-    states: HashMap<TypeId, Arc<dyn Any + Send + Sync>>,
+    pub(crate) router: Router,
+    pub(crate) states: HashMap<TypeId, Arc<dyn Any + Send + Sync>>,
+    /// Run before every route's handler ([`App::dependency`]).
+    pub(crate) dependencies: Vec<RouteDependency>,
+    /// [`App::exception_handler`], [`App::status_handler`].
+    pub(crate) exceptions: ExceptionHandlers,
     lifespans: Vec<Lifespan<SharedValue>>,
     worker_lifespans: Vec<Lifespan<WorkerValue>>,
     sync_tokens: usize,
@@ -59,6 +65,8 @@ impl App {
         App {
             router: Router::default(),
             states: HashMap::new(),
+            dependencies: Vec::new(),
+            exceptions: ExceptionHandlers::default(),
             lifespans: Vec::new(),
             worker_lifespans: Vec::new(),
             sync_tokens: DEFAULT_SYNC_TOKENS,
@@ -283,16 +291,20 @@ impl App {
         self.route(Method::DELETE, path, handler)
     }
 
-    /// Mounts every route of `other` under `prefix` (FastAPI's `include_router(prefix=...)`):
-    /// `other`'s `/users/{id}` becomes `/api/users/{id}`, its `/` becomes `/api`. `other`'s
-    /// states, lifespans and worker lifespans are added after this App's (this App's win on a
-    /// clash of types); its sync settings are not used — this App's apply.
+    /// Mounts every route of `other` under `prefix` (FastAPI's `app.mount`; for a group of
+    /// routes, see [`ApiRouter`](crate::ApiRouter)): `other`'s `/users/{id}` becomes
+    /// `/api/users/{id}`, its `/` becomes `/api`. `other`'s dependencies run before its routes'
+    /// handlers (after this App's). `other`'s states, lifespans, worker lifespans and
+    /// exception handlers are added after this App's (this App's win on a clash of types or
+    /// statuses); its sync settings are not used — this App's apply.
     ///
     /// # Panics
     ///
     /// If `prefix` does not start with `/` or ends with `/`, or a route clashes.
     pub fn nest(mut self, prefix: &str, other: App) -> App {
-        self.router.nest(prefix, other.router);
+        let routes = crate::dependency::with_dependencies(other.router, other.dependencies);
+        self.router.nest(prefix, routes);
+        self.exceptions.add_missing(other.exceptions);
         for (type_id, state) in other.states {
             self.states.entry(type_id).or_insert(state);
         }
@@ -349,8 +361,16 @@ impl App {
     /// Runs the App's startups and starts the server: [`serve`](App::serve) without the
     /// default log, for the [`TestClient`](crate::TestClient).
     pub(crate) fn start(self, config: ServerConfig) -> Result<RunningServer, ServeError> {
-        let App { router, mut states, lifespans, worker_lifespans, sync_tokens, request_timeout } =
-            self;
+        let App {
+            router,
+            mut states,
+            dependencies,
+            exceptions,
+            lifespans,
+            worker_lifespans,
+            sync_tokens,
+            request_timeout,
+        } = self;
         tracing::info!(target: "kairos::web", "waiting for application startup");
         // No loop is made for an App without lifespans: serving it from a thread that runs
         // a loop of its own stays possible.
@@ -362,9 +382,12 @@ impl App {
         for (lifespan, value) in &started {
             states.insert(lifespan.type_id, Arc::clone(value));
         }
+        let exceptions = Arc::new(exceptions);
         let shared = Arc::new(Shared {
             router,
             states: StateMap(Arc::new(states)),
+            dependencies,
+            exceptions: Arc::clone(&exceptions),
             worker_lifespans,
             sync_tokens,
             request_timeout,
@@ -386,7 +409,7 @@ impl App {
         };
         let workers = config.workers.max(1);
         let server = Server::new(config)
-            .error_renderer(render_server_error)
+            .error_renderer(move |error| exceptions.handle_ready(render_server_error(error)))
             .on_stop(shut_down.clone())
             .start_with(move |index| start_worker(Arc::clone(&shared), index));
         match server {
@@ -418,7 +441,8 @@ async fn start_worker(
     let states = started.iter().map(|(lifespan, value)| (lifespan.type_id, Rc::clone(value)));
     let worker =
         Rc::new(WorkerContext::new(shared.sync_tokens, shared.request_timeout, states.collect()));
-    let service: AppService = Box::new(move |request| dispatch(&shared, &worker, request));
+    let service: AppService =
+        Box::new(move |request| shared.exceptions.around(dispatch(&shared, &worker, request)));
     Ok(WorkerService::new(service).on_shutdown(move || lifespan::shut_down_all(started, scope)))
 }
 
@@ -444,6 +468,8 @@ fn render_server_error(error: &ServerError) -> Response {
 struct Shared {
     router: Router,
     states: StateMap,
+    dependencies: Vec<RouteDependency>,
+    exceptions: Arc<ExceptionHandlers>,
     worker_lifespans: Vec<Lifespan<WorkerValue>>,
     sync_tokens: usize,
     request_timeout: Duration,
@@ -458,10 +484,21 @@ fn dispatch(shared: &Shared, worker: &Rc<WorkerContext>, mut request: Request) -
     match shared.router.lookup(request.method(), request.uri().path()) {
         Lookup::Found(route, params) => {
             let handler = &route.handler;
-            if handler.needs_route_context() {
+            let checks = crate::dependency::checks(&shared.dependencies, &route.options);
+            if handler.needs_route_context() || !checks.is_empty() {
                 let context =
                     RouteContext { params, states: shared.states.clone(), worker: worker.id() };
                 request.extensions_mut().insert(context);
+            }
+            if !checks.is_empty() {
+                let handler = Arc::clone(handler);
+                return crate::dependency::checked(
+                    checks,
+                    handler,
+                    request,
+                    Rc::clone(worker),
+                    route.label,
+                );
             }
             handler.call(request, Rc::clone(worker), route.label)
         }

@@ -131,9 +131,10 @@ impl HttpError {
         error
     }
 
-    /// The items of a 422 made by [`HttpError::validation_errors`] (`None` for any other
-    /// error), so that the failures of several extractors can be answered together.
-    pub(crate) fn validation_items(&self) -> Option<&[ValidationItem]> {
+    /// The items of a 422 made by [`HttpError::validation_errors`] — every extractor's
+    /// rejection of a request — or `None` for any other error: what a
+    /// [`status_handler`](crate::App::status_handler) for 422 writes its own body from.
+    pub fn validation_items(&self) -> Option<&[ValidationItem]> {
         self.inner.items.as_deref()
     }
 
@@ -232,28 +233,38 @@ impl fmt::Display for HttpError {
 
 impl std::error::Error for HttpError {}
 
-impl IntoResponse for HttpError {
-    fn into_response(self) -> Response {
-        let Inner { status, detail, items, headers, invalid } = *self.inner;
+impl HttpError {
+    /// The response: `{"detail": ...}` with the status and headers.
+    pub(crate) fn render(&self) -> Response {
+        let Inner { status, detail, items, headers, invalid } = &*self.inner;
         if let Some(invalid) = invalid {
-            return invalid.into_response();
+            return invalid.clone().into_response();
         }
         #[derive(Serialize)]
         struct Body<'a> {
             detail: &'a [ValidationItem],
         }
         let body = match items {
-            Some(items) => serde_json::to_string(&Body { detail: &items })
+            Some(items) => serde_json::to_string(&Body { detail: items })
                 .unwrap_or_else(|_| serde_json::json!({ "detail": detail }).to_string()),
             None => serde_json::json!({ "detail": detail }).to_string(),
         };
         let mut response = Response::new(body.into());
-        *response.status_mut() = status;
+        *response.status_mut() = *status;
         response
             .headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        response.headers_mut().extend(headers);
+        response.headers_mut().extend(headers.clone());
         response
+    }
+}
+
+impl IntoResponse for HttpError {
+    /// The error as `{"detail": ...}`, unless the App has an exception handler for its status
+    /// or for `HttpError` ([`App::status_handler`](crate::App::status_handler)): the response
+    /// carries the error to it.
+    fn into_response(self) -> Response {
+        crate::exception::raised(self.render(), self)
     }
 }
 

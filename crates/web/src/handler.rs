@@ -23,6 +23,7 @@ use kairos_rt::executor::JobError;
 use kairos_rt::task::Label;
 use kairos_rt::ThreadPool;
 
+use crate::dependency::Scoped;
 use crate::extract::{FromRequest, FromRequestParts, ViaParts};
 use crate::response::IntoResponse;
 use crate::worker::WorkerContext;
@@ -420,12 +421,13 @@ where
         _worker: Rc<WorkerContext>,
         label: Label,
     ) -> ResponseFuture {
-        Box::pin(label.scope(async move {
+        // `Scoped`: the request's dependencies are resolved once and torn down after it.
+        Box::pin(label.scope(Scoped::new(async move {
             match Args::extract(request).await {
                 Ok(args) => self.call_with(args).into_handler_future().await.into_response(),
                 Err(rejection) => rejection,
             }
-        }))
+        })))
     }
 }
 
@@ -455,12 +457,12 @@ where
         worker: Rc<WorkerContext>,
         label: Label,
     ) -> ResponseFuture {
-        Box::pin(label.scope(async move {
+        Box::pin(label.scope(Scoped::new(async move {
             match Args::extract(request).await {
                 Ok(args) => P::run(self, worker, move |f| f.call_with(args)).await,
                 Err(rejection) => rejection,
             }
-        }))
+        })))
     }
 }
 
@@ -507,7 +509,7 @@ macro_rules! impl_extractors {
                 let (mut parts, body) = request.into_parts();
                 let mut rejected: Option<HttpError> = None;
                 $(
-                    let $T = match $T::from_request_parts(&mut parts) {
+                    let $T = match $T::from_request_parts(&mut parts).await {
                         Ok(value) => Some(value),
                         Err(rejection) => {
                             rejected = Some(
@@ -540,7 +542,10 @@ macro_rules! impl_extractors {
 /// request is answered with every bad value at once: a 422 from one extractor does not stop
 /// the others, and their items join it in argument order; any other rejection (a 413, a 500)
 /// answers at once.
-fn reject(before: Option<HttpError>, rejection: HttpError) -> Result<HttpError, HttpError> {
+pub(crate) fn reject(
+    before: Option<HttpError>,
+    rejection: HttpError,
+) -> Result<HttpError, HttpError> {
     if rejection.validation_items().is_none() {
         return Err(rejection);
     }

@@ -42,6 +42,20 @@
 //! fails stops [`App::serve`] before anything is served, with a [`ServeError`] that names the
 //! lifespan and says why.
 //!
+//! Dependencies (FastAPI's `Depends`) are types implementing [`Dependency`]: made from
+//! extractors and other dependencies by an async `resolve`, asked for by handlers with
+//! [`Depends<T>`] in any argument position, made **once per request** however many
+//! arguments and dependencies ask, and closed by their `teardown` after the response
+//! (after a streamed one's last chunk) — also when the handler panics or the client leaves.
+//! [`App::dependency`] and [`ApiRouter::dependency`] run one before every route of the App or
+//! router (an auth check that rejects them all); [`App::override_dependency`] replaces one in
+//! tests. The [`dependency`] module tells the whole story.
+//!
+//! Routes are grouped in [`ApiRouter`]s (FastAPI's `APIRouter`): a prefix, tags, dependencies
+//! and documented responses shared by their routes, included with [`App::include_router`].
+//! A router is not an App: it has no state, lifespans or settings to be ignored where it is
+//! included; an App mounted in another with [`App::nest`] brings its own.
+//!
 //! Errors are JSON, as FastAPI's: `{"detail": "Not Found"}` for 404, `405` with an `Allow`
 //! header, `413` for a body over the server's limit, [`HttpError`] for your own (FastAPI's
 //! `HTTPException`), and `500` for a handler that panics — in any kind; the worker and the
@@ -52,7 +66,10 @@
 //! once, on the type: [`Json<T>`], [`Query<T>`], [`Path<T>`] and [`Headers<T>`] validate
 //! against `T`'s JSON Schema, derived by `schemars` from the type and its
 //! `#[schemars(range(..), length(..), regex(..))]` attributes; [`Valid`] adds checks of your
-//! own ([`validation`] tells the whole story).
+//! own ([`validation`] tells the whole story). Exception handlers change that app-wide:
+//! [`App::exception_handler`] answers an error type of yours (an [`Exception`]) wherever a
+//! handler returns it, and [`App::status_handler`] replaces the body of every 404, 405, 422 or
+//! 500 the App answers.
 //!
 //! Streams ([`StreamingResponse`], [`Sse`]) are sent as they are produced, and dropped —
 //! with whatever generates them — as soon as the client goes away.
@@ -147,7 +164,10 @@
 //! | `app.rs` | [`App`]: registration, state, lifespans, settings, serving, each worker's start, dispatch |
 //! | `logging.rs` | the stderr log of a served App whose program installed no `tracing` subscriber |
 //! | `lifespan.rs` | lifespans of the App and of each worker, run in order; [`ServeError`], [`StartupError`] |
-//! | `router.rs` | the route table (`matchit`), 404/405, [`RouteInfo`], each route's stall-report label |
+//! | `router.rs` | the route table (`matchit`), 404/405, [`RouteInfo`], each route's stall-report label and router options |
+//! | `api_router.rs` | [`ApiRouter`]: prefix, tags, dependencies and [`DocumentedResponse`]s of a group of routes; [`App::include_router`] |
+//! | [`dependency`] | [`Dependency`], [`Depends`], [`dependency::Fresh`], [`Outcome`]; the request's scope (once per request, teardowns), overrides, router and App checks |
+//! | `exception.rs` | [`Exception`], [`App::exception_handler`], [`App::status_handler`] |
 //! | [`handler`] | [`Handler`], [`HandlerKind`], [`sync`], [`on_pool`], [`BlockingHandler`] |
 //! | `worker.rs` | [`WorkerContext`]: a worker's sync limiter, sync pool and the states its lifespans made |
 //! | [`extract`] | [`FromRequestParts`], [`FromRequest`], [`Path`], [`Query`], [`Headers`], [`State`], [`WorkerState`] |
@@ -160,8 +180,11 @@
 //! | `test_client.rs` | [`TestClient`] and its responses and streams |
 #![forbid(unsafe_code)]
 
+mod api_router;
 mod app;
+pub mod dependency;
 mod error;
+mod exception;
 pub mod extract;
 pub mod handler;
 mod json;
@@ -175,8 +198,11 @@ mod test_client;
 pub mod validation;
 mod worker;
 
+pub use api_router::{ApiRouter, DocumentedResponse};
 pub use app::{App, DEFAULT_REQUEST_TIMEOUT, DEFAULT_SYNC_TOKENS};
+pub use dependency::{Dependency, Depends, Outcome};
 pub use error::{HttpError, ValidationItem};
+pub use exception::Exception;
 pub use extract::{FromRequest, FromRequestParts, Headers, Path, Query, State, WorkerState};
 pub use handler::{
     on_pool, sync, BlockingHandler, Handler, HandlerKind, PoolHandler, ResponseFuture,

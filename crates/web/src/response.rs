@@ -30,7 +30,8 @@ use crate::Response;
             `StatusCode`, `(StatusCode, R)`, `(headers, R)`, `Response`, a `StreamingResponse` \
             or `Sse`, or implement `IntoResponse` for your type",
     note = "a `Result<T, E>` is a response when both are: turn your error into an `HttpError` \
-            (`.map_err(|e| HttpError::bad_request(e.to_string()))`)"
+            (`.map_err(|e| HttpError::bad_request(e.to_string()))`), or make it an exception \
+            the App answers: `impl Exception for E {{}}` and `App::exception_handler`"
 )]
 pub trait IntoResponse {
     /// Turns `self` into the response sent to the client.

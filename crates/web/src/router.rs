@@ -16,6 +16,7 @@ use std::sync::Arc;
 use http::Method;
 use kairos_rt::task::Label;
 
+use crate::api_router::RouterOptions;
 use crate::handler::{ErasedHandler, HandlerKind};
 
 /// One row of the route table: [`App::routes`](crate::App::routes).
@@ -49,6 +50,9 @@ pub(crate) struct Route {
     method: Method,
     pub(crate) handler: Arc<dyn ErasedHandler>,
     pub(crate) label: Label,
+    /// What the [`ApiRouter`](crate::ApiRouter)s it was included through give it: tags,
+    /// dependencies, documented responses.
+    pub(crate) options: Arc<RouterOptions>,
 }
 
 /// Paths to endpoints; each endpoint has a handler per method.
@@ -74,6 +78,17 @@ impl Router {
     /// method is already registered on this path: routes are fixed at start-up, so this is a
     /// programming error, reported at once.
     pub(crate) fn add(&mut self, method: Method, path: &str, handler: Arc<dyn ErasedHandler>) {
+        self.add_with(method, path, handler, Arc::default());
+    }
+
+    /// Adds a route with the options of the routers it was included through.
+    fn add_with(
+        &mut self,
+        method: Method,
+        path: &str,
+        handler: Arc<dyn ErasedHandler>,
+        options: Arc<RouterOptions>,
+    ) {
         assert!(path.starts_with('/'), "route path {path:?} must start with '/'");
         let index = match self.endpoints.iter().position(|e| e.path == path) {
             Some(index) => index,
@@ -92,7 +107,7 @@ impl Router {
             "route {method} {path} is registered twice; remove one"
         );
         let label = Label::new(format!("{method} {path} → {}", handler.name()));
-        endpoint.methods.push(Route { method, handler, label });
+        endpoint.methods.push(Route { method, handler, label, options });
     }
 
     /// Every route of `other`, under `prefix`.
@@ -108,7 +123,27 @@ impl Router {
                 format!("{prefix}{}", endpoint.path)
             };
             for route in endpoint.methods {
-                self.add(route.method, &path, route.handler);
+                self.add_with(route.method, &path, route.handler, route.options);
+            }
+        }
+    }
+
+    /// Every route of `other`, under `prefix` (`""` for none), with `options` around its own:
+    /// an [`ApiRouter`](crate::ApiRouter) included.
+    pub(crate) fn include(&mut self, prefix: &str, other: Router, options: &Arc<RouterOptions>) {
+        for endpoint in other.endpoints {
+            let path = match (prefix, endpoint.path.as_str()) {
+                ("", path) => path.to_owned(),
+                (prefix, "/") => prefix.to_owned(),
+                (prefix, path) => format!("{prefix}{path}"),
+            };
+            for route in endpoint.methods {
+                let options = if route.options.is_empty() {
+                    Arc::clone(options)
+                } else {
+                    Arc::new(options.around(&route.options))
+                };
+                self.add_with(route.method, &path, route.handler, options);
             }
         }
     }

@@ -34,7 +34,7 @@ struct Arrival {
 impl kairos_web::FromRequestParts for Arrival {
     const NEEDS_ROUTE_CONTEXT: bool = false;
 
-    fn from_request_parts(_parts: &mut Parts) -> Result<Self, HttpError> {
+    async fn from_request_parts(_parts: &mut Parts) -> Result<Self, HttpError> {
         ARRIVED.fetch_add(1, Ordering::SeqCst);
         Ok(Arrival { reached_handler: false })
     }

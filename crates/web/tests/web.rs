@@ -424,9 +424,11 @@ struct Owned {
 }
 
 impl kairos_web::FromRequestParts for Owned {
-    fn from_request_parts(parts: &mut kairos_web::http::request::Parts) -> Result<Self, HttpError> {
-        let Path(id) = Path::<u32>::from_request_parts(parts)?;
-        let State(prefix) = State::<String>::from_request_parts(parts)?;
+    async fn from_request_parts(
+        parts: &mut kairos_web::http::request::Parts,
+    ) -> Result<Self, HttpError> {
+        let Path(id) = Path::<u32>::from_request_parts(parts).await?;
+        let State(prefix) = State::<String>::from_request_parts(parts).await?;
         Ok(Owned { id, prefix })
     }
 }

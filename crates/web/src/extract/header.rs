@@ -51,7 +51,7 @@ impl<T> Deref for Headers<T> {
 impl<T: DeserializeOwned + JsonSchema + 'static> FromRequestParts for Headers<T> {
     const NEEDS_ROUTE_CONTEXT: bool = false;
 
-    fn from_request_parts(parts: &mut Parts) -> Result<Self, HttpError> {
+    async fn from_request_parts(parts: &mut Parts) -> Result<Self, HttpError> {
         let pairs = parts.headers.iter().map(|(name, value)| {
             (
                 name.as_str().replace('-', "_"),

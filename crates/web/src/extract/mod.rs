@@ -14,6 +14,7 @@
 //! | [`Headers<T>`] | the headers, `user_agent` ← `User-Agent` (FastAPI's `Header()`) | 422, `loc: ["header", name]` (`x-token` for `x_token`) |
 //! | [`State<T>`] | the value given to [`App::with_state`](crate::App::with_state) | 500 (a programming error, logged) |
 //! | [`WorkerState<T>`] | the value [`App::worker_state`](crate::App::worker_state)'s factory made on this worker (`async` handlers only) | 500 (a programming error, logged) |
+//! | [`Depends<T>`](crate::Depends) | the request's [`Dependency`](crate::Dependency) `T`, made once per request from extractors of its own | its inputs' 422, or its own error |
 //! | `HeaderMap`, `Method`, `Uri` | the request head | — |
 //! | [`Json<T>`](crate::Json) (last) | the body, as JSON | 422, `loc: ["body", ...]`; 413 past the server's limit |
 //! | `Bytes`, `String` (last) | the body, raw | 413 past the limit; 422 if not UTF-8 |
@@ -59,8 +60,11 @@ pub trait FromRequestParts: Sized {
     /// per request for the others). Keep the default, `true`, unless yours reads neither.
     const NEEDS_ROUTE_CONTEXT: bool = true;
 
-    /// Makes `Self` from the head, or answers the request with an error.
-    fn from_request_parts(parts: &mut Parts) -> Result<Self, HttpError>;
+    /// Makes `Self` from the head, or answers the request with an error. Write it as an
+    /// `async fn`: most extractors never await and are ready at once (the future is part of
+    /// the handler's, not boxed), while one that must wait — a [`Depends`](crate::Depends)
+    /// whose dependency takes a connection from a pool — can, in any argument position.
+    fn from_request_parts(parts: &mut Parts) -> impl Future<Output = Result<Self, HttpError>>;
 }
 
 /// An extractor that may consume the body: only the last argument of a handler.
@@ -122,14 +126,14 @@ impl<T: FromRequestParts> FromRequest<ViaParts> for T {
 
     async fn from_request(request: Request) -> Result<Self, HttpError> {
         let (mut parts, _body) = request.into_parts();
-        T::from_request_parts(&mut parts)
+        T::from_request_parts(&mut parts).await
     }
 }
 
 impl FromRequestParts for HeaderMap {
     const NEEDS_ROUTE_CONTEXT: bool = false;
 
-    fn from_request_parts(parts: &mut Parts) -> Result<Self, HttpError> {
+    async fn from_request_parts(parts: &mut Parts) -> Result<Self, HttpError> {
         Ok(parts.headers.clone())
     }
 }
@@ -137,7 +141,7 @@ impl FromRequestParts for HeaderMap {
 impl FromRequestParts for Method {
     const NEEDS_ROUTE_CONTEXT: bool = false;
 
-    fn from_request_parts(parts: &mut Parts) -> Result<Self, HttpError> {
+    async fn from_request_parts(parts: &mut Parts) -> Result<Self, HttpError> {
         Ok(parts.method.clone())
     }
 }
@@ -145,7 +149,7 @@ impl FromRequestParts for Method {
 impl FromRequestParts for Uri {
     const NEEDS_ROUTE_CONTEXT: bool = false;
 
-    fn from_request_parts(parts: &mut Parts) -> Result<Self, HttpError> {
+    async fn from_request_parts(parts: &mut Parts) -> Result<Self, HttpError> {
         Ok(parts.uri.clone())
     }
 }

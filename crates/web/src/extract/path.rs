@@ -40,7 +40,7 @@ impl<T> Deref for Path<T> {
 }
 
 impl<T: DeserializeOwned + JsonSchema + 'static> FromRequestParts for Path<T> {
-    fn from_request_parts(parts: &mut Parts) -> Result<Self, HttpError> {
+    async fn from_request_parts(parts: &mut Parts) -> Result<Self, HttpError> {
         let context = RouteContext::of(parts, "Path<_>")?;
         validation::from_pairs("path", context.params.iter().cloned()).map(Path)
     }

@@ -56,7 +56,7 @@ impl<T> Deref for Query<T> {
 impl<T: DeserializeOwned + JsonSchema + 'static> FromRequestParts for Query<T> {
     const NEEDS_ROUTE_CONTEXT: bool = false;
 
-    fn from_request_parts(parts: &mut Parts) -> Result<Self, HttpError> {
+    async fn from_request_parts(parts: &mut Parts) -> Result<Self, HttpError> {
         let query = parts.uri.query().unwrap_or("");
         let pairs = form_urlencoded::parse(query.as_bytes()).into_owned();
         validation::from_pairs("query", pairs).map(Query)

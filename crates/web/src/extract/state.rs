@@ -57,7 +57,7 @@ impl std::fmt::Debug for StateMap {
 }
 
 impl<T: Send + Sync + 'static> FromRequestParts for State<T> {
-    fn from_request_parts(parts: &mut Parts) -> Result<Self, HttpError> {
+    async fn from_request_parts(parts: &mut Parts) -> Result<Self, HttpError> {
         let found = RouteContext::of(parts, "State<_>")?
             .states
             .0

@@ -73,7 +73,7 @@ impl<T> Deref for WorkerState<T> {
 }
 
 impl<T: 'static> FromRequestParts for WorkerState<T> {
-    fn from_request_parts(parts: &mut Parts) -> Result<Self, HttpError> {
+    async fn from_request_parts(parts: &mut Parts) -> Result<Self, HttpError> {
         let worker = RouteContext::of(parts, "WorkerState<_>")?.worker;
         match WorkerContext::state::<T>(worker) {
             Some(state) => Ok(WorkerState(state)),

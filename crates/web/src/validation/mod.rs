@@ -439,8 +439,8 @@ fn check<E: Validated>(extracted: E) -> Result<Valid<E>, HttpError> {
 impl<E: FromRequestParts + Validated> FromRequestParts for Valid<E> {
     const NEEDS_ROUTE_CONTEXT: bool = E::NEEDS_ROUTE_CONTEXT;
 
-    fn from_request_parts(parts: &mut Parts) -> Result<Self, HttpError> {
-        check(E::from_request_parts(parts)?)
+    async fn from_request_parts(parts: &mut Parts) -> Result<Self, HttpError> {
+        check(E::from_request_parts(parts).await?)
     }
 }
 

@@ -1,0 +1,338 @@
+//! A request's scope: the dependency values it made, and their teardowns after it.
+//!
+//! Extractors see only the request's head, whose extensions must be `Send`, while a
+//! dependency's value need not be (it lives on one loop). So the scope is not in the
+//! request: the future that answers a request is wrapped in [`Scoped`], which makes its scope
+//! the thread's current one while it polls — a task-local, as tokio's — and the
+//! dependencies find it there. Nothing is allocated for a request that resolves none.
+//!
+//! [`Scoped`] runs the teardowns: after the response is made, awaited before it is returned
+//! — or, for a streamed body, once the body has ended, since the stream may still use the
+//! dependencies' values (current FastAPI also closes them after the response); if the
+//! request's future or the stream is dropped first (a panic the server caught, a client that
+//! left), in a task spawned on the loop.
+
+use std::any::{Any, TypeId};
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{ready, Context, Poll};
+
+use futures_util::future::LocalBoxFuture;
+use futures_util::FutureExt;
+use http::StatusCode;
+use http_body::{Body as HttpBody, Frame, SizeHint};
+use kairos_http::{Body, BoxError};
+use pin_project_lite::pin_project;
+
+use super::{Dependency, Outcome};
+use crate::{HttpError, Response};
+
+thread_local! {
+    /// The scope of the request being polled on this thread, if a [`Scoped`] polls one.
+    static CURRENT: RefCell<Current> = const { RefCell::new(Current::Outside) };
+}
+
+enum Current {
+    /// No request is being polled: a dependency used here is a programming error.
+    Outside,
+    /// A request is being polled; its scope, once a dependency has made it.
+    Inside(Option<Rc<RequestScope>>),
+}
+
+/// The values of one request's dependencies, in the order they were resolved.
+pub(crate) struct RequestScope {
+    entries: RefCell<Vec<Entry>>,
+    /// Set when the request's future panicked while polled (seen from a guard's `Drop`).
+    panicked: Cell<bool>,
+}
+
+struct Entry {
+    type_id: TypeId,
+    /// The value, or `None` for a dependency that failed: its rejection is answered once.
+    value: Option<Box<dyn Any>>,
+    teardown: Option<Teardown>,
+}
+
+/// `T::teardown` for an `Entry`'s value, its type forgotten.
+type Teardown = fn(Box<dyn Any>, Outcome) -> LocalBoxFuture<'static, ()>;
+
+fn teardown_of<T: Dependency>(
+    value: Box<dyn Any>,
+    outcome: Outcome,
+) -> LocalBoxFuture<'static, ()> {
+    match value.downcast::<T>() {
+        Ok(value) => Box::pin(value.teardown(outcome)),
+        Err(_) => Box::pin(std::future::ready(())),
+    }
+}
+
+impl RequestScope {
+    /// The scope of the request being polled, made by the first dependency that asks; a 500
+    /// (logged) outside a request.
+    pub(crate) fn current<T>() -> Result<Rc<RequestScope>, HttpError> {
+        CURRENT.with(|current| match &mut *current.borrow_mut() {
+            Current::Inside(scope) => Ok(Rc::clone(scope.get_or_insert_with(|| {
+                Rc::new(RequestScope {
+                    entries: RefCell::new(Vec::new()),
+                    panicked: Cell::new(false),
+                })
+            }))),
+            Current::Outside => {
+                tracing::error!(
+                    target: "kairos::web",
+                    "Depends<{}> used outside a request of an App: a dependency is resolved \
+                     only for a handler's arguments",
+                    std::any::type_name::<T>()
+                );
+                Err(HttpError::internal())
+            }
+        })
+    }
+
+    /// The value of `T` this request made already: `Ok(Some)` a clone of it, `Err` when
+    /// resolving it failed (an empty 422, which adds nothing to the items of the first
+    /// failure: they are answered once), `Ok(None)` if it is not made yet.
+    pub(crate) fn cached<T: Dependency>(&self) -> Result<Option<T>, HttpError> {
+        let entries = self.entries.borrow();
+        let Some(entry) = entries.iter().find(|e| e.type_id == TypeId::of::<T>()) else {
+            return Ok(None);
+        };
+        match &entry.value {
+            Some(value) => Ok(value.downcast_ref::<T>().cloned()),
+            None => Err(HttpError::validation_errors(Vec::new())),
+        }
+    }
+
+    /// Keeps the request's value of `T`, torn down after the request if `tear_down`.
+    pub(crate) fn keep<T: Dependency>(&self, value: T, tear_down: bool) {
+        self.entries.borrow_mut().push(Entry {
+            type_id: TypeId::of::<T>(),
+            value: Some(Box::new(value)),
+            teardown: tear_down.then_some(teardown_of::<T> as Teardown),
+        });
+    }
+
+    /// Remembers that resolving `T` failed in this request.
+    pub(crate) fn failed<T: Dependency>(&self) {
+        self.entries.borrow_mut().push(Entry {
+            type_id: TypeId::of::<T>(),
+            value: None,
+            teardown: None,
+        });
+    }
+
+    /// The teardowns of the values made, last first, as one future; `None` if there are
+    /// none. A teardown that panics is logged; the next ones run.
+    fn tear_down(&self, outcome: Outcome) -> Option<LocalBoxFuture<'static, ()>> {
+        let entries = std::mem::take(&mut *self.entries.borrow_mut());
+        let teardowns: Vec<LocalBoxFuture<'static, ()>> = entries
+            .into_iter()
+            .rev()
+            .filter_map(|entry| Some((entry.teardown?)(entry.value?, outcome)))
+            .collect();
+        if teardowns.is_empty() {
+            return None;
+        }
+        Some(Box::pin(async move {
+            for teardown in teardowns {
+                if let Err(payload) = AssertUnwindSafe(teardown).catch_unwind().await {
+                    tracing::error!(
+                        target: "kairos::web",
+                        "a dependency's teardown panicked: {}",
+                        kairos_rt::task::panic_message(payload.as_ref())
+                    );
+                }
+            }
+        }))
+    }
+}
+
+/// What a [`Scoped`] is to the request's scope.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// Not polled yet.
+    Unknown,
+    /// It owns the scope: the outermost `Scoped` of the request.
+    Owner,
+    /// Another `Scoped` around it owns the scope (a route's checks run in one, the handler's
+    /// own inside it): this one only polls.
+    Nested,
+    /// The response is made: its teardowns are running, or done, or left to its body.
+    Done,
+}
+
+pin_project! {
+    /// A request's future in its dependency scope: polled with the scope current, and the
+    /// scope's teardowns run after it, however it ends.
+    pub(crate) struct Scoped<F> {
+        #[pin]
+        inner: F,
+        role: Role,
+        scope: Option<Rc<RequestScope>>,
+        // The teardowns after a response, and the response they hold back.
+        finishing: Option<(LocalBoxFuture<'static, ()>, Response)>,
+    }
+
+    impl<F> PinnedDrop for Scoped<F> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            let teardowns = match (this.finishing.take(), this.scope.take()) {
+                // Dropped while tearing down after a response: the rest still runs.
+                (Some((teardowns, _response)), _) => Some(teardowns),
+                (None, Some(scope)) => {
+                    let outcome =
+                        if scope.panicked.get() { Outcome::Panicked } else { Outcome::Cancelled };
+                    scope.tear_down(outcome)
+                }
+                (None, None) => None,
+            };
+            if let Some(teardowns) = teardowns {
+                spawn(teardowns);
+            }
+        }
+    }
+}
+
+/// Runs `teardowns` in a task of their own on this loop: no one is left to await them.
+fn spawn(teardowns: LocalBoxFuture<'static, ()>) {
+    if kairos_rt::Handle::try_current().is_none() {
+        // No loop (its thread is tearing down): nothing could run them.
+        tracing::warn!(
+            target: "kairos::web",
+            "a request's dependency teardowns were dropped: its loop had stopped"
+        );
+        return;
+    }
+    drop(kairos_rt::spawn_named("kairos-web: dependency teardowns", teardowns));
+}
+
+/// A streamed response's body and its request's scope, torn down when the body has ended
+/// ([`Outcome::Responded`]) or is dropped before (the client left: [`Outcome::Cancelled`]).
+struct TearDownAfter {
+    body: Body,
+    scope: Option<Rc<RequestScope>>,
+    status: StatusCode,
+}
+
+impl TearDownAfter {
+    fn tear_down(&mut self, outcome: Outcome) {
+        if let Some(teardowns) = self.scope.take().and_then(|scope| scope.tear_down(outcome)) {
+            spawn(teardowns);
+        }
+    }
+}
+
+impl HttpBody for TearDownAfter {
+    type Data = bytes::Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<bytes::Bytes>, BoxError>>> {
+        let this = self.get_mut(); // every field is `Unpin`
+        let polled = Pin::new(&mut this.body).poll_frame(cx);
+        if let Poll::Ready(None) = polled {
+            let status = this.status;
+            this.tear_down(Outcome::Responded(status));
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+impl Drop for TearDownAfter {
+    fn drop(&mut self) {
+        // A body the server saw end without polling it past its last frame ended all the same.
+        let outcome = if self.body.is_end_stream() {
+            Outcome::Responded(self.status)
+        } else {
+            Outcome::Cancelled
+        };
+        self.tear_down(outcome);
+    }
+}
+
+impl<F> Scoped<F> {
+    pub(crate) fn new(inner: F) -> Scoped<F> {
+        Scoped { inner, role: Role::Unknown, scope: None, finishing: None }
+    }
+}
+
+/// The scope made current while a [`Scoped`] polls; put back on drop, a panic's unwinding
+/// included (which it records).
+struct Entered<'a> {
+    slot: &'a mut Option<Rc<RequestScope>>,
+}
+
+impl<'a> Entered<'a> {
+    fn enter(slot: &'a mut Option<Rc<RequestScope>>) -> Entered<'a> {
+        let scope = slot.take();
+        CURRENT.with(|current| *current.borrow_mut() = Current::Inside(scope));
+        Entered { slot }
+    }
+}
+
+impl Drop for Entered<'_> {
+    fn drop(&mut self) {
+        let current = CURRENT.with(|current| current.replace(Current::Outside));
+        if let Current::Inside(scope) = current {
+            if std::thread::panicking() {
+                if let Some(scope) = &scope {
+                    scope.panicked.set(true);
+                }
+            }
+            *self.slot = scope;
+        }
+    }
+}
+
+impl<F: Future<Output = Response>> Future for Scoped<F> {
+    type Output = Response;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Response> {
+        let this = self.project();
+        if let Some((teardowns, _)) = this.finishing.as_mut() {
+            ready!(teardowns.as_mut().poll(cx));
+            let (_, response) = this.finishing.take().expect("finishing is set");
+            return Poll::Ready(response);
+        }
+        if *this.role == Role::Unknown {
+            let inside = CURRENT.with(|current| matches!(*current.borrow(), Current::Inside(_)));
+            *this.role = if inside { Role::Nested } else { Role::Owner };
+        }
+        if *this.role != Role::Owner {
+            return this.inner.poll(cx);
+        }
+        let polled = {
+            let _entered = Entered::enter(this.scope);
+            this.inner.poll(cx)
+        };
+        let response = ready!(polled);
+        *this.role = Role::Done;
+        let Some(scope) = this.scope.take() else { return Poll::Ready(response) };
+        if response.body().is_stream() {
+            let (head, body) = response.into_parts();
+            let body = TearDownAfter { body, scope: Some(scope), status: head.status };
+            return Poll::Ready(Response::from_parts(head, Body::new(body)));
+        }
+        let Some(mut teardowns) = scope.tear_down(Outcome::Responded(response.status())) else {
+            return Poll::Ready(response);
+        };
+        if teardowns.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(response);
+        }
+        *this.finishing = Some((teardowns, response));
+        Poll::Pending
+    }
+}
