@@ -18,6 +18,7 @@ use crate::handler::{erase, Handler, ResponseFuture};
 use crate::lifespan::{
     self, Lifespan, LifespanScope, ServeError, SharedValue, StartupError, WorkerValue,
 };
+use crate::openapi::DocsConfig;
 use crate::response::IntoResponse;
 use crate::router::{Lookup, RouteInfo, Router};
 use crate::worker::WorkerContext;
@@ -42,6 +43,7 @@ pub struct App {
     worker_lifespans: Vec<Lifespan<WorkerValue>>,
     sync_tokens: usize,
     request_timeout: Duration,
+    docs: DocsConfig,
 }
 
 /// The service an [`App`] becomes on each worker.
@@ -63,6 +65,7 @@ impl App {
             worker_lifespans: Vec::new(),
             sync_tokens: DEFAULT_SYNC_TOKENS,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            docs: DocsConfig::default(),
         }
     }
 
@@ -314,6 +317,19 @@ impl App {
         self.router.routes()
     }
 
+    /// The OpenAPI 3.1 document of the App's routes (those marked
+    /// [`hidden`](crate::openapi::RouteDocs::hidden) left out), as a served App answers it at
+    /// `/openapi.json`: see [`openapi`](crate::openapi) for where each part comes from.
+    pub fn openapi(&self) -> serde_json::Value {
+        crate::openapi::document(&self.router, &self.docs)
+    }
+
+    /// Sets the document's title, version and description.
+    pub fn docs(mut self, docs: DocsConfig) -> App {
+        self.docs = docs;
+        self
+    }
+
     /// Serves the App with `config` (workers, limits, address), the server's own answers
     /// (503, 413, 500) rendered as [`HttpError`]s.
     ///
@@ -349,8 +365,16 @@ impl App {
     /// Runs the App's startups and starts the server: [`serve`](App::serve) without the
     /// default log, for the [`TestClient`](crate::TestClient).
     pub(crate) fn start(self, config: ServerConfig) -> Result<RunningServer, ServeError> {
-        let App { router, mut states, lifespans, worker_lifespans, sync_tokens, request_timeout } =
-            self;
+        let App {
+            router,
+            mut states,
+            lifespans,
+            worker_lifespans,
+            sync_tokens,
+            request_timeout,
+            docs,
+        } = self;
+        let _ = docs;
         tracing::info!(target: "kairos::web", "waiting for application startup");
         // No loop is made for an App without lifespans: serving it from a thread that runs
         // a loop of its own stays possible.
@@ -431,6 +455,7 @@ impl fmt::Debug for App {
             .field("worker_lifespans", &self.worker_lifespans.len())
             .field("sync_tokens", &self.sync_tokens)
             .field("request_timeout", &self.request_timeout)
+            .field("docs", &self.docs)
             .finish()
     }
 }

@@ -24,6 +24,7 @@ use kairos_rt::task::Label;
 use kairos_rt::ThreadPool;
 
 use crate::extract::{FromRequest, FromRequestParts, ViaParts};
+use crate::openapi::Operation;
 use crate::response::IntoResponse;
 use crate::worker::WorkerContext;
 use crate::{HttpError, Request, Response};
@@ -105,6 +106,12 @@ pub trait Handler<T>: Send + Sync + Sized + 'static {
         std::any::type_name::<Self>()
     }
 
+    /// Describes the route in the OpenAPI document: its arguments' parameters and body, in
+    /// order, then its answer (see [`openapi`](crate::openapi)). Nothing by default.
+    fn openapi(&self, operation: &mut Operation<'_>) {
+        let _ = operation;
+    }
+
     /// Answers `request` on the worker `worker`, under the route's `label` (what a stall
     /// report names). Called by the router.
     #[doc(hidden)]
@@ -121,6 +128,7 @@ pub(crate) trait ErasedHandler: Send + Sync {
     fn kind(&self) -> HandlerKind;
     fn needs_route_context(&self) -> bool;
     fn name(&self) -> &'static str;
+    fn openapi(&self, operation: &mut Operation<'_>);
     fn call(&self, request: Request, worker: Rc<WorkerContext>, label: Label) -> ResponseFuture;
 }
 
@@ -140,6 +148,10 @@ impl<H: Handler<T>, T: 'static> ErasedHandler for Erased<H, T> {
 
     fn name(&self) -> &'static str {
         self.handler.name()
+    }
+
+    fn openapi(&self, operation: &mut Operation<'_>) {
+        self.handler.openapi(operation);
     }
 
     fn call(&self, request: Request, worker: Rc<WorkerContext>, label: Label) -> ResponseFuture {
@@ -340,6 +352,11 @@ pub trait Extractors<M>: Sized + 'static {
     /// Makes them all from `request`, in order, or the response to their failures: every
     /// 422 item of every argument, or the first other rejection.
     fn extract(request: Request) -> impl Future<Output = Result<Self, Response>>;
+
+    /// Describes them in the OpenAPI document, in order.
+    fn openapi(operation: &mut Operation<'_>) {
+        let _ = operation;
+    }
 }
 
 impl Extractors<ViaParts> for () {
@@ -414,6 +431,11 @@ where
         Args::NEEDS_ROUTE_CONTEXT
     }
 
+    fn openapi(&self, operation: &mut Operation<'_>) {
+        Args::openapi(operation);
+        <<F::Output as HandlerFuture>::Response as IntoResponse>::openapi(operation);
+    }
+
     fn call(
         self: Arc<Self>,
         request: Request,
@@ -447,6 +469,11 @@ where
 
     fn name(&self) -> &'static str {
         std::any::type_name::<F>()
+    }
+
+    fn openapi(&self, operation: &mut Operation<'_>) {
+        Args::openapi(operation);
+        <F::Output as IntoResponse>::openapi(operation);
     }
 
     fn call(
@@ -530,6 +557,11 @@ macro_rules! impl_extractors {
                     ($(Some($T),)* Some($Last),) => Ok(($($T,)* $Last,)),
                     _ => Err(rejected.unwrap_or_else(HttpError::internal).into_response()),
                 }
+            }
+
+            fn openapi(operation: &mut Operation<'_>) {
+                $($T::openapi(operation);)*
+                $Last::openapi(operation);
             }
         }
     };

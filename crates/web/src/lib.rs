@@ -167,6 +167,7 @@ pub mod handler;
 mod json;
 mod lifespan;
 mod logging;
+pub mod openapi;
 pub mod response;
 mod router;
 pub mod sse;

@@ -41,6 +41,7 @@ pub use state::State;
 pub(crate) use state::StateMap;
 pub use worker_state::WorkerState;
 
+use crate::openapi::Operation;
 use crate::{HttpError, Request};
 
 /// An extractor that needs only the request head: any argument of a handler.
@@ -61,6 +62,13 @@ pub trait FromRequestParts: Sized {
 
     /// Makes `Self` from the head, or answers the request with an error.
     fn from_request_parts(parts: &mut Parts) -> Result<Self, HttpError>;
+
+    /// Describes what this extractor reads in the route's OpenAPI operation (parameters,
+    /// with [`Operation::parameters_of`] or [`Operation::parameter`]). Nothing by default:
+    /// `State`, `HeaderMap`... read nothing a client chooses.
+    fn openapi(operation: &mut Operation<'_>) {
+        let _ = operation;
+    }
 }
 
 /// An extractor that may consume the body: only the last argument of a handler.
@@ -83,6 +91,12 @@ pub trait FromRequest<M = ViaRequest>: Sized {
 
     /// Makes `Self` from the request, or answers it with an error.
     fn from_request(request: Request) -> impl Future<Output = Result<Self, HttpError>>;
+
+    /// Describes what this extractor reads in the route's OpenAPI operation (a body, with
+    /// [`Operation::body`] or [`Operation::json_body`]). Nothing by default.
+    fn openapi(operation: &mut Operation<'_>) {
+        let _ = operation;
+    }
 }
 
 /// What the router knows about a request that its extractors may need: the matched route's
@@ -123,6 +137,10 @@ impl<T: FromRequestParts> FromRequest<ViaParts> for T {
     async fn from_request(request: Request) -> Result<Self, HttpError> {
         let (mut parts, _body) = request.into_parts();
         T::from_request_parts(&mut parts)
+    }
+
+    fn openapi(operation: &mut Operation<'_>) {
+        T::openapi(operation);
     }
 }
 
@@ -167,6 +185,10 @@ impl FromRequest for Bytes {
     async fn from_request(request: Request) -> Result<Self, HttpError> {
         read_body(request).await
     }
+
+    fn openapi(operation: &mut Operation<'_>) {
+        operation.body("application/octet-stream", serde_json::json!({"type": "string"}));
+    }
 }
 
 impl FromRequest for String {
@@ -181,5 +203,10 @@ impl FromRequest for String {
                 "string_unicode",
             )
         })
+    }
+
+    fn openapi(operation: &mut Operation<'_>) {
+        operation.validates();
+        operation.body("text/plain", serde_json::json!({"type": "string"}));
     }
 }
