@@ -324,7 +324,11 @@ impl App {
         crate::openapi::document(&self.router, &self.docs)
     }
 
-    /// Sets the document's title, version and description.
+    /// Sets the document's title, version and description, and where the App serves it and
+    /// its pages (FastAPI's `FastAPI(title=..., docs_url=None, ...)`): by default
+    /// `/openapi.json`, Swagger UI at `/docs` and ReDoc at `/redoc`, each turned off by a URL
+    /// of `None`. The routes are added when the App starts serving, after its own (which
+    /// must not take their URLs), and are not in [`routes`](App::routes) or the document.
     pub fn docs(mut self, docs: DocsConfig) -> App {
         self.docs = docs;
         self
@@ -366,7 +370,7 @@ impl App {
     /// default log, for the [`TestClient`](crate::TestClient).
     pub(crate) fn start(self, config: ServerConfig) -> Result<RunningServer, ServeError> {
         let App {
-            router,
+            mut router,
             mut states,
             lifespans,
             worker_lifespans,
@@ -374,7 +378,7 @@ impl App {
             request_timeout,
             docs,
         } = self;
-        let _ = docs;
+        crate::openapi::mount(&mut router, &docs);
         tracing::info!(target: "kairos::web", "waiting for application startup");
         // No loop is made for an App without lifespans: serving it from a thread that runs
         // a loop of its own stays possible.

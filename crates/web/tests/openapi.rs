@@ -1,9 +1,10 @@
 //! OpenAPI from the route table: each route's parameters, body and answers from its types,
-//! its metadata from `RouteDocs`.
+//! its metadata from `RouteDocs`, and the document and its pages served by the App with
+//! nothing loaded from elsewhere.
 
 use kairos_web::http::StatusCode;
-use kairos_web::openapi::RouteDocs;
-use kairos_web::{sync, App, Headers, HttpError, Json, Path, Query, State, Valid};
+use kairos_web::openapi::{DocsConfig, RouteDocs};
+use kairos_web::{sync, App, Headers, HttpError, Json, Path, Query, State, TestClient, Valid};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -217,6 +218,92 @@ fn bodies_and_answers_refer_to_their_models() {
     assert_eq!(stats["responses"]["200"]["content"]["text/html"]["schema"]["type"], "string");
     assert!(stats.get("parameters").is_none(), "State is not a parameter");
     assert!(doc["paths"].get("/secret").is_none(), "hidden");
+}
+
+#[test]
+fn the_app_serves_the_document_and_its_pages() {
+    let app = app();
+    let doc = app.openapi();
+    let client = TestClient::new(app);
+    let served = client.get("/openapi.json").send();
+    assert_eq!(served.header("content-type"), Some("application/json"));
+    assert_eq!(served.json::<Value>(), doc);
+    assert!(doc["paths"].get("/openapi.json").is_none(), "the docs' own routes are left out");
+
+    for (page, asset, content_type) in [
+        ("/docs", "/docs/swagger-ui-bundle.js", "text/javascript; charset=utf-8"),
+        ("/docs", "/docs/swagger-ui.css", "text/css; charset=utf-8"),
+        ("/redoc", "/redoc/redoc.standalone.js", "text/javascript; charset=utf-8"),
+    ] {
+        let html = client.get(page).send();
+        assert_eq!(html.status(), 200);
+        assert_eq!(html.header("content-type"), Some("text/html; charset=utf-8"));
+        let html = html.text();
+        assert!(html.contains(&format!("\"{asset}\"")), "{page} loads {asset}:\n{html}");
+        assert!(html.contains("/openapi.json"), "{page} reads the document");
+        let served = client.get(asset).send();
+        assert_eq!(served.status(), 200, "{asset}");
+        assert_eq!(served.header("content-type"), Some(content_type), "{asset}");
+        assert!(served.bytes().len() > 100_000, "{asset} is the whole file");
+    }
+}
+
+/// Every URL a page refers to, in `src`/`href` attributes and the document's URL: each must be
+/// the App's own (a path), so the page loads nothing from another host.
+#[test]
+fn the_pages_refer_to_no_other_host() {
+    let client = TestClient::new(app());
+    for page in ["/docs", "/redoc"] {
+        let html = client.get(page).send().text();
+        for scheme in ["http://", "https://", "//"] {
+            let outside = html.match_indices(scheme).map(|(at, _)| &html[at.saturating_sub(30)..]);
+            let found: Vec<&str> =
+                outside.map(|context| &context[..context.len().min(80)]).collect();
+            assert!(found.is_empty(), "{page} refers to {scheme}: {found:?}");
+        }
+        for attribute in ["src=\"", "href=\"", "spec-url=\""] {
+            for (at, _) in html.match_indices(attribute) {
+                let url = &html[at + attribute.len()..];
+                let url = &url[..url.find('"').unwrap()];
+                assert!(url.starts_with('/') || url == "data:,", "{page}: {attribute}{url}");
+            }
+        }
+    }
+}
+
+#[test]
+fn docs_urls_move_and_turn_off() {
+    let moved = App::new().get("/", stats).docs(DocsConfig {
+        title: "Shop <API>".into(),
+        version: "2.0.0".into(),
+        openapi_url: Some("/api/schema.json".into()),
+        docs_url: Some("/api/docs".into()),
+        redoc_url: None,
+        ..DocsConfig::default()
+    });
+    assert_eq!(moved.openapi()["info"], json!({"title": "Shop <API>", "version": "2.0.0"}));
+    let client = TestClient::new(moved);
+    assert_eq!(client.get("/api/schema.json").send().status(), 200);
+    let page = client.get("/api/docs").send().text();
+    assert!(page.contains("Shop &lt;API&gt; - Swagger UI"), "{page}");
+    assert!(page.contains("\"/api/schema.json\"") && page.contains("/api/docs/swagger-ui.css"));
+    for gone in ["/openapi.json", "/docs", "/redoc", "/redoc/redoc.standalone.js"] {
+        assert_eq!(client.get(gone).send().status(), 404, "{gone}");
+    }
+
+    // FastAPI(openapi_url=None): no document, so no pages either.
+    let none =
+        App::new().get("/", stats).docs(DocsConfig { openapi_url: None, ..DocsConfig::default() });
+    let client = TestClient::new(none);
+    for gone in ["/openapi.json", "/docs", "/redoc"] {
+        assert_eq!(client.get(gone).send().status(), 404, "{gone}");
+    }
+}
+
+#[test]
+#[should_panic(expected = "GET /docs is where the App serves its API docs")]
+fn a_route_on_a_docs_url_is_refused_with_what_to_change() {
+    drop(TestClient::new(App::new().get("/docs", stats)));
 }
 
 #[test]

@@ -1,7 +1,12 @@
 //! OpenAPI 3.1 from the route table, and its pages: nothing is declared twice.
 //!
-//! [`App::openapi`](crate::App::openapi) makes the document of every route; its title and
-//! version are [`App::docs`](crate::App::docs)' ([`DocsConfig`]).
+//! [`App::openapi`](crate::App::openapi) makes the document of every route, and a served App
+//! answers it at `/openapi.json`, with Swagger UI at `/docs` and ReDoc at `/redoc` — FastAPI's
+//! three URLs, each movable or turned off with [`App::docs`](crate::App::docs)
+//! ([`DocsConfig`]). The pages' scripts and styles are in the binary (vendored from npm in
+//! `crates/web/assets/`, versions in [`SWAGGER_UI_VERSION`] and [`REDOC_VERSION`]) and served
+//! by the App under the pages' URLs: the docs work with no internet, and load nothing from
+//! anywhere else.
 //!
 //! ## Where each part of the document comes from
 //!
@@ -23,7 +28,7 @@
 //!
 //! ```
 //! use kairos_web::openapi::RouteDocs;
-//! use kairos_web::{App, Json, Query};
+//! use kairos_web::{App, Json, Query, TestClient};
 //! use schemars::JsonSchema;
 //! use serde::{Deserialize, Serialize};
 //!
@@ -65,6 +70,11 @@
 //! assert_eq!(create["requestBody"]["content"]["application/json"]["schema"]["$ref"],
 //!            "#/components/schemas/Item");
 //! assert_eq!(doc["components"]["schemas"]["Item"]["properties"]["name"]["minLength"], 1);
+//!
+//! // Served, with the pages:
+//! let client = TestClient::new(app);
+//! assert_eq!(client.get("/openapi.json").send().json::<serde_json::Value>(), doc);
+//! assert!(client.get("/docs").send().text().contains("swagger-ui-bundle.js"));
 //! ```
 //!
 //! ## What the document cannot know
@@ -79,13 +89,16 @@
 //!   description is [`RouteDocs::description`].
 //! - One schema serves requests and answers: a model is published as requests read it (a
 //!   `#[serde(default)]` field is not required), where FastAPI can publish two.
+//!
+//! The document is made once, when the App starts serving: the route table is fixed by then.
 
 mod docs;
 mod document;
 mod operation;
 mod route;
 
-pub use docs::DocsConfig;
+pub(crate) use docs::mount;
+pub use docs::{DocsConfig, REDOC_VERSION, SWAGGER_UI_VERSION};
 pub(crate) use document::document;
 pub use operation::{Operation, ParamIn};
 pub use route::{Documented, RouteDocs, WithDocs};
