@@ -114,6 +114,7 @@ fn param<'a>(operation: &'a Value, name: &str) -> &'a Value {
 fn query_and_header_parameters_carry_their_fields_schemas() {
     let doc = app().openapi();
     assert_eq!(doc["openapi"], "3.1.0");
+    assert_eq!(doc["tags"], json!([{"name": "items"}]), "each tag once, in registration order");
     let list = &doc["paths"]["/items"]["get"];
     assert_eq!(list["summary"], "List Items");
     assert_eq!(list["operationId"], "list_items_items_get");

@@ -10,13 +10,14 @@ use crate::validation::schema_settings;
 /// The document of every route of `router` but those marked hidden.
 pub(crate) fn document(router: &Router, config: &DocsConfig) -> Value {
     let mut settings = schema_settings();
-    // Models go where OpenAPI keeps them, and the document declares its dialect once
-    // (`jsonSchemaDialect`) rather than each schema.
+    // Models go where OpenAPI keeps them; no schema names its dialect (`$schema`): the
+    // document's is theirs.
     settings.definitions_path = "/components/schemas".into();
     settings.meta_schema = None;
     let mut generator = settings.into_generator();
     let mut paths = Map::new();
     let (mut validates, mut http_error) = (false, false);
+    let mut tags: Vec<String> = Vec::new();
     for (path, method, handler) in router.operations() {
         let Some(method_key) = method_key(method) else { continue };
         let names = path_params(path);
@@ -27,6 +28,11 @@ pub(crate) fn document(router: &Router, config: &DocsConfig) -> Value {
         }
         validates |= operation.validates;
         http_error |= operation.uses_http_error;
+        for tag in &operation.meta.tags {
+            if !tags.contains(tag) {
+                tags.push(tag.clone());
+            }
+        }
         let name = function_name(handler.name());
         let value = finish(operation, name, path, method_key);
         let item = paths.entry(openapi_path(path)).or_insert_with(|| json!({}));
@@ -56,12 +62,15 @@ pub(crate) fn document(router: &Router, config: &DocsConfig) -> Value {
     if let Some(description) = &config.description {
         info["description"] = description.clone().into();
     }
-    let mut document = json!({
-        "openapi": "3.1.0",
-        "info": info,
-        "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
-        "paths": paths,
-    });
+    // No `jsonSchemaDialect`: OpenAPI 3.1's default dialect is JSON Schema 2020-12 with
+    // OpenAPI's vocabulary, which these schemas are in, and Swagger UI warns about any other.
+    let mut document = json!({"openapi": "3.1.0", "info": info, "paths": paths});
+    // The tags in the order routes were registered, which pages list them in (the paths
+    // themselves are sorted).
+    if !tags.is_empty() {
+        let tags: Vec<Value> = tags.into_iter().map(|name| json!({"name": name})).collect();
+        document["tags"] = tags.into();
+    }
     if !schemas.is_empty() {
         document["components"] = json!({"schemas": schemas});
     }
