@@ -247,6 +247,9 @@ fn the_app_serves_the_document_and_its_pages() {
         assert_eq!(served.header("content-type"), Some(content_type), "{asset}");
         assert!(served.bytes().len() > 100_000, "{asset} is the whole file");
     }
+    // The one image ReDoc's bundle loads from its vendor's CDN by itself is not loaded.
+    let redoc = client.get("/redoc/redoc.standalone.js").send().text();
+    assert!(!redoc.contains("cdn.redoc.ly") && redoc.contains("data:image/gif;base64,"));
 }
 
 /// Every URL a page refers to, in `src`/`href` attributes and the document's URL: each must be

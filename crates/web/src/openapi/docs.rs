@@ -2,6 +2,8 @@
 //! `/docs`, ReDoc at `/redoc`, and the scripts and styles those pages load — shipped in the
 //! binary (`assets/`), so the pages work with no internet and send no request elsewhere.
 
+use std::sync::OnceLock;
+
 use bytes::Bytes;
 use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
 use http::Method;
@@ -101,9 +103,24 @@ pub(crate) fn mount(router: &mut Router, config: &DocsConfig) {
         let base = redoc_url.trim_end_matches('/');
         let page = redoc_page(&config.title, openapi_url, base);
         add(router, redoc_url, HTML, Bytes::from(page), false);
-        let script = Bytes::from_static(REDOC_STANDALONE);
-        add(router, &format!("{base}/redoc.standalone.js"), JAVASCRIPT, script, true);
+        add(router, &format!("{base}/redoc.standalone.js"), JAVASCRIPT, redoc_script(), true);
     }
+}
+
+/// ReDoc's script as the App serves it: the vendored file with the one URL of another host it
+/// loads by itself — the "API docs by Redocly" logo, from cdn.redoc.ly — made an empty
+/// image (the file stays as npm ships it; the change is here, made once per process).
+fn redoc_script() -> Bytes {
+    static SCRIPT: OnceLock<Bytes> = OnceLock::new();
+    const LOGO: &str = "https://cdn.redoc.ly/redoc/logo-mini.svg";
+    const EMPTY_IMAGE: &str =
+        "data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7";
+    SCRIPT
+        .get_or_init(|| {
+            let script = String::from_utf8_lossy(REDOC_STANDALONE);
+            Bytes::from(script.replace(LOGO, EMPTY_IMAGE))
+        })
+        .clone()
 }
 
 /// A `GET` route answering `body` as `content_type`; an asset may be cached for a day (it
