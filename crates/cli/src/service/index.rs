@@ -65,6 +65,10 @@ pub(crate) async fn index() -> Html<String> {
     Html(format!(
         "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>kairos</title></head><body>\n\
          <h1>kairos: the FastAPI async chapter, served</h1>\n\
+         <p>Every route with its parameters, their ranges and its answers: \
+         <a href=\"/docs\">/docs</a> (Swagger UI, to try them) or \
+         <a href=\"/redoc\">/redoc</a>; the document itself is \
+         <a href=\"/openapi.json\">/openapi.json</a>.</p>\n\
          <table><tr><th>route</th><th>kind</th><th>what it shows</th></tr>\n{rows}</table>\n\
          <h2>Live: /stream</h2><pre id=\"live\"></pre>\n\
          <script>\n\
