@@ -12,7 +12,7 @@ use std::net::{TcpListener, TcpStream};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use support::Serve;
 
 fn secs(d: Duration) -> f64 {
@@ -356,4 +356,176 @@ fn the_rfc_9112_and_smuggling_hand_cases_are_answered_as_the_rfc_says() {
         "cases that failed:\n{}",
         report.lines().filter(|line| line.contains("FAIL")).collect::<Vec<_>>().join("\n")
     );
+}
+/// The pinned validator of OpenAPI documents, from PyPI, in a virtual environment under
+/// `target/` made on first use: a check of the document by a tool nobody here wrote.
+const OPENAPI_SPEC_VALIDATOR: &str = "openapi-spec-validator==0.9.0";
+
+/// The Python of a virtual environment with [`OPENAPI_SPEC_VALIDATOR`], made (with
+/// `python3 -m venv` and pip, which needs PyPI once) unless it is there already.
+fn validator_python() -> std::path::PathBuf {
+    let venv = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("openapi-venv");
+    let python = venv.join("bin").join("python");
+    let installed = |python: &std::path::Path| {
+        Command::new(python)
+            .args(["-m", "pip", "show", "--quiet", "openapi-spec-validator"])
+            .output()
+            .is_ok_and(|out| out.status.success())
+    };
+    if !installed(&python) {
+        let made = Command::new("python3").arg("-m").arg("venv").arg(&venv).status();
+        assert!(made.is_ok_and(|s| s.success()), "python3 -m venv {venv:?} failed");
+        let pip = Command::new(&python)
+            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+            .arg(OPENAPI_SPEC_VALIDATOR)
+            .status();
+        assert!(pip.is_ok_and(|s| s.success()), "pip install {OPENAPI_SPEC_VALIDATOR} failed");
+    }
+    python
+}
+
+#[test]
+fn the_openapi_document_passes_openapi_spec_validator_and_lists_every_route() {
+    let serve = Serve::start(&[]);
+    let (status, body, _) = serve.get("/openapi.json");
+    assert_eq!(status, 200);
+    let doc: Value = serde_json::from_str(&body).unwrap();
+
+    let file = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("openapi-{}.json", std::process::id()));
+    std::fs::write(&file, &body).unwrap();
+    let out = Command::new(validator_python())
+        .args(["-m", "openapi_spec_validator"])
+        .arg(&file)
+        .output()
+        .expect("the validator runs");
+    let _ = std::fs::remove_file(&file);
+    let said =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && said.contains(": OK"), "openapi-spec-validator: {said}");
+
+    assert_eq!(doc["openapi"], "3.1.0");
+    let routes = [
+        "/",
+        "/plaintext",
+        "/json",
+        "/async",
+        "/sync",
+        "/bad",
+        "/good",
+        "/sequential",
+        "/concurrent",
+        "/gather",
+        "/wait_for",
+        "/counter",
+        "/cpu",
+        "/external",
+        "/stream",
+        "/debug/loop",
+        "/items",
+        "/items/{id}",
+        "/cached",
+        "/db/async",
+        "/db/sync",
+        "/db/bad",
+    ];
+    let paths = doc["paths"].as_object().unwrap();
+    let listed: Vec<&str> = paths.keys().map(String::as_str).collect();
+    let mut expected = routes.to_vec();
+    expected.sort_unstable();
+    assert_eq!(listed, expected, "every route, and only the routes");
+    for route in routes {
+        let get = &doc["paths"][route]["get"];
+        if get.is_null() {
+            continue; // /items/{id} and /items have other methods; checked below
+        }
+        assert!(get["summary"].as_str().is_some_and(|s| !s.is_empty()), "{route}: {get:#}");
+        assert!(get["tags"][0].is_string(), "{route} has a tag");
+        assert!(get["responses"]["200"].is_object(), "{route} answers 200");
+    }
+
+    // The database routes: a validated body by reference, their statuses.
+    let post = &doc["paths"]["/items"]["post"];
+    assert!(
+        post["requestBody"]["content"]["application/json"]["schema"]["$ref"].is_string(),
+        "{post:#}"
+    );
+    assert!(
+        post["responses"]["201"].is_object() && post["responses"]["422"].is_object(),
+        "{post:#}"
+    );
+    let delete = &doc["paths"]["/items/{id}"]["delete"];
+    assert!(
+        delete["responses"]["404"].is_object() && delete["responses"]["503"].is_object(),
+        "{delete:#}"
+    );
+
+    // Each parameter with its range and default, from the query types' declarations.
+    let cases: &[(&str, &str, Value, Value, Value)] = &[
+        ("/async", "ms", json!(0), json!(10_000), json!(1000)),
+        ("/sync", "ms", json!(0), json!(10_000), json!(1000)),
+        ("/bad", "ms", json!(0), json!(10_000), json!(2000)),
+        ("/good", "ms", json!(0), json!(10_000), json!(2000)),
+        ("/sequential", "scale", json!(0.0), json!(5.0), json!(1.0)),
+        ("/gather", "scale", json!(0.0), json!(5.0), json!(1.0)),
+        ("/wait_for", "work_ms", json!(0), json!(10_000), json!(3000)),
+        ("/wait_for", "timeout_ms", json!(0), json!(10_000), json!(1000)),
+        ("/counter", "tasks", json!(1), json!(100_000), json!(1000)),
+        ("/cpu", "n", json!(0), json!(5_000_000_000u64), json!(10_000_000)),
+        ("/external", "n", json!(1), json!(100), json!(20)),
+        ("/external", "limit", json!(1), json!(100), json!(5)),
+        ("/external", "ms", json!(0), json!(10_000), json!(200)),
+        ("/stream", "n", json!(1), json!(10_000), json!(100)),
+        ("/stream", "interval_ms", json!(0), json!(10_000), json!(100)),
+    ];
+    for (route, name, minimum, maximum, default) in cases {
+        let get = &doc["paths"][route]["get"];
+        let param = get["parameters"]
+            .as_array()
+            .and_then(|params| params.iter().find(|p| p["name"] == *name))
+            .unwrap_or_else(|| panic!("{route} has no parameter {name}: {get:#}"));
+        let schema = &param["schema"];
+        assert_eq!(param["in"], "query", "{route} {name}");
+        assert_eq!(param["required"], false, "{route} {name} has a default");
+        assert!(param["description"].is_string(), "{route} {name} is described");
+        assert_eq!(
+            (&schema["minimum"], &schema["maximum"], &schema["default"]),
+            (minimum, maximum, default),
+            "{route} {name}"
+        );
+        assert_eq!(
+            get["responses"]["422"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/HTTPValidationError",
+            "{route} answers 422"
+        );
+    }
+    let fail = &doc["paths"]["/gather"]["get"]["parameters"][1];
+    assert_eq!(
+        (&fail["name"], &fail["schema"]["enum"]),
+        (&json!("fail"), &json!(["", "A", "B", "C"]))
+    );
+    let pool = &doc["paths"]["/cpu"]["get"]["parameters"][1]["schema"]["enum"];
+    assert_eq!(pool, &json!(["process", "thread", "inline"]));
+    let cpu = &doc["paths"]["/cpu"]["get"]["responses"]["200"]["content"]["application/json"];
+    assert_eq!(cpu["schema"]["$ref"], "#/components/schemas/CpuAnswer");
+    assert_eq!(
+        doc["paths"]["/external"]["get"]["responses"]["502"]["description"],
+        "A call to the upstream failed"
+    );
+}
+
+#[test]
+fn docs_pages_are_served_and_linked_from_the_index() {
+    let serve = Serve::start(&[]);
+    let (status, index, _) = serve.get("/");
+    assert_eq!(status, 200);
+    assert!(index.contains("href=\"/docs\"") && index.contains("href=\"/redoc\""), "{index}");
+    for (page, asset) in
+        [("/docs", "/docs/swagger-ui-bundle.js"), ("/redoc", "/redoc/redoc.standalone.js")]
+    {
+        let (status, html, _) = serve.get(page);
+        assert_eq!(status, 200, "{page}");
+        assert!(html.contains(asset) && !html.contains("://"), "{page}: {html}");
+        assert_eq!(serve.get(asset).0, 200, "{asset}");
+    }
 }

@@ -20,6 +20,7 @@ use crate::handler::{erase, Handler, ResponseFuture};
 use crate::lifespan::{
     self, Lifespan, LifespanScope, ServeError, SharedValue, StartupError, WorkerValue,
 };
+use crate::openapi::DocsConfig;
 use crate::response::IntoResponse;
 use crate::router::{Lookup, RouteInfo, Router};
 use crate::worker::WorkerContext;
@@ -48,6 +49,7 @@ pub struct App {
     worker_lifespans: Vec<Lifespan<WorkerValue>>,
     sync_tokens: usize,
     request_timeout: Duration,
+    docs: DocsConfig,
 }
 
 /// The service an [`App`] becomes on each worker.
@@ -71,6 +73,7 @@ impl App {
             worker_lifespans: Vec::new(),
             sync_tokens: DEFAULT_SYNC_TOKENS,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            docs: DocsConfig::default(),
         }
     }
 
@@ -326,6 +329,23 @@ impl App {
         self.router.routes()
     }
 
+    /// The OpenAPI 3.1 document of the App's routes (those marked
+    /// [`hidden`](crate::openapi::RouteDocs::hidden) left out), as a served App answers it at
+    /// `/openapi.json`: see [`openapi`](crate::openapi) for where each part comes from.
+    pub fn openapi(&self) -> serde_json::Value {
+        crate::openapi::document(&self.router, &self.docs)
+    }
+
+    /// Sets the document's title, version and description, and where the App serves it and
+    /// its pages (FastAPI's `FastAPI(title=..., docs_url=None, ...)`): by default
+    /// `/openapi.json`, Swagger UI at `/docs` and ReDoc at `/redoc`, each turned off by a URL
+    /// of `None`. The routes are added when the App starts serving, after its own (which
+    /// must not take their URLs), and are not in [`routes`](App::routes) or the document.
+    pub fn docs(mut self, docs: DocsConfig) -> App {
+        self.docs = docs;
+        self
+    }
+
     /// Serves the App with `config` (workers, limits, address), the server's own answers
     /// (503, 413, 500) rendered as [`HttpError`]s.
     ///
@@ -362,7 +382,7 @@ impl App {
     /// default log, for the [`TestClient`](crate::TestClient).
     pub(crate) fn start(self, config: ServerConfig) -> Result<RunningServer, ServeError> {
         let App {
-            router,
+            mut router,
             mut states,
             dependencies,
             exceptions,
@@ -370,7 +390,9 @@ impl App {
             worker_lifespans,
             sync_tokens,
             request_timeout,
+            docs,
         } = self;
+        crate::openapi::mount(&mut router, &docs);
         tracing::info!(target: "kairos::web", "waiting for application startup");
         // No loop is made for an App without lifespans: serving it from a thread that runs
         // a loop of its own stays possible.
@@ -455,6 +477,7 @@ impl fmt::Debug for App {
             .field("worker_lifespans", &self.worker_lifespans.len())
             .field("sync_tokens", &self.sync_tokens)
             .field("request_timeout", &self.request_timeout)
+            .field("docs", &self.docs)
             .finish()
     }
 }

@@ -25,6 +25,7 @@ use kairos_rt::ThreadPool;
 
 use crate::dependency::Scoped;
 use crate::extract::{FromRequest, FromRequestParts, ViaParts};
+use crate::openapi::Operation;
 use crate::response::IntoResponse;
 use crate::worker::WorkerContext;
 use crate::{HttpError, Request, Response};
@@ -106,6 +107,12 @@ pub trait Handler<T>: Send + Sync + Sized + 'static {
         std::any::type_name::<Self>()
     }
 
+    /// Describes the route in the OpenAPI document: its arguments' parameters and body, in
+    /// order, then its answer (see [`openapi`](crate::openapi)). Nothing by default.
+    fn openapi(&self, operation: &mut Operation<'_>) {
+        let _ = operation;
+    }
+
     /// Answers `request` on the worker `worker`, under the route's `label` (what a stall
     /// report names). Called by the router.
     #[doc(hidden)]
@@ -122,6 +129,7 @@ pub(crate) trait ErasedHandler: Send + Sync {
     fn kind(&self) -> HandlerKind;
     fn needs_route_context(&self) -> bool;
     fn name(&self) -> &'static str;
+    fn openapi(&self, operation: &mut Operation<'_>);
     fn call(&self, request: Request, worker: Rc<WorkerContext>, label: Label) -> ResponseFuture;
 }
 
@@ -141,6 +149,10 @@ impl<H: Handler<T>, T: 'static> ErasedHandler for Erased<H, T> {
 
     fn name(&self) -> &'static str {
         self.handler.name()
+    }
+
+    fn openapi(&self, operation: &mut Operation<'_>) {
+        self.handler.openapi(operation);
     }
 
     fn call(&self, request: Request, worker: Rc<WorkerContext>, label: Label) -> ResponseFuture {
@@ -341,6 +353,11 @@ pub trait Extractors<M>: Sized + 'static {
     /// Makes them all from `request`, in order, or the response to their failures: every
     /// 422 item of every argument, or the first other rejection.
     fn extract(request: Request) -> impl Future<Output = Result<Self, Response>>;
+
+    /// Describes them in the OpenAPI document, in order.
+    fn openapi(operation: &mut Operation<'_>) {
+        let _ = operation;
+    }
 }
 
 impl Extractors<ViaParts> for () {
@@ -415,6 +432,11 @@ where
         Args::NEEDS_ROUTE_CONTEXT
     }
 
+    fn openapi(&self, operation: &mut Operation<'_>) {
+        Args::openapi(operation);
+        <<F::Output as HandlerFuture>::Response as IntoResponse>::openapi(operation);
+    }
+
     fn call(
         self: Arc<Self>,
         request: Request,
@@ -449,6 +471,11 @@ where
 
     fn name(&self) -> &'static str {
         std::any::type_name::<F>()
+    }
+
+    fn openapi(&self, operation: &mut Operation<'_>) {
+        Args::openapi(operation);
+        <F::Output as IntoResponse>::openapi(operation);
     }
 
     fn call(
@@ -532,6 +559,11 @@ macro_rules! impl_extractors {
                     ($(Some($T),)* Some($Last),) => Ok(($($T,)* $Last,)),
                     _ => Err(rejected.unwrap_or_else(HttpError::internal).into_response()),
                 }
+            }
+
+            fn openapi(operation: &mut Operation<'_>) {
+                $($T::openapi(operation);)*
+                $Last::openapi(operation);
             }
         }
     };

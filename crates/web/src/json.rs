@@ -8,6 +8,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::extract::{read_body, FromRequest};
+use crate::openapi::Operation;
 use crate::response::IntoResponse;
 use crate::{validation, HttpError, Request, Response};
 
@@ -59,6 +60,10 @@ impl<T: DeserializeOwned + JsonSchema + 'static> FromRequest for Json<T> {
         let bytes = read_body(request).await?;
         validation::from_json(&bytes).map(Json)
     }
+
+    fn openapi(operation: &mut Operation<'_>) {
+        operation.json_body::<T>();
+    }
 }
 
 impl<T: Serialize> IntoResponse for Json<T> {
@@ -76,5 +81,11 @@ impl<T: Serialize> IntoResponse for Json<T> {
                 HttpError::internal().into_response()
             }
         }
+    }
+
+    /// JSON, of any shape: whether `T` has a schema cannot be asked here (see
+    /// [`RouteDocs::response`](crate::openapi::RouteDocs::response) to give it).
+    fn openapi(operation: &mut Operation<'_>) {
+        operation.success(Some(("application/json", serde_json::json!({}))));
     }
 }

@@ -74,6 +74,15 @@
 //! Streams ([`StreamingResponse`], [`Sse`]) are sent as they are produced, and dropped —
 //! with whatever generates them — as soon as the client goes away.
 //!
+//! The routes document themselves: [`App::openapi`] is the OpenAPI 3.1 document of the route
+//! table — each extractor adds what it reads (a [`Query<T>`]'s fields as parameters, with the
+//! constraints of `T`'s schema; a [`Json<T>`] body as a `$ref` to `T`), each return type what
+//! it answers, each validated route FastAPI's 422 — and a served App answers it at
+//! `/openapi.json`, with Swagger UI at `/docs` and ReDoc at `/redoc`, from assets in the
+//! binary ([`openapi`]). What no type says (a summary, tags, another status) is written on
+//! the handler, as FastAPI's decorator arguments: `.get("/items", list_items.tag("items"))`
+//! ([`openapi::RouteDocs`]).
+//!
 //! ## A complete app
 //!
 //! ```
@@ -173,6 +182,7 @@
 //! | [`extract`] | [`FromRequestParts`], [`FromRequest`], [`Path`], [`Query`], [`Headers`], [`State`], [`WorkerState`] |
 //! | `json.rs` | [`Json`], in and out |
 //! | [`validation`] | the model of a type (its JSON Schema, compiled once), pydantic's 422 items, lax reading, [`Valid`] and [`Validate`] |
+//! | [`openapi`] | the OpenAPI document of the route table ([`openapi::Operation`], what each route writes into it), route metadata ([`openapi::RouteDocs`]), the docs pages and their vendored assets ([`openapi::DocsConfig`]; `assets/`) |
 //! | [`response`] | [`IntoResponse`], [`Html`], header tuples, [`InvalidHeader`] |
 //! | `error.rs` | [`HttpError`]: every error as `{"detail": ...}` |
 //! | `streaming.rs` | [`StreamingResponse`] |
@@ -190,6 +200,7 @@ pub mod handler;
 mod json;
 mod lifespan;
 mod logging;
+pub mod openapi;
 pub mod response;
 mod router;
 pub mod sse;

@@ -20,6 +20,7 @@ use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::StatusCode;
 
+use crate::openapi::Operation;
 use crate::Response;
 
 /// Anything a handler can return.
@@ -36,6 +37,21 @@ use crate::Response;
 pub trait IntoResponse {
     /// Turns `self` into the response sent to the client.
     fn into_response(self) -> Response;
+
+    /// Describes this answer in the route's OpenAPI operation, usually with
+    /// [`Operation::success`]: its media type and schema under the success status. Nothing by
+    /// default (the document then says only "Successful Response").
+    fn openapi(operation: &mut Operation<'_>)
+    where
+        Self: Sized,
+    {
+        let _ = operation;
+    }
+}
+
+/// The description of a body of text: `media_type`, any string.
+fn text(operation: &mut Operation<'_>, media_type: &str) {
+    operation.success(Some((media_type, serde_json::json!({"type": "string"}))));
 }
 
 fn with_type(body: impl Into<kairos_http::Body>, content_type: &'static str) -> Response {
@@ -57,11 +73,19 @@ impl IntoResponse for &'static str {
     fn into_response(self) -> Response {
         with_type(self, TEXT)
     }
+
+    fn openapi(operation: &mut Operation<'_>) {
+        text(operation, "text/plain");
+    }
 }
 
 impl IntoResponse for String {
     fn into_response(self) -> Response {
         with_type(self, TEXT)
+    }
+
+    fn openapi(operation: &mut Operation<'_>) {
+        text(operation, "text/plain");
     }
 }
 
@@ -69,11 +93,19 @@ impl IntoResponse for Bytes {
     fn into_response(self) -> Response {
         with_type(self, OCTETS)
     }
+
+    fn openapi(operation: &mut Operation<'_>) {
+        text(operation, "application/octet-stream");
+    }
 }
 
 impl IntoResponse for Vec<u8> {
     fn into_response(self) -> Response {
         with_type(self, OCTETS)
+    }
+
+    fn openapi(operation: &mut Operation<'_>) {
+        text(operation, "application/octet-stream");
     }
 }
 
@@ -99,6 +131,10 @@ impl<T: Into<kairos_http::Body>> IntoResponse for Html<T> {
     fn into_response(self) -> Response {
         with_type(self.0, "text/html; charset=utf-8")
     }
+
+    fn openapi(operation: &mut Operation<'_>) {
+        text(operation, "text/html");
+    }
 }
 
 impl<T: IntoResponse, E: IntoResponse> IntoResponse for Result<T, E> {
@@ -108,6 +144,11 @@ impl<T: IntoResponse, E: IntoResponse> IntoResponse for Result<T, E> {
             Err(error) => error.into_response(),
         }
     }
+
+    fn openapi(operation: &mut Operation<'_>) {
+        T::openapi(operation);
+        E::openapi(operation);
+    }
 }
 
 impl<R: IntoResponse> IntoResponse for (StatusCode, R) {
@@ -115,6 +156,12 @@ impl<R: IntoResponse> IntoResponse for (StatusCode, R) {
         let mut response = self.1.into_response();
         *response.status_mut() = self.0;
         response
+    }
+
+    /// `R`'s, under the success status: the status is chosen at run time (document it with
+    /// [`RouteDocs::status_code`](crate::openapi::RouteDocs::status_code)).
+    fn openapi(operation: &mut Operation<'_>) {
+        R::openapi(operation);
     }
 }
 
@@ -253,6 +300,10 @@ impl<H: IntoHeaders, R: IntoResponse> IntoResponse for (StatusCode, H, R) {
             Err(invalid) => invalid.into_response(),
         }
     }
+
+    fn openapi(operation: &mut Operation<'_>) {
+        R::openapi(operation);
+    }
 }
 
 impl<H: IntoHeaders, R: IntoResponse> IntoResponse for (H, R) {
@@ -262,6 +313,10 @@ impl<H: IntoHeaders, R: IntoResponse> IntoResponse for (H, R) {
             Ok(()) => response,
             Err(invalid) => invalid.into_response(),
         }
+    }
+
+    fn openapi(operation: &mut Operation<'_>) {
+        R::openapi(operation);
     }
 }
 

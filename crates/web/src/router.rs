@@ -162,6 +162,14 @@ impl Router {
             .collect()
     }
 
+    /// Every route's path, method and handler, in registration order: what the OpenAPI
+    /// document is made from.
+    pub(crate) fn operations(&self) -> impl Iterator<Item = (&str, &Method, &dyn ErasedHandler)> {
+        self.endpoints.iter().flat_map(|e| {
+            e.methods.iter().map(|route| (e.path.as_str(), &route.method, &*route.handler))
+        })
+    }
+
     pub(crate) fn lookup(&self, method: &Method, path: &str) -> Lookup<'_> {
         let Ok(found) = self.matcher.at(path) else { return Lookup::NotFound };
         let endpoint = &self.endpoints[*found.value];

@@ -176,6 +176,10 @@ impl<S: Stream<Item = Event> + 'static> IntoResponse for Sse<S> {
         headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
         response
     }
+
+    fn openapi(operation: &mut crate::openapi::Operation<'_>) {
+        operation.success(Some(("text/event-stream", serde_json::json!({"type": "string"}))));
+    }
 }
 
 /// The events as bytes, with keep-alive comments in the silences.

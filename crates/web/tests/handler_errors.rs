@@ -9,4 +9,5 @@ fn a_handler_that_does_not_fit_says_why() {
     cases.compile_fail("tests/ui/async_fn_in_sync.rs");
     cases.compile_fail("tests/ui/struct_not_a_response.rs");
     cases.compile_fail("tests/ui/body_extractor_not_last.rs");
+    cases.compile_fail("tests/ui/documented_plain_fn.rs");
 }

@@ -13,6 +13,7 @@ use super::{int, MAX_MS};
 /// `?ms=` of `/async` and `/sync`: 0..=10 000, 1000 by default.
 #[derive(Deserialize, JsonSchema)]
 pub(crate) struct Sleep {
+    /// How long to sleep, in milliseconds.
     #[serde(default = "int::<1000>")]
     #[schemars(range(max = MAX_MS))]
     ms: u64,
@@ -21,6 +22,7 @@ pub(crate) struct Sleep {
 /// `?ms=` of `/bad` and `/good`: 0..=10 000, 2000 by default.
 #[derive(Deserialize, JsonSchema)]
 pub(crate) struct Block {
+    /// How long to block, in milliseconds.
     #[serde(default = "int::<2000>")]
     #[schemars(range(max = MAX_MS))]
     ms: u64,

@@ -25,6 +25,7 @@ fn one() -> f64 {
 /// `?scale=`, 0..=5, default 1: every step's duration is multiplied by it.
 #[derive(Deserialize, JsonSchema)]
 pub(crate) struct Scale {
+    /// Every step's duration is multiplied by this (0 makes them instant).
     #[serde(default = "one")]
     #[schemars(range(min = 0.0, max = MAX_SCALE))]
     scale: f64,
@@ -83,11 +84,14 @@ pub(crate) enum Fail {
 /// `/gather` parameters: `scale` 0..=5, default 1; `fail` ""/A/B/C; `return_exceptions`.
 #[derive(Deserialize, JsonSchema)]
 pub(crate) struct GatherQuery {
+    /// Every step's duration is multiplied by this (0 makes them instant).
     #[serde(default = "one")]
     #[schemars(range(min = 0.0, max = MAX_SCALE))]
     scale: f64,
+    /// The step that fails, if any.
     #[serde(default)]
     fail: Fail,
+    /// `gather(..., return_exceptions=True)`: a failure is a result, not the answer.
     #[serde(default)]
     return_exceptions: bool,
 }
@@ -125,9 +129,11 @@ pub(crate) async fn gather(Query(q): Query<GatherQuery>) -> Result<Json<Value>, 
 /// `/wait_for` parameters, both 0..=10 000 ms: 3000 ms of work, a timeout of 1000.
 #[derive(Deserialize, JsonSchema)]
 pub(crate) struct WaitForQuery {
+    /// How long the task works, in milliseconds.
     #[serde(default = "int::<3000>")]
     #[schemars(range(max = MAX_MS))]
     work_ms: u64,
+    /// How long `wait_for` waits for it, in milliseconds.
     #[serde(default = "int::<1000>")]
     #[schemars(range(max = MAX_MS))]
     timeout_ms: u64,
@@ -175,9 +181,11 @@ pub(crate) async fn wait_for(
 /// `/counter` parameters: `tasks` 1..=100 000 (1000 by default), `await_between` a boolean.
 #[derive(Deserialize, JsonSchema)]
 pub(crate) struct CounterQuery {
+    /// How many tasks increment the counter.
     #[serde(default = "int::<1000>")]
     #[schemars(range(min = 1, max = MAX_TASKS))]
     tasks: u64,
+    /// Whether each task awaits between reading the counter and writing it.
     #[serde(default)]
     await_between: bool,
 }

@@ -60,9 +60,11 @@ pub(crate) enum Pool {
 /// `/cpu` parameters: `n` 0..=5 000 000 000 (10 000 000 by default), `pool`.
 #[derive(Deserialize, JsonSchema)]
 pub(crate) struct CpuQuery {
+    /// The sum is of the squares of 0..n.
     #[serde(default = "int::<10_000_000>")]
     #[schemars(range(max = MAX_N))]
     n: u64,
+    /// Where the work runs: a process pool, the CPU thread pool, or the loop itself.
     #[serde(default)]
     pool: Pool,
 }
@@ -74,7 +76,7 @@ fn internal(e: impl ToString) -> HttpError {
 /// `/cpu`'s answer. A struct rather than `json!`: a `serde_json::Value` holds no integer past
 /// u64, while the serializer writes a `u128` as its exact digits. Fields in alphabetical
 /// order, the order `json!`'s map gives every other answer.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub(crate) struct CpuAnswer {
     elapsed_s: f64,
     n: u64,

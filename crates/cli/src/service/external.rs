@@ -24,12 +24,16 @@ const MAX_CALLS: u64 = 100;
 /// `⌈n / limit⌉ × ms` at most `MAX_TOTAL_MS`.
 #[derive(Deserialize, JsonSchema)]
 pub(crate) struct ExternalQuery {
+    /// How many calls to make.
     #[serde(default = "int::<20>")]
     #[schemars(range(min = 1, max = MAX_CALLS))]
     n: u64,
+    /// The semaphore's size: the most calls in flight at once.
     #[serde(default = "int::<5>")]
     #[schemars(range(min = 1, max = MAX_CALLS))]
     limit: u64,
+    /// How long the upstream takes to answer each call, in milliseconds; `⌈n / limit⌉ × ms`
+    /// may be at most 60 000.
     #[serde(default = "int::<200>")]
     #[schemars(range(max = MAX_MS))]
     ms: u64,

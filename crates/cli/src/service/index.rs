@@ -45,6 +45,23 @@ pub(crate) const ROUTES: &[(&str, &str, &str)] = &[
     ),
     ("/stream?n=100&interval_ms=100", "async", "server-sent events from an async generator (7.1)"),
     (
+        "/items?limit=20&offset=0",
+        "async",
+        "items stored in the database (POST, GET, PUT, DELETE; 4.2)",
+    ),
+    (
+        "/cached?key=a&ms=200",
+        "async",
+        "a slow loader behind the cache: one load per key (next steps)",
+    ),
+    ("/db/async?n=2000000", "async", "a query through sqlx, awaited: the loop stays free (5.1)"),
+    ("/db/sync?n=2000000", "sync", "the same query through rusqlite on the sync pool (5.1)"),
+    (
+        "/db/bad?n=2000000",
+        "async",
+        "rusqlite inside async: the loop waits, the stall detector reports it (5.1)",
+    ),
+    (
         "/debug/loop",
         "async",
         "the loop's counters: tasks, polls, slow polls (in all and per route), pools",
@@ -65,6 +82,10 @@ pub(crate) async fn index() -> Html<String> {
     Html(format!(
         "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>kairos</title></head><body>\n\
          <h1>kairos: the FastAPI async chapter, served</h1>\n\
+         <p>Every route with its parameters, their ranges and its answers: \
+         <a href=\"/docs\">/docs</a> (Swagger UI, to try them) or \
+         <a href=\"/redoc\">/redoc</a>; the document itself is \
+         <a href=\"/openapi.json\">/openapi.json</a>.</p>\n\
          <table><tr><th>route</th><th>kind</th><th>what it shows</th></tr>\n{rows}</table>\n\
          <h2>Live: /stream</h2><pre id=\"live\"></pre>\n\
          <script>\n\

@@ -13,6 +13,11 @@
 //! | `cached.rs` | `/cached`: a slow loader behind the cache, run once per key |
 //! | `db_lesson.rs` | `/db/async`, `/db/sync`, `/db/bad`: one query, three ways to run a driver |
 //!
+//! Every route is documented at `/docs` (Swagger UI), `/redoc` and `/openapi.json`, served by
+//! kairos-web from the route table: its parameters and their ranges from the query types
+//! below, its summary and example from the index's line about it ([`index::ROUTES`]), its
+//! group from the chapter's section.
+//!
 //! Every numeric parameter has a range, declared on its route's query type with
 //! `#[schemars(range(...))]` beside its default (`#[serde(default = ...)]`): the server is meant
 //! to be poked at by anyone following the chapter, so no request may sleep for an hour or spawn
@@ -37,8 +42,9 @@ use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 
 use kairos::web::http::StatusCode;
+use kairos::web::openapi::{DocsConfig, Documented, RouteDocs};
 use kairos::web::validation::Errors;
-use kairos::web::{sync, App, HttpError};
+use kairos::web::{sync, App, Handler, HttpError};
 
 pub(crate) use cpu::{CPU_TASK, MAX_N};
 
@@ -138,7 +144,31 @@ impl Display for Upstream {
     }
 }
 
-/// The service's app: every route of the chapter.
+/// The tags `/docs` groups the routes under: the chapter's ideas.
+const BASELINE: &str = "baselines";
+const WHERE: &str = "where a route runs (3.1, 4.1)";
+const TASKS: &str = "tasks and awaiting (1.3, 2)";
+const CPU: &str = "CPU work (6)";
+const OUTBOUND: &str = "outbound calls (6.3)";
+const STREAMS: &str = "streaming (7)";
+const DEBUG: &str = "the loop";
+const DATA: &str = "database and cache (4.2, 5.1, next steps)";
+const INDEX: &str = "index";
+
+/// `handler` documented for `/docs` from the index's line about `path` (its summary) and the
+/// example there (its description), under `tag`: what the index says is said once.
+fn documented<H: Handler<T>, T>(handler: H, path: &str, tag: &str) -> Documented<H, T> {
+    let (example, kind, what) = index::ROUTES
+        .iter()
+        .find(|(example, ..)| example.split('?').next() == Some(path))
+        .unwrap_or_else(|| panic!("the index lists every route, but not {path}"));
+    handler
+        .summary(*what)
+        .tag(tag)
+        .description(format!("Runs on: {kind}. Try it: [`{example}`]({example})."))
+}
+
+/// The service's app: every route of the chapter, each documented at `/docs`.
 pub(crate) fn app(settings: Settings) -> App {
     // The CPU pool is shared by all workers: threads run in parallel (no GIL), so one pool
     // sized to the cores is the whole machine's CPU budget.
@@ -149,30 +179,50 @@ pub(crate) fn app(settings: Settings) -> App {
     let sync_tokens = settings.sync_pool;
     let data_settings = settings.clone();
     let app = App::new()
+        .docs(DocsConfig {
+            title: "kairos: the FastAPI async chapter, served".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            description: Some(
+                "One route per idea of the chapter, each answering JSON that shows the idea \
+                 happen. Every parameter has a range; a request outside it gets FastAPI's 422."
+                    .into(),
+            ),
+            ..DocsConfig::default()
+        })
         .with_state(settings)
         .sync_tokens(sync_tokens)
-        .get("/", index::index)
-        .get("/plaintext", basics::plaintext)
-        .get("/json", basics::json)
-        .get("/async", basics::async_sleep)
-        .get("/sync", sync(basics::sync_sleep))
-        .get("/bad", basics::bad)
-        .get("/good", basics::good)
-        .get("/sequential", concurrency::sequential)
-        .get("/concurrent", concurrency::concurrent)
-        .get("/gather", concurrency::gather)
-        .get("/wait_for", concurrency::wait_for)
-        .get("/counter", concurrency::counter)
+        .get("/", index::index.summary("The index: every route, and a live stream").tag(INDEX))
+        .get("/plaintext", documented(basics::plaintext, "/plaintext", BASELINE))
+        .get("/json", documented(basics::json, "/json", BASELINE))
+        .get("/async", documented(basics::async_sleep, "/async", WHERE))
+        .get("/sync", documented(sync(basics::sync_sleep), "/sync", WHERE))
+        .get("/bad", documented(basics::bad, "/bad", WHERE))
+        .get("/good", documented(basics::good, "/good", WHERE))
+        .get("/sequential", documented(concurrency::sequential, "/sequential", TASKS))
+        .get("/concurrent", documented(concurrency::concurrent, "/concurrent", TASKS))
+        .get(
+            "/gather",
+            documented(concurrency::gather, "/gather", TASKS).error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "A step failed and `return_exceptions` is false: its error is the detail",
+            ),
+        )
+        .get("/wait_for", documented(concurrency::wait_for, "/wait_for", TASKS))
+        .get("/counter", documented(concurrency::counter, "/counter", TASKS))
         .with_state(cpu::CpuPool(cpu_pool))
         .worker_state(cpu::WorkerProcessPool::default)
-        .get("/cpu", cpu::cpu)
+        .get("/cpu", documented(cpu::cpu, "/cpu", CPU).response::<cpu::CpuAnswer>(StatusCode::OK))
         // One HTTP client per worker loop (a `Client` belongs to one loop, like
         // `httpx.AsyncClient`), so calls reuse pooled connections across requests instead of
         // opening `limit` new ones each time.
         .worker_state(kairos::http::Client::new)
-        .get("/external", external::external)
-        .get("/stream", stream::stream)
-        .get("/debug/loop", index::debug_loop);
+        .get(
+            "/external",
+            documented(external::external, "/external", OUTBOUND)
+                .error(StatusCode::BAD_GATEWAY, "A call to the upstream failed"),
+        )
+        .get("/stream", documented(stream::stream, "/stream", STREAMS))
+        .get("/debug/loop", documented(index::debug_loop, "/debug/loop", DEBUG));
     data(app, &data_settings)
 }
 
@@ -201,13 +251,52 @@ fn data(app: App, settings: &Settings) -> App {
         |db: Arc<db_lesson::LessonDb>| kairos::tokio::compat(async move { db.0.close().await }),
     )
     .with_state(cached::Loads::default())
-    .post("/items", items::create)
-    .get("/items", items::list)
-    .get("/items/{id}", items::read)
-    .put("/items/{id}", items::replace)
-    .delete("/items/{id}", items::delete)
-    .get("/cached", cached::cached)
-    .get("/db/async", db_lesson::db_async)
-    .get("/db/sync", sync(db_lesson::db_sync))
-    .get("/db/bad", db_lesson::db_bad)
+    .post(
+        "/items",
+        items::create
+            .summary("Store an item")
+            .tag(DATA)
+            .status_code(StatusCode::CREATED)
+            .response::<items::Item>(StatusCode::CREATED)
+            .error(StatusCode::SERVICE_UNAVAILABLE, "The database is unavailable"),
+    )
+    .get(
+        "/items",
+        items::list
+            .summary("A page of items")
+            .tag(DATA)
+            .response::<Vec<items::Item>>(StatusCode::OK)
+            .error(StatusCode::SERVICE_UNAVAILABLE, "The database is unavailable"),
+    )
+    .get(
+        "/items/{id}",
+        items::read
+            .summary("One item")
+            .tag(DATA)
+            .response::<items::Item>(StatusCode::OK)
+            .error(StatusCode::NOT_FOUND, "No such item")
+            .error(StatusCode::SERVICE_UNAVAILABLE, "The database is unavailable"),
+    )
+    .put(
+        "/items/{id}",
+        items::replace
+            .summary("Replace an item")
+            .tag(DATA)
+            .response::<items::Item>(StatusCode::OK)
+            .error(StatusCode::NOT_FOUND, "No such item")
+            .error(StatusCode::SERVICE_UNAVAILABLE, "The database is unavailable"),
+    )
+    .delete(
+        "/items/{id}",
+        items::delete
+            .summary("Delete an item")
+            .tag(DATA)
+            .status_code(StatusCode::NO_CONTENT)
+            .error(StatusCode::NOT_FOUND, "No such item")
+            .error(StatusCode::SERVICE_UNAVAILABLE, "The database is unavailable"),
+    )
+    .get("/cached", documented(cached::cached, "/cached", DATA))
+    .get("/db/async", documented(db_lesson::db_async, "/db/async", DATA))
+    .get("/db/sync", documented(sync(db_lesson::db_sync), "/db/sync", DATA))
+    .get("/db/bad", documented(db_lesson::db_bad, "/db/bad", DATA))
 }

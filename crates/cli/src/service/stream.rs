@@ -18,9 +18,11 @@ const MAX_EVENTS: u64 = 10_000;
 /// `n × interval_ms` at most `MAX_TOTAL_MS`.
 #[derive(Deserialize, JsonSchema)]
 pub(crate) struct StreamQuery {
+    /// How many events to send.
     #[serde(default = "int::<100>")]
     #[schemars(range(min = 1, max = MAX_EVENTS))]
     n: u64,
+    /// The pause before each event, in milliseconds; `n × interval_ms` may be at most 60 000.
     #[serde(default = "int::<100>")]
     #[schemars(range(max = MAX_MS))]
     interval_ms: u64,

@@ -7,6 +7,7 @@ use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 
 use super::FromRequestParts;
+use crate::openapi::{Operation, ParamIn};
 use crate::{validation, HttpError};
 
 /// Request headers validated against `T`'s JSON Schema and deserialized into `T`: each field
@@ -59,5 +60,9 @@ impl<T: DeserializeOwned + JsonSchema + 'static> FromRequestParts for Headers<T>
             )
         });
         validation::from_pairs("header", pairs).map(Headers)
+    }
+
+    fn openapi(operation: &mut Operation<'_>) {
+        operation.parameters_of::<T>(ParamIn::Header);
     }
 }

@@ -42,6 +42,7 @@ pub use state::State;
 pub(crate) use state::StateMap;
 pub use worker_state::WorkerState;
 
+use crate::openapi::Operation;
 use crate::{HttpError, Request};
 
 /// An extractor that needs only the request head: any argument of a handler.
@@ -65,6 +66,13 @@ pub trait FromRequestParts: Sized {
     /// the handler's, not boxed), while one that must wait — a [`Depends`](crate::Depends)
     /// whose dependency takes a connection from a pool — can, in any argument position.
     fn from_request_parts(parts: &mut Parts) -> impl Future<Output = Result<Self, HttpError>>;
+
+    /// Describes what this extractor reads in the route's OpenAPI operation (parameters,
+    /// with [`Operation::parameters_of`] or [`Operation::parameter`]). Nothing by default:
+    /// `State`, `HeaderMap`... read nothing a client chooses.
+    fn openapi(operation: &mut Operation<'_>) {
+        let _ = operation;
+    }
 }
 
 /// An extractor that may consume the body: only the last argument of a handler.
@@ -87,6 +95,12 @@ pub trait FromRequest<M = ViaRequest>: Sized {
 
     /// Makes `Self` from the request, or answers it with an error.
     fn from_request(request: Request) -> impl Future<Output = Result<Self, HttpError>>;
+
+    /// Describes what this extractor reads in the route's OpenAPI operation (a body, with
+    /// [`Operation::body`] or [`Operation::json_body`]). Nothing by default.
+    fn openapi(operation: &mut Operation<'_>) {
+        let _ = operation;
+    }
 }
 
 /// What the router knows about a request that its extractors may need: the matched route's
@@ -127,6 +141,10 @@ impl<T: FromRequestParts> FromRequest<ViaParts> for T {
     async fn from_request(request: Request) -> Result<Self, HttpError> {
         let (mut parts, _body) = request.into_parts();
         T::from_request_parts(&mut parts).await
+    }
+
+    fn openapi(operation: &mut Operation<'_>) {
+        T::openapi(operation);
     }
 }
 
@@ -171,6 +189,10 @@ impl FromRequest for Bytes {
     async fn from_request(request: Request) -> Result<Self, HttpError> {
         read_body(request).await
     }
+
+    fn openapi(operation: &mut Operation<'_>) {
+        operation.body("application/octet-stream", serde_json::json!({"type": "string"}));
+    }
 }
 
 impl FromRequest for String {
@@ -185,5 +207,10 @@ impl FromRequest for String {
                 "string_unicode",
             )
         })
+    }
+
+    fn openapi(operation: &mut Operation<'_>) {
+        operation.validates();
+        operation.body("text/plain", serde_json::json!({"type": "string"}));
     }
 }

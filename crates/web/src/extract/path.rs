@@ -7,6 +7,7 @@ use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 
 use super::{FromRequestParts, RouteContext};
+use crate::openapi::{Operation, ParamIn};
 use crate::{validation, HttpError};
 
 /// The route's path parameters (percent-decoded), validated against `T`'s JSON Schema and
@@ -43,5 +44,9 @@ impl<T: DeserializeOwned + JsonSchema + 'static> FromRequestParts for Path<T> {
     async fn from_request_parts(parts: &mut Parts) -> Result<Self, HttpError> {
         let context = RouteContext::of(parts, "Path<_>")?;
         validation::from_pairs("path", context.params.iter().cloned()).map(Path)
+    }
+
+    fn openapi(operation: &mut Operation<'_>) {
+        operation.parameters_of::<T>(ParamIn::Path);
     }
 }

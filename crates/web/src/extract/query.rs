@@ -7,6 +7,7 @@ use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 
 use super::FromRequestParts;
+use crate::openapi::{Operation, ParamIn};
 use crate::{validation, HttpError};
 
 /// The query string, validated against `T`'s JSON Schema and deserialized into `T` (usually
@@ -60,5 +61,9 @@ impl<T: DeserializeOwned + JsonSchema + 'static> FromRequestParts for Query<T> {
         let query = parts.uri.query().unwrap_or("");
         let pairs = form_urlencoded::parse(query.as_bytes()).into_owned();
         validation::from_pairs("query", pairs).map(Query)
+    }
+
+    fn openapi(operation: &mut Operation<'_>) {
+        operation.parameters_of::<T>(ParamIn::Query);
     }
 }

@@ -116,6 +116,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+pub(crate) use model::field_order;
 pub use model::{schema_for, schema_settings};
 
 use self::model::{Kind, Shape};
@@ -442,6 +443,10 @@ impl<E: FromRequestParts + Validated> FromRequestParts for Valid<E> {
     async fn from_request_parts(parts: &mut Parts) -> Result<Self, HttpError> {
         check(E::from_request_parts(parts).await?)
     }
+
+    fn openapi(operation: &mut crate::openapi::Operation<'_>) {
+        E::openapi(operation);
+    }
 }
 
 impl<T> FromRequest for Valid<Json<T>>
@@ -452,5 +457,9 @@ where
 
     async fn from_request(request: Request) -> Result<Self, HttpError> {
         check(Json::<T>::from_request(request).await?)
+    }
+
+    fn openapi(operation: &mut crate::openapi::Operation<'_>) {
+        operation.json_body::<T>();
     }
 }

@@ -257,7 +257,7 @@ pub(crate) fn kind(root: &Value, schema: &Value) -> Kind {
 
 /// The fields of a struct in declaration order, as serde names them: asked of `T`'s
 /// `Deserialize` impl, which hands them to `deserialize_struct` (nothing is deserialized).
-fn field_order<T: DeserializeOwned>() -> &'static [&'static str] {
+pub(crate) fn field_order<T: DeserializeOwned>() -> &'static [&'static str] {
     struct Probe<'a>(&'a mut &'static [&'static str]);
 
     #[derive(Debug)]
