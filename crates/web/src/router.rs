@@ -162,11 +162,15 @@ impl Router {
             .collect()
     }
 
-    /// Every route's path, method and handler, in registration order: what the OpenAPI
-    /// document is made from.
-    pub(crate) fn operations(&self) -> impl Iterator<Item = (&str, &Method, &dyn ErasedHandler)> {
+    /// Every route's path, method, handler and the options of the routers it came through, in
+    /// registration order: what the OpenAPI document is made from.
+    pub(crate) fn operations(
+        &self,
+    ) -> impl Iterator<Item = (&str, &Method, &dyn ErasedHandler, &RouterOptions)> {
         self.endpoints.iter().flat_map(|e| {
-            e.methods.iter().map(|route| (e.path.as_str(), &route.method, &*route.handler))
+            e.methods
+                .iter()
+                .map(|route| (e.path.as_str(), &route.method, &*route.handler, &*route.options))
         })
     }
 

@@ -318,3 +318,73 @@ fn nested_routes_are_documented_under_their_prefix() {
     assert_eq!(read["operationId"], "read_item_api_items__item_id__get");
     assert_eq!(param(read, "item_id")["in"], "path");
 }
+
+/// A dependency's inputs, read through `Depends` or a router's check, are the route's
+/// parameters too; a router's tags come first and its documented answers are listed.
+#[test]
+fn dependencies_and_routers_add_to_the_operation() {
+    use kairos_web::{ApiRouter, Dependency, Depends};
+
+    #[derive(Deserialize, JsonSchema)]
+    #[allow(dead_code)] // read only to be documented
+    struct Token {
+        /// The caller's token.
+        #[schemars(length(min = 8))]
+        x_token: String,
+    }
+
+    #[derive(Clone)]
+    struct Caller;
+
+    impl Dependency for Caller {
+        type Inputs = Headers<Token>;
+
+        async fn resolve(_: Headers<Token>) -> Result<Self, HttpError> {
+            Ok(Caller)
+        }
+    }
+
+    #[derive(Deserialize, JsonSchema)]
+    #[allow(dead_code)] // read only to be documented
+    struct Tenant {
+        #[schemars(range(min = 1))]
+        tenant: u32,
+    }
+
+    #[derive(Clone)]
+    struct Scoped;
+
+    impl Dependency for Scoped {
+        type Inputs = (Query<Tenant>, Depends<Caller>);
+
+        async fn resolve(_: Self::Inputs) -> Result<Self, HttpError> {
+            Ok(Scoped)
+        }
+    }
+
+    async fn whoami(Depends(_): Depends<Scoped>) -> &'static str {
+        "you"
+    }
+    async fn health() -> &'static str {
+        "ok"
+    }
+
+    let admin = ApiRouter::new()
+        .prefix("/admin")
+        .tag("admin")
+        .dependency::<Caller>()
+        .response(StatusCode::UNAUTHORIZED, "No or a bad token")
+        .get("/health", health.tag("ops"));
+    let doc = App::new().get("/whoami", whoami).include_router(admin).openapi();
+
+    let whoami = &doc["paths"]["/whoami"]["get"];
+    assert_eq!(param(whoami, "tenant")["in"], "query");
+    assert_eq!(param(whoami, "tenant")["schema"]["minimum"], 1);
+    assert_eq!(param(whoami, "x-token")["in"], "header", "the dependency's dependency's input");
+    assert_eq!(param(whoami, "x-token")["schema"]["minLength"], 8);
+
+    let health = &doc["paths"]["/admin/health"]["get"];
+    assert_eq!(health["tags"], json!(["admin", "ops"]));
+    assert_eq!(param(health, "x-token")["required"], true);
+    assert_eq!(health["responses"]["401"]["description"], "No or a bad token");
+}

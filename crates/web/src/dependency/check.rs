@@ -28,6 +28,8 @@ pub(crate) struct RouteDependency {
     /// Its type's name, for logs and documentation.
     pub(crate) name: &'static str,
     check: for<'a> fn(&'a mut Parts) -> LocalBoxFuture<'a, Result<(), HttpError>>,
+    /// Documents its inputs on the routes it guards.
+    pub(crate) describe: fn(&mut crate::openapi::Operation<'_>),
 }
 
 impl RouteDependency {
@@ -38,6 +40,7 @@ impl RouteDependency {
             check: |parts| {
                 Box::pin(async move { Depends::<T>::from_request_parts(parts).await.map(drop) })
             },
+            describe: <Depends<T> as FromRequestParts>::openapi,
         }
     }
 }

@@ -5,6 +5,7 @@ use http::request::Parts;
 
 use crate::extract::FromRequestParts;
 use crate::handler::reject;
+use crate::openapi::Operation;
 use crate::HttpError;
 
 /// What a [`Dependency`](super::Dependency) is made from, its
@@ -33,6 +34,12 @@ pub trait DependencyInputs: Sized {
     fn from_request_parts(
         parts: &mut Parts,
     ) -> impl std::future::Future<Output = Result<Self, HttpError>>;
+
+    /// Describes what they read in a route's OpenAPI operation, as the extractors do: a
+    /// dependency's parameters are documented on every route that uses it, as FastAPI does.
+    fn openapi(operation: &mut Operation<'_>) {
+        let _ = operation;
+    }
 }
 
 #[diagnostic::do_not_recommend]
@@ -41,6 +48,10 @@ impl<T: FromRequestParts> DependencyInputs for T {
 
     async fn from_request_parts(parts: &mut Parts) -> Result<Self, HttpError> {
         T::from_request_parts(parts).await
+    }
+
+    fn openapi(operation: &mut Operation<'_>) {
+        T::openapi(operation);
     }
 }
 
@@ -72,6 +83,10 @@ macro_rules! impl_tuple {
                     ($(Some($T),)+) => Ok(($($T,)+)),
                     _ => Err(rejected.unwrap_or_else(HttpError::internal)),
                 }
+            }
+
+            fn openapi(operation: &mut Operation<'_>) {
+                $($T::openapi(operation);)+
             }
         }
     };

@@ -221,6 +221,11 @@ impl<T: Dependency> FromRequestParts for Depends<T> {
     async fn from_request_parts(parts: &mut Parts) -> Result<Self, HttpError> {
         resolve::<T>(parts, true).await.map(Depends)
     }
+
+    /// The dependency's inputs are the route's parameters too.
+    fn openapi(operation: &mut crate::openapi::Operation<'_>) {
+        <T::Inputs as DependencyInputs>::openapi(operation);
+    }
 }
 
 /// An argument whose value is a new one of the [`Dependency`] `T`, made for this use even if
@@ -266,6 +271,10 @@ impl<T> std::ops::Deref for Fresh<T> {
 impl<T: Dependency> FromRequestParts for Fresh<T> {
     async fn from_request_parts(parts: &mut Parts) -> Result<Self, HttpError> {
         resolve::<T>(parts, false).await.map(Fresh)
+    }
+
+    fn openapi(operation: &mut crate::openapi::Operation<'_>) {
+        <T::Inputs as DependencyInputs>::openapi(operation);
     }
 }
 

@@ -18,11 +18,26 @@ pub(crate) fn document(router: &Router, config: &DocsConfig) -> Value {
     let mut paths = Map::new();
     let (mut validates, mut http_error) = (false, false);
     let mut tags: Vec<String> = Vec::new();
-    for (path, method, handler) in router.operations() {
+    for (path, method, handler, options) in router.operations() {
         let Some(method_key) = method_key(method) else { continue };
         let names = path_params(path);
         let mut operation = Operation::new(&mut generator, &names);
         handler.openapi(&mut operation);
+        // What the routers it came through add: their dependencies' parameters, their tags
+        // (first, as FastAPI lists them), their documented answers.
+        for dependency in &options.dependencies {
+            (dependency.describe)(&mut operation);
+        }
+        let mut route_tags = options.tags.clone();
+        for tag in std::mem::take(&mut operation.meta.tags) {
+            if !route_tags.contains(&tag) {
+                route_tags.push(tag);
+            }
+        }
+        operation.meta.tags = route_tags;
+        for response in &options.responses {
+            operation.error_response(response.status, &response.description);
+        }
         if operation.meta.hidden {
             continue;
         }

@@ -49,7 +49,7 @@ impl ParamIn {
 /// impl FromRequestParts for RequestId {
 ///     const NEEDS_ROUTE_CONTEXT: bool = false;
 ///
-///     fn from_request_parts(parts: &mut Parts) -> Result<Self, HttpError> {
+///     async fn from_request_parts(parts: &mut Parts) -> Result<Self, HttpError> {
 ///         let id = parts.headers.get("x-request-id").and_then(|v| v.to_str().ok());
 ///         Ok(RequestId(id.map(str::to_owned)))
 ///     }
