@@ -9,7 +9,7 @@ use std::fmt;
 use std::time::Duration;
 
 use kairos::web::http::StatusCode;
-use kairos::web::HttpError;
+use kairos::web::{Exception, HttpError};
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::Migrator;
 use sqlx::AnyPool;
@@ -96,30 +96,47 @@ fn redact(url: &str) -> String {
     }
 }
 
-/// A query's failure as the client sees it: the database unreachable or overloaded → 503
-/// (retry shortly), anything else → 500. Logged either way.
-pub(crate) fn unavailable(error: sqlx::Error) -> HttpError {
-    match error {
-        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
-            tracing::warn!(target: "kairos::serve", "database unavailable: {error}");
-            HttpError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the database is unavailable; retry shortly",
-            )
-        }
-        other => {
-            tracing::error!(target: "kairos::serve", "database error: {other}");
-            // A connection that broke mid-query is the database going away too.
-            let text = other.to_string();
-            if text.contains("connection") || text.contains("closed") {
-                HttpError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "the database is unavailable; retry shortly",
-                )
-            } else {
-                HttpError::internal()
-            }
-        }
+/// A failed query: what handlers that read the database return (`?` converts sqlx's
+/// errors), answered app-wide by [`answer`] — the service's exception handler.
+#[derive(Debug)]
+pub(crate) enum DataError {
+    /// No row with this id.
+    NotFound(i64),
+    /// The database failed.
+    Database(sqlx::Error),
+}
+
+impl From<sqlx::Error> for DataError {
+    fn from(error: sqlx::Error) -> Self {
+        DataError::Database(error)
+    }
+}
+
+impl Exception for DataError {}
+
+/// How the client sees a [`DataError`]: 404 for a missing row; 503 (retry shortly) while the
+/// database is unreachable or its pool exhausted; 500 for anything else. Logged, except 404.
+pub(crate) fn answer(error: DataError) -> HttpError {
+    let error = match error {
+        DataError::NotFound(id) => return HttpError::not_found(format!("no item {id}")),
+        DataError::Database(error) => error,
+    };
+    let away =
+        matches!(error, sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed)
+            || {
+                // A connection that broke mid-query is the database going away too.
+                let text = error.to_string();
+                text.contains("connection") || text.contains("closed")
+            };
+    if away {
+        tracing::warn!(target: "kairos::serve", "database unavailable: {error}");
+        HttpError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the database is unavailable; retry shortly",
+        )
+    } else {
+        tracing::error!(target: "kairos::serve", "database error: {error}");
+        HttpError::internal()
     }
 }
 

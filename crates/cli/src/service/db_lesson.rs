@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use sqlx::SqlitePool;
 
-use super::database::unavailable;
+use super::database::DataError;
 use super::int;
 
 /// The query: how many rows a recursive CTE makes counting to `n` (that is, `n`).
@@ -70,10 +70,9 @@ fn count_blocking(n: u64) -> Result<i64, HttpError> {
 pub(crate) async fn db_async(
     State(db): State<LessonDb>,
     Query(Count { n }): Query<Count>,
-) -> Result<Json<Value>, HttpError> {
+) -> Result<Json<Value>, DataError> {
     let started = Instant::now();
-    let (count,): (i64,) =
-        sqlx::query_as(COUNT_TO_N).bind(n as i64).fetch_one(&db.0).await.map_err(unavailable)?;
+    let (count,): (i64,) = sqlx::query_as(COUNT_TO_N).bind(n as i64).fetch_one(&db.0).await?;
     Ok(answer("/db/async", "sqlx (async)", n, count, started))
 }
 

@@ -3,12 +3,12 @@
 //! database is away.
 
 use kairos::web::http::StatusCode;
-use kairos::web::{HttpError, Json, Path, Query, State};
+use kairos::web::{Json, Path, Query, State};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
-use super::database::{unavailable, Database};
+use super::database::{DataError, Database};
 use super::int;
 
 /// What a client sends to create or replace an item.
@@ -55,20 +55,16 @@ fn item(row: &sqlx::any::AnyRow) -> Result<Item, sqlx::Error> {
     })
 }
 
-fn not_found(id: i64) -> HttpError {
-    HttpError::not_found(format!("no item {id}"))
-}
-
-/// Numbers too large for the database's integers are simply not there.
-fn row_id(id: u64) -> Option<i64> {
-    i64::try_from(id).ok()
+/// The database's id for `id`: numbers too large for its integers are simply not there.
+fn row_id(id: u64) -> Result<i64, DataError> {
+    i64::try_from(id).map_err(|_| DataError::NotFound(i64::MAX))
 }
 
 /// `POST /items`: stores the item; `201` with it and its `id`.
 pub(crate) async fn create(
     State(db): State<Database>,
     Json(new): Json<NewItem>,
-) -> Result<(StatusCode, Json<Item>), HttpError> {
+) -> Result<(StatusCode, Json<Item>), DataError> {
     let row = sqlx::query(
         "INSERT INTO items (name, price, description) VALUES ($1, $2, $3) \
          RETURNING id, name, price, description",
@@ -77,25 +73,23 @@ pub(crate) async fn create(
     .bind(new.price)
     .bind(new.description)
     .fetch_one(&db.pool)
-    .await
-    .map_err(unavailable)?;
-    Ok((StatusCode::CREATED, Json(item(&row).map_err(unavailable)?)))
+    .await?;
+    Ok((StatusCode::CREATED, Json(item(&row)?)))
 }
 
 /// `GET /items/{id}`: the item, or 404.
 pub(crate) async fn read(
     State(db): State<Database>,
     Path(id): Path<u64>,
-) -> Result<Json<Item>, HttpError> {
-    let Some(id) = row_id(id) else { return Err(HttpError::not_found(format!("no item {id}"))) };
+) -> Result<Json<Item>, DataError> {
+    let id = row_id(id)?;
     let row = sqlx::query("SELECT id, name, price, description FROM items WHERE id = $1")
         .bind(id)
         .fetch_optional(&db.pool)
-        .await
-        .map_err(unavailable)?;
+        .await?;
     match row {
-        Some(row) => Ok(Json(item(&row).map_err(unavailable)?)),
-        None => Err(not_found(id)),
+        Some(row) => Ok(Json(item(&row)?)),
+        None => Err(DataError::NotFound(id)),
     }
 }
 
@@ -103,16 +97,15 @@ pub(crate) async fn read(
 pub(crate) async fn list(
     State(db): State<Database>,
     Query(page): Query<Page>,
-) -> Result<Json<Vec<Item>>, HttpError> {
+) -> Result<Json<Vec<Item>>, DataError> {
     let rows = sqlx::query(
         "SELECT id, name, price, description FROM items ORDER BY id LIMIT $1 OFFSET $2",
     )
     .bind(page.limit as i64)
     .bind(page.offset as i64)
     .fetch_all(&db.pool)
-    .await
-    .map_err(unavailable)?;
-    let items = rows.iter().map(item).collect::<Result<_, _>>().map_err(unavailable)?;
+    .await?;
+    let items = rows.iter().map(item).collect::<Result<_, _>>()?;
     Ok(Json(items))
 }
 
@@ -121,8 +114,8 @@ pub(crate) async fn replace(
     State(db): State<Database>,
     Path(id): Path<u64>,
     Json(new): Json<NewItem>,
-) -> Result<Json<Item>, HttpError> {
-    let Some(id) = row_id(id) else { return Err(HttpError::not_found(format!("no item {id}"))) };
+) -> Result<Json<Item>, DataError> {
+    let id = row_id(id)?;
     let row = sqlx::query(
         "UPDATE items SET name = $1, price = $2, description = $3 WHERE id = $4 \
          RETURNING id, name, price, description",
@@ -132,11 +125,10 @@ pub(crate) async fn replace(
     .bind(new.description)
     .bind(id)
     .fetch_optional(&db.pool)
-    .await
-    .map_err(unavailable)?;
+    .await?;
     match row {
-        Some(row) => Ok(Json(item(&row).map_err(unavailable)?)),
-        None => Err(not_found(id)),
+        Some(row) => Ok(Json(item(&row)?)),
+        None => Err(DataError::NotFound(id)),
     }
 }
 
@@ -144,15 +136,11 @@ pub(crate) async fn replace(
 pub(crate) async fn delete(
     State(db): State<Database>,
     Path(id): Path<u64>,
-) -> Result<StatusCode, HttpError> {
-    let Some(id) = row_id(id) else { return Err(HttpError::not_found(format!("no item {id}"))) };
-    let done = sqlx::query("DELETE FROM items WHERE id = $1")
-        .bind(id)
-        .execute(&db.pool)
-        .await
-        .map_err(unavailable)?;
+) -> Result<StatusCode, DataError> {
+    let id = row_id(id)?;
+    let done = sqlx::query("DELETE FROM items WHERE id = $1").bind(id).execute(&db.pool).await?;
     if done.rows_affected() == 0 {
-        return Err(not_found(id));
+        return Err(DataError::NotFound(id));
     }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -250,6 +250,8 @@ fn data(app: App, settings: &Settings) -> App {
         || kairos::tokio::compat(db_lesson::LessonDb::open()),
         |db: Arc<db_lesson::LessonDb>| kairos::tokio::compat(async move { db.0.close().await }),
     )
+    // Handlers that read a database return `Result<_, DataError>`: answered here, once.
+    .exception_handler(database::answer)
     .with_state(cached::Loads::default())
     .post(
         "/items",
