@@ -44,7 +44,7 @@ use std::sync::{Arc, OnceLock};
 use kairos::web::http::StatusCode;
 use kairos::web::openapi::{DocsConfig, Documented, RouteDocs};
 use kairos::web::validation::Errors;
-use kairos::web::{sync, App, Handler, HttpError};
+use kairos::web::{sync, ApiRouter, App, Handler, HttpError};
 
 pub(crate) use cpu::{CPU_TASK, MAX_N};
 
@@ -226,6 +226,47 @@ pub(crate) fn app(settings: Settings) -> App {
     data(app, &data_settings)
 }
 
+/// `/items`: one router (FastAPI's `APIRouter(prefix="/items", tags=[...], responses=...)`),
+/// every route of it tagged and documented with the 503 the database's absence gives.
+fn items_router() -> ApiRouter {
+    ApiRouter::new()
+        .prefix("/items")
+        .tag(DATA)
+        .response(StatusCode::SERVICE_UNAVAILABLE, "The database is unavailable")
+        .post(
+            "/",
+            items::create
+                .summary("Store an item")
+                .status_code(StatusCode::CREATED)
+                .response::<items::Item>(StatusCode::CREATED),
+        )
+        .get(
+            "/",
+            items::list.summary("A page of items").response::<Vec<items::Item>>(StatusCode::OK),
+        )
+        .get(
+            "/{id}",
+            items::read
+                .summary("One item")
+                .response::<items::Item>(StatusCode::OK)
+                .error(StatusCode::NOT_FOUND, "No such item"),
+        )
+        .put(
+            "/{id}",
+            items::replace
+                .summary("Replace an item")
+                .response::<items::Item>(StatusCode::OK)
+                .error(StatusCode::NOT_FOUND, "No such item"),
+        )
+        .delete(
+            "/{id}",
+            items::delete
+                .summary("Delete an item")
+                .status_code(StatusCode::NO_CONTENT)
+                .error(StatusCode::NOT_FOUND, "No such item"),
+        )
+}
+
 /// Table 4.2's database and the chapter's next step, a cache: each opened once for the App at
 /// startup (a failure stops the server with its message), shared by every worker.
 fn data(app: App, settings: &Settings) -> App {
@@ -253,50 +294,7 @@ fn data(app: App, settings: &Settings) -> App {
     // Handlers that read a database return `Result<_, DataError>`: answered here, once.
     .exception_handler(database::answer)
     .with_state(cached::Loads::default())
-    .post(
-        "/items",
-        items::create
-            .summary("Store an item")
-            .tag(DATA)
-            .status_code(StatusCode::CREATED)
-            .response::<items::Item>(StatusCode::CREATED)
-            .error(StatusCode::SERVICE_UNAVAILABLE, "The database is unavailable"),
-    )
-    .get(
-        "/items",
-        items::list
-            .summary("A page of items")
-            .tag(DATA)
-            .response::<Vec<items::Item>>(StatusCode::OK)
-            .error(StatusCode::SERVICE_UNAVAILABLE, "The database is unavailable"),
-    )
-    .get(
-        "/items/{id}",
-        items::read
-            .summary("One item")
-            .tag(DATA)
-            .response::<items::Item>(StatusCode::OK)
-            .error(StatusCode::NOT_FOUND, "No such item")
-            .error(StatusCode::SERVICE_UNAVAILABLE, "The database is unavailable"),
-    )
-    .put(
-        "/items/{id}",
-        items::replace
-            .summary("Replace an item")
-            .tag(DATA)
-            .response::<items::Item>(StatusCode::OK)
-            .error(StatusCode::NOT_FOUND, "No such item")
-            .error(StatusCode::SERVICE_UNAVAILABLE, "The database is unavailable"),
-    )
-    .delete(
-        "/items/{id}",
-        items::delete
-            .summary("Delete an item")
-            .tag(DATA)
-            .status_code(StatusCode::NO_CONTENT)
-            .error(StatusCode::NOT_FOUND, "No such item")
-            .error(StatusCode::SERVICE_UNAVAILABLE, "The database is unavailable"),
-    )
+    .include_router(items_router())
     .get("/cached", documented(cached::cached, "/cached", DATA))
     .get("/db/async", documented(db_lesson::db_async, "/db/async", DATA))
     .get("/db/sync", documented(sync(db_lesson::db_sync), "/db/sync", DATA))
