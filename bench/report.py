@@ -201,12 +201,88 @@ class Report:
         values = [b["elapsed_s"] for b in answer["bodies"] if isinstance(b, dict) and "elapsed_s" in b]
         return statistics.median(values) if values else None
 
+    def contract_table(self):
+        """Issue 12's scenario: the three servers that serve POST /contract, with the two
+        ratios its goals are about."""
+        scenario = self.contract_scenario()
+        if not scenario:
+            return
+        base_rps = self.throughput(KAIROS, scenario, "rps")
+        base_cpu = self.throughput(KAIROS, scenario, "cpu_us_per_request")
+        self.out(f"### `{scenario}`: a validated body through two dependencies (issue 12)")
+        self.out()
+        self.out("A JSON body of ten constrained fields (ints with ge/le, floats with gt/lt, strings "
+                 "with min/max length and a pattern, an enum, a literal, a list of 1 to 5, an optional "
+                 "and a default) through two chained dependencies (`RequestContext` from a validated "
+                 "`x-request-id` header, `Tenant` from it), answered with a JSON echo: kairos "
+                 "(schemars + jsonschema), FastAPI (pydantic v2 `Field`s, `Depends`), axum (the same "
+                 "schemars + jsonschema in an extractor, two extractors for the dependencies). "
+                 "`wrk -s bench/post_contract.lua`, the same body every request; the answers were "
+                 "checked to agree before measuring. Median of the rounds.")
+        self.out()
+        self.out("| server | req/s | p50 | p99 | CPU/req | kairos' req/s is | kairos' CPU/req is |")
+        self.out("|---|---|---|---|---|---|---|")
+        for server in self.servers():
+            rps = self.throughput(server, scenario, "rps")
+            if rps is None:
+                continue
+            cpu = self.throughput(server, scenario, "cpu_us_per_request")
+            errors = sum(r["non_2xx"] + r["socket_errors"] for r in self.results[server]["rounds"][scenario])
+            note = f" ({errors} errors)" if errors else ""
+            rel = "—" if server == KAIROS or not base_rps else f"{base_rps / rps:.2f}x its"
+            rel_cpu = "—" if server == KAIROS or not base_cpu else f"{base_cpu / cpu:.2f}x its"
+            self.out(f"| {server} | {fmt(rps)}{note} | "
+                     f"{fmt(self.throughput(server, scenario, 'p50_ms'), ' ms', 2)} | "
+                     f"{fmt(self.throughput(server, scenario, 'p99_ms'), ' ms', 2)} | "
+                     f"{fmt(cpu, ' µs', 2)} | {rel} | {rel_cpu} |")
+        self.out()
+        rounds = {s: self.results[s]["rounds"].get(scenario) for s in (KAIROS, AXUM, FASTAPI)}
+        if all(rounds.values()):
+            self.out("Round by round (each round runs the three side by side): kairos/FastAPI req/s, "
+                     "kairos/axum CPU/req: " + "; ".join(
+                         f"{k['rps'] / f['rps']:.1f}x, {k['cpu_us_per_request'] / a['cpu_us_per_request']:.2f}x"
+                         for k, a, f in zip(rounds[KAIROS], rounds[AXUM], rounds[FASTAPI])) + ".")
+            self.out()
+        load = (self.meta.get("loadavg_start"), self.meta.get("loadavg_end"))
+        if all(load):
+            self.out(f"Load average (1 min) of the machine at the start and the end of the run: "
+                     f"{load[0][0]:.2f}, {load[1][0]:.2f} (the server and wrk account for up to 2).")
+            self.out()
+
+    def contract_scenario(self):
+        for server in self.servers():
+            for scenario in self.results[server]["rounds"]:
+                if scenario.startswith("POST /contract"):
+                    return scenario
+        return None
+
     # -----------------------------------------------------------------------------------------
     def goal(self, text, measured, met):
         verdict = "—" if met is None else ("**met**" if met else "**not met**")
         self.goals.append((text, measured, verdict))
 
     def check_goals(self):
+        self.contract_goals()
+        self.plain_goals()
+
+    def contract_goals(self):
+        scenario = self.contract_scenario()
+        if not scenario:
+            return
+        k_rps, a_rps, f_rps = (self.throughput(s, scenario, "rps") for s in (KAIROS, AXUM, FASTAPI))
+        k_cpu, a_cpu, f_cpu = (self.throughput(s, scenario, "cpu_us_per_request")
+                               for s in (KAIROS, AXUM, FASTAPI))
+        if k_rps and f_rps:
+            self.goal(f"`{scenario}`: ≥ 10x FastAPI's throughput (issue 12)",
+                      f"{k_rps:,.0f} vs {f_rps:,.0f} req/s ({k_rps / f_rps:.1f}x); CPU/req "
+                      f"{k_cpu:.1f} vs {f_cpu:.1f} µs ({f_cpu / k_cpu:.1f}x less)",
+                      k_rps >= 10 * f_rps)
+        if k_cpu and a_cpu:
+            self.goal(f"`{scenario}`: CPU per request ≤ axum's with the same validation crates (issue 12)",
+                      f"{k_cpu:.2f} vs {a_cpu:.2f} µs ({k_cpu / a_cpu:.2f}x); req/s {k_rps:,.0f} vs {a_rps:,.0f}",
+                      k_cpu <= a_cpu)
+
+    def plain_goals(self):
         plain = [s for s in ("/plaintext c=64", "/plaintext c=256", "/json c=64", "/json c=256")]
         k = {s: self.throughput(KAIROS, s, "cpu_us_per_request") for s in plain}
         h = {s: self.throughput(HYPER, s, "cpu_us_per_request") for s in plain}
@@ -291,6 +367,7 @@ def render(data):
     report = Report(data)
     report.check_goals()
     report.goals_table()
+    report.contract_table()
     report.throughput_tables()
     report.before_after_table()
     report.behaviour_tables()

@@ -11,6 +11,12 @@
 #            --rounds N                interleaved rounds of the throughput scenarios (default 3)
 #            --kairos-workers N        kairos serve's --workers, all on the server's core (default 1)
 #            --throughput-only         skip the chapter's scenarios (the HTTP part's second half)
+#            --scenario "contract"     throughput scenarios by name: plaintext, json, pipelined,
+#                                      contract (issue 12's validated POST through two
+#                                      dependencies: kairos serve, axum and FastAPI only)
+#   issue 12's benchmark alone:
+#     bash bench/run.sh --only "kairos serve,axum,FastAPI" --no-rt --no-process \
+#       --throughput-only --scenario contract --duration 5 --rounds 3
 #
 # On a bare machine it installs what it needs: wrk (Debian package), a Python venv with
 # FastAPI and uvicorn[standard] (bench/peers/fastapi/requirements.txt), and builds kairos and
@@ -19,6 +25,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The command as given, for the report (an argument with a space quoted).
+given=""
+for arg in "$@"; do
+  case "$arg" in *[[:space:]]*) given+=" \"$arg\"" ;; *) given+=" $arg" ;; esac
+done
 quick=""
 only=""
 before=""
@@ -26,6 +37,7 @@ duration=""
 rounds=""
 kworkers=""
 tponly=""
+scenario=""
 run_rt=1
 run_process=1
 while [ $# -gt 0 ]; do
@@ -37,9 +49,10 @@ while [ $# -gt 0 ]; do
     --rounds) rounds="$2"; shift 2 ;;
     --kairos-workers) kworkers="$2"; shift 2 ;;
     --throughput-only) tponly="--throughput-only"; shift ;;
+    --scenario) scenario="$2"; shift 2 ;;
     --no-rt) run_rt=0; shift ;;
     --no-process) run_process=0; shift ;;
-    *) sed -n '2,19p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,25p' "$0" >&2; exit 2 ;;
   esac
 done
 
@@ -81,6 +94,7 @@ step "HTTP servers side by side"
 python3 bench/suite.py --bin-dir "$peers_bin" --kairos "$kairos_bin" $quick \
   ${only:+--only "$only"} ${before:+--kairos-before "$before"} ${duration:+--duration "$duration"} \
   ${rounds:+--rounds "$rounds"} ${kworkers:+--kairos-workers "$kworkers"} $tponly \
+  ${scenario:+--scenario "$scenario"} \
   --out "$out/http.json"
 
 # 4. The runtime against tokio, and the process pool against Python's.
@@ -100,9 +114,10 @@ parts=(--http "$out/http.json")
 [ "$run_rt" = 1 ] && parts+=(--rt "$out/rt.md")
 [ "$run_process" = 1 ] && parts+=(--process "$out/process.md")
 python3 bench/assemble.py "${parts[@]}" \
-  --command "bash bench/run.sh${quick:+ --quick}${only:+ --only \"$only\"}" --elapsed "$elapsed" \
+  --command "bash bench/run.sh$given" --elapsed "$elapsed" \
   --kairos "$kairos_bin" > "$out/report.md"
-if [ -z "$quick" ] && [ -z "$only" ] && [ "$run_rt" = 1 ] && [ "$run_process" = 1 ]; then
+if [ -z "$quick" ] && [ -z "$only" ] && [ -z "$scenario" ] && [ "$run_rt" = 1 ] \
+  && [ "$run_process" = 1 ]; then
   python3 bench/assemble.py --splice BENCHMARKS.md "$out/report.md"
   step "done: BENCHMARKS.md updated (and $out/report.md)"
 else

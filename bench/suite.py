@@ -3,7 +3,10 @@
 
 Each server runs pinned to core 0; the load (wrk, or `loadgen` for what wrk cannot measure)
 runs pinned to core 1. Throughput scenarios run in rounds with the servers interleaved
-(A B C ..., then ... C B A) and keep the median of the rounds; the behaviour scenarios
+(A B C ..., then ... C B A) and keep the median of the rounds; `--scenario` picks some of them
+(`plaintext`, `json`, `pipelined`, `contract`: issue 12's validated POST through two
+dependencies, served by kairos serve, axum and FastAPI, whose answers are checked to agree
+before anything is measured). The behaviour scenarios
 (sleeping routes, blocking routes, streams, outbound calls, CPU work) run once per server,
 because their figures are set by the scenario (100 ms sleeps, 20 events at 100 ms), not by
 the machine's speed.
@@ -40,6 +43,8 @@ class Server:
     cpu_pools: tuple = ("process", "thread", "inline")
     # kairos exposes its stall detector's count at /debug/loop.
     stall_stats: bool = False
+    # It serves POST /contract (issue 12: a validated body through two dependencies).
+    contract: bool = False
     env: dict = field(default_factory=dict)
 
 
@@ -50,15 +55,15 @@ def servers(peers_bin, kairos_bin, kairos_before=None, kairos_workers=1):
         Server("kairos serve (before)", [kairos_before, *flags], full=False),
     ]
     return [
-        Server("kairos serve", [kairos_bin, *flags], stall_stats=True),
+        Server("kairos serve", [kairos_bin, *flags], stall_stats=True, contract=True),
         *before,
         Server("kairos-http (bare)", [f"{peers_bin}/peer_kairos_http", str(PORT)], full=False),
         Server("hyper (tokio, per-core current-thread)", [f"{peers_bin}/peer_hyper", str(PORT)],
                cpu_pools=("thread", "inline")),
         Server("axum (tokio multi-thread)", [f"{peers_bin}/peer_axum", str(PORT)],
-               cpu_pools=("thread", "inline")),
+               cpu_pools=("thread", "inline"), contract=True),
         Server("FastAPI (uvicorn, uvloop, httptools)",
-               ["bash", str(ROOT / "bench/peers/fastapi/run.sh"), str(PORT)]),
+               ["bash", str(ROOT / "bench/peers/fastapi/run.sh"), str(PORT)], contract=True),
         Server("bare-socket floor (epoll)", [f"{peers_bin}/peer_floor", str(PORT)], full=False),
     ]
 
@@ -164,14 +169,18 @@ def to_ms(value):
     return float(number) * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}[unit]
 
 
-def wrk(path, connections, duration, pipeline=0, timeout_s=10):
+def wrk(path, connections, duration, pipeline=0, timeout_s=10, script=None, script_args=()):
+    """wrk's figures for `path`; `pipeline` requests per write (bench/pipeline.lua), or another
+    Lua `script` of bench/ with its arguments."""
     cmd = ["taskset", "-c", LOAD_CORE, "wrk", "-t1", f"-c{connections}", f"-d{duration}s",
            f"--timeout={timeout_s}s", "--latency"]
     if pipeline:
-        cmd += ["-s", str(ROOT / "bench/pipeline.lua")]
+        script, script_args = "pipeline.lua", (str(pipeline),)
+    if script:
+        cmd += ["-s", str(ROOT / "bench" / script)]
     cmd.append(f"http://127.0.0.1:{PORT}{path}")
-    if pipeline:
-        cmd += ["--", str(pipeline)]
+    if script_args:
+        cmd += ["--", *script_args]
     for attempt in (1, 2):
         done = subprocess.run(cmd, capture_output=True, text=True, check=True)
         out = done.stdout
@@ -205,6 +214,35 @@ def url(path):
     return f"http://127.0.0.1:{PORT}{path}"
 
 
+def exchange(method, path, body=b"", headers=()):
+    """One request on a new connection: (status, headers as a lowercase dict, body bytes)."""
+    head = [f"{method} {path} HTTP/1.1", "Host: bench", "Connection: close",
+            f"Content-Length: {len(body)}", *(f"{k}: {v}" for k, v in headers)]
+    with socket.create_connection(("127.0.0.1", PORT), timeout=10) as s:
+        s.sendall(("\r\n".join(head) + "\r\n\r\n").encode() + body)
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    raw_head, payload = data.split(b"\r\n\r\n", 1)
+    lines = raw_head.decode("latin-1").split("\r\n")
+    fields = dict(line.split(":", 1) for line in lines[1:])
+    fields = {k.strip().lower(): v.strip() for k, v in fields.items()}
+    if fields.get("transfer-encoding", "").lower() == "chunked":
+        payload = dechunk(payload)
+    return int(lines[0].split()[1]), fields, payload
+
+
+def dechunk(payload):
+    out = b""
+    while payload:
+        size_line, payload = payload.split(b"\r\n", 1)
+        size = int(size_line.split(b";")[0], 16)
+        if size == 0:
+            break
+        out, payload = out + payload[:size], payload[size + 2:]
+    return out
+
+
 def get_json(path):
     with socket.create_connection(("127.0.0.1", PORT), timeout=10) as s:
         s.sendall(f"GET {path} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n".encode())
@@ -224,16 +262,102 @@ BLOCK_CONNECTIONS = 16
 
 THROUGHPUT = [(path, conns, pipeline) for pipeline in (0, 16) for path in ("/plaintext", "/json")
               for conns in (64, 256)]
+SCENARIOS = ("plaintext", "json", "pipelined", "contract")
+
+# POST /contract (issue 12): ten constrained fields through two dependencies
+# (crates/cli/src/service/contract.rs, bench/peers/src/bin/peer_axum/contract.rs and
+# bench/peers/fastapi/app.py). The body wrk sends, and the one the check sends first; the bad
+# one has three bad fields (email's pattern, quantity under 1, a channel not listed).
+CONTRACT_CONNECTIONS = 64
+CONTRACT_REQUEST_ID = "acme-5f3c9a1e7b2d4c60"
+CONTRACT_BODY = json.dumps({
+    "customer": "Ada Lovelace", "email": "ada@example.org", "quantity": 3, "unit_price": 19.99,
+    "discount": 0.1, "priority": "high", "channel": "web", "tags": ["math", "engines"],
+    "note": "leave it at the door", "gift": True}, separators=(",", ":"))
+CONTRACT_BAD_BODY = json.dumps({
+    "customer": "Ada Lovelace", "email": "ada at example", "quantity": 0, "unit_price": 19.99,
+    "priority": "high", "channel": "fax", "tags": ["math"]}, separators=(",", ":"))
+CONTRACT_SCENARIO = f"POST /contract c={CONTRACT_CONNECTIONS}"
 
 
-def throughput(running, duration, record):
-    """The plain and pipelined scenarios, with the server's CPU time per request."""
-    wrk("/plaintext", 64, 1)  # warm-up: caches, allocator, lazily built state
-    for path, conns, pipeline in THROUGHPUT:
+def wanted(scenario, chosen):
+    return chosen is None or scenario in chosen
+
+
+def throughput(running, duration, record, chosen=None):
+    """The plain and pipelined scenarios (and POST /contract where the server serves it), with
+    the server's CPU time per request."""
+    def measured(label, **how):
         before = cpu_seconds(running.pid)
-        result = wrk(path, conns, duration, pipeline)
+        result = wrk(duration=duration, **how)
         result["cpu_us_per_request"] = (cpu_seconds(running.pid) - before) / max(result["requests"], 1) * 1e6
-        record(f"{path} c={conns}" + (f" pipelined {pipeline}" if pipeline else ""), result)
+        record(label, result)
+
+    contract = dict(path="/contract", connections=CONTRACT_CONNECTIONS, script="post_contract.lua",
+                    script_args=(CONTRACT_BODY, CONTRACT_REQUEST_ID))
+    plain = [(path, conns, pipeline) for path, conns, pipeline in THROUGHPUT
+             if wanted("pipelined" if pipeline else path.strip("/"), chosen)]
+    run_contract = running.server.contract and wanted("contract", chosen)
+    # Warm-up: caches, allocator, lazily built state (a model's compiled validator).
+    if plain:
+        wrk("/plaintext", 64, 1)
+    if run_contract:
+        wrk(**dict(contract, duration=1))
+    for path, conns, pipeline in plain:
+        measured(f"{path} c={conns}" + (f" pipelined {pipeline}" if pipeline else ""),
+                 path=path, connections=conns, pipeline=pipeline)
+    if run_contract:
+        measured(CONTRACT_SCENARIO, **contract)
+
+
+def check_contract(servers, log_for):
+    """Before measuring: each server answers the valid body 200 with the same JSON, and the
+    bad one 422 — listing the three bad fields in FastAPI's shape for kairos and FastAPI.
+    Stops the run if not (a benchmark of different answers measures nothing)."""
+    answers = {}
+    for server in servers:
+        with Running(server, log_for(server)):
+            headers = [("Content-Type", "application/json"), ("X-Request-Id", CONTRACT_REQUEST_ID)]
+            good = exchange("POST", "/contract", CONTRACT_BODY.encode(), headers)
+            bad = exchange("POST", "/contract", CONTRACT_BAD_BODY.encode(), headers)
+        answers[server.name] = (good, bad)
+    problems, reference = [], None
+    for name, ((status, fields, body), (bad_status, _, bad_body)) in answers.items():
+        if status != 200 or not fields.get("content-type", "").startswith("application/json"):
+            problems.append(f"{name}: the valid body got {status} {fields.get('content-type')}: {body[:300]!r}")
+            continue
+        if reference is None:
+            reference = (name, json.loads(body), body)
+        elif json.loads(body) != reference[1]:
+            problems.append(f"{name} answered {body.decode()}, {reference[0]} {reference[2].decode()}")
+        elif body != reference[2]:
+            print(f"contract check: {name}'s answer is the same JSON as {reference[0]}'s, "
+                  f"written differently:\n  {body.decode()}\n  {reference[2].decode()}", file=sys.stderr)
+        if bad_status != 422:
+            problems.append(f"{name}: the bad body got {bad_status}, not 422: {bad_body[:300]!r}")
+            continue
+        detail = json.loads(bad_body).get("detail")
+        if name.startswith(("kairos", "FastAPI")):
+            fastapi_shape = isinstance(detail, list) and all(
+                isinstance(i, dict) and {"type", "loc", "msg", "input"} <= set(i) for i in detail)
+            locs = sorted(tuple(i["loc"]) for i in detail) if fastapi_shape else None
+            want = sorted([("body", "email"), ("body", "quantity"), ("body", "channel")])
+            if locs != want:
+                problems.append(f"{name}: the bad body's 422 is not FastAPI's three items: {bad_body.decode()}")
+    for name, (good, bad) in answers.items():
+        print(f"contract check: {name:40} valid {good[0]} {good[2].decode()}\n"
+              f"{'':56}bad   {bad[0]} {bad[2].decode()[:400]}", file=sys.stderr, flush=True)
+    if problems:
+        raise SystemExit("contract check failed:\n  " + "\n  ".join(problems))
+    kairos, fastapi = (next((a[1][2] for n, a in answers.items() if n.startswith(p)), None)
+                       for p in ("kairos serve", "FastAPI"))
+    if kairos and fastapi:
+        same = [(i["type"], i["loc"], i["msg"]) for i in json.loads(kairos)["detail"]] == \
+               [(i["type"], i["loc"], i["msg"]) for i in json.loads(fastapi)["detail"]]
+        print(f"contract check: kairos' and FastAPI's 422 items (type, loc, msg) "
+              f"{'are the same, in the same order' if same else 'differ (see above)'}", file=sys.stderr)
+    return {name: {"valid": [g[0], json.loads(g[2])], "bad": [b[0], json.loads(b[2])]}
+            for name, (g, b) in answers.items()}
 
 
 def behaviour(running, server, args, record):
@@ -307,6 +431,8 @@ def main():
     parser.add_argument("--duration", type=int, default=2, help="seconds per throughput scenario")
     parser.add_argument("--quick", action="store_true", help="1 round of 1 s, smaller scenarios")
     parser.add_argument("--only", help="comma-separated server name prefixes to run")
+    parser.add_argument("--scenario", help="comma-separated throughput scenarios to run, of "
+                        + ", ".join(SCENARIOS) + " (default: all)")
     parser.add_argument("--out", default=str(ROOT / "bench/out/http.json"))
     args = parser.parse_args()
     if args.quick:
@@ -316,13 +442,28 @@ def main():
     if args.only:
         prefixes = args.only.split(",")
         all_servers = [s for s in all_servers if any(s.name.startswith(p) for p in prefixes)]
+    chosen = None
+    if args.scenario:
+        chosen = set(args.scenario.split(","))
+        if chosen - set(SCENARIOS):
+            parser.error(f"unknown scenario(s) {', '.join(sorted(chosen - set(SCENARIOS)))}; "
+                         f"known: {', '.join(SCENARIOS)}")
+        if chosen == {"contract"}:
+            # Only the servers that serve it.
+            all_servers = [s for s in all_servers if s.contract]
     results = {s.name: {"rounds": {}, "behaviour": {}, "memory": {}} for s in all_servers}
     log_dir = ROOT / "bench/out/logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     started = time.time()
+    # Another program using the cores (a build) skews every figure: the report says so.
+    loadavg_start = os.getloadavg()
 
     def log_for(server):
         return open(log_dir / (re.sub(r"\W+", "_", server.name) + ".log"), "a")
+
+    contract_check = None
+    if wanted("contract", chosen) and any(s.contract for s in all_servers):
+        contract_check = check_contract([s for s in all_servers if s.contract], log_for)
 
     for rnd in range(args.rounds):
         order = all_servers if rnd % 2 == 0 else list(reversed(all_servers))
@@ -337,7 +478,7 @@ def main():
                     print(f"round {rnd + 1} {server.name:40} {scenario:32} {result['rps']:>10,.0f} req/s{extra}",
                           file=sys.stderr, flush=True)
 
-                throughput(running, args.duration, record)
+                throughput(running, args.duration, record, chosen)
                 memory.setdefault("peak_rss_kib_plaintext_load", []).append(memory_kib(running.pid, "VmHWM"))
 
     for server in all_servers:
@@ -354,7 +495,9 @@ def main():
 
     meta = {"rounds": args.rounds, "duration_s": args.duration, "quick": args.quick,
             "elapsed_s": round(time.time() - started), "servers": [s.name for s in all_servers],
-            "server_core": SERVER_CORE, "load_core": LOAD_CORE}
+            "server_core": SERVER_CORE, "load_core": LOAD_CORE, "scenarios": sorted(chosen or SCENARIOS),
+            "contract_check": contract_check, "loadavg_start": loadavg_start,
+            "loadavg_end": os.getloadavg()}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"meta": meta, "results": results}, indent=1))
     print(f"wrote {args.out} after {meta['elapsed_s']} s", file=sys.stderr)

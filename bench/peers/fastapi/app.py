@@ -18,6 +18,7 @@ measure the stack as people run it, not a tuned one.
 | 6.2 CPU work on a pool | ``/cpu`` |
 | 6.3 Semaphore around outbound calls | ``/external`` |
 | 7.1 StreamingResponse, SSE | ``/stream`` |
+| issue 12: a validated body through two dependencies | ``POST /contract`` |
 | - | ``/`` (index), ``/debug/loop`` |
 
 Every numeric parameter has the same range as in kairos (``MAX_*`` below mirror the Rust
@@ -39,12 +40,15 @@ import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from enum import Enum
 from typing import Annotated, Literal
 
 import httpx
-from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, PlainTextResponse, StreamingResponse
+from pydantic import BaseModel, Field
 
 # The same bounds as kairos (service/mod.rs and each route's module): the server is meant to
 # be poked at, so no request may sleep for an hour or spawn a million tasks.
@@ -473,6 +477,83 @@ async def stream_endpoint(
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+# --- issue 12: a validated body through two chained dependencies ------------------------
+
+
+class Priority(str, Enum):
+    """How urgent an order is (a named enum: pydantic's ``enum`` error)."""
+
+    low = "low"
+    normal = "normal"
+    high = "high"
+
+
+class Order(BaseModel):
+    """The body of ``POST /contract``: kairos' ``Order`` (service/contract.rs), field by field."""
+
+    customer: str = Field(min_length=2, max_length=40)
+    email: str = Field(max_length=80, pattern=r"^[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}$")
+    quantity: int = Field(ge=1, le=1000)
+    unit_price: float = Field(gt=0, le=100_000)
+    discount: float = Field(default=0.0, ge=0, lt=1)
+    priority: Priority
+    channel: Literal["web", "store", "phone"]
+    tags: list[str] = Field(min_length=1, max_length=5)
+    note: str | None = Field(default=None, max_length=200)
+    gift: bool = False
+
+
+@dataclass
+class RequestContext:
+    request_id: str
+
+
+@dataclass
+class Tenant:
+    name: str
+    plan: str
+    request_id: str
+
+
+TENANTS = {"acme": "pro", "globex": "free", "initech": "pro"}
+
+
+async def get_request_context(
+    x_request_id: Annotated[str, Header(pattern=r"^[a-z]+-[0-9a-f]{8,32}$")],
+) -> RequestContext:
+    """The first dependency: who is asking, from the ``x-request-id`` header."""
+    return RequestContext(request_id=x_request_id)
+
+
+async def get_tenant(
+    context: Annotated[RequestContext, Depends(get_request_context)],
+) -> Tenant:
+    """The second, made from the first: the tenant the request id names (403 if unknown)."""
+    wanted = context.request_id.split("-", 1)[0]
+    plan = TENANTS.get(wanted)
+    if plan is None:
+        raise HTTPException(status_code=403, detail=f"unknown tenant '{wanted}'")
+    return Tenant(name=wanted, plan=plan, request_id=context.request_id)
+
+
+@app.post("/contract")
+async def contract(order: Order, tenant: Annotated[Tenant, Depends(get_tenant)]) -> dict:
+    """The order, validated, for the tenant of the request: a few fields and the total."""
+    return {
+        "request_id": tenant.request_id,
+        "tenant": tenant.name,
+        "plan": tenant.plan,
+        "customer": order.customer,
+        "quantity": order.quantity,
+        "priority": order.priority.value,
+        "channel": order.channel,
+        "tags": len(order.tags),
+        "total": order.quantity * order.unit_price * (1 - order.discount),
+        "gift": order.gift,
+        "note": order.note,
+    }
 
 
 # --- index and the loop ------------------------------------------------------------------

@@ -12,7 +12,11 @@
 //! - `/stream`: axum's `Sse`, plus kairos' `x-accel-buffering: no`;
 //! - `/cpu`: `pool=thread` is `spawn_blocking` under `Semaphore(cores)` — a CPU pool of one
 //!   thread per core shared by the process, like kairos'; `pool=inline` blocks the worker;
-//!   `pool=process` is a 422 (this peer has no process pool).
+//!   `pool=process` is a 422 (this peer has no process pool);
+//! - `/contract` (POST): a validated JSON body through two dependencies (`contract.rs`).
+#[path = "peer_axum/contract.rs"]
+mod contract;
+
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -181,6 +185,7 @@ async fn main() {
         .route("/external", get(external))
         .route("/stream", get(stream))
         .route("/cpu", get(cpu))
+        .route("/contract", contract::route())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state);

@@ -12,6 +12,7 @@
 //! | `items.rs` | `/items`: a CRUD resource in the database (`database.rs`: SQLite by default, PostgreSQL by URL) |
 //! | `cached.rs` | `/cached`: a slow loader behind the cache, run once per key |
 //! | `db_lesson.rs` | `/db/async`, `/db/sync`, `/db/bad`: one query, three ways to run a driver |
+//! | `contract.rs` | `POST /contract`: a validated body through two dependencies (the contract benchmark) |
 //!
 //! Every route is documented at `/docs` (Swagger UI), `/redoc` and `/openapi.json`, served by
 //! kairos-web from the route table: its parameters and their ranges from the query types
@@ -29,6 +30,7 @@
 mod basics;
 mod cached;
 mod concurrency;
+mod contract;
 mod cpu;
 pub(crate) mod database;
 mod db_lesson;
@@ -299,4 +301,5 @@ fn data(app: App, settings: &Settings) -> App {
     .get("/db/async", documented(db_lesson::db_async, "/db/async", DATA))
     .get("/db/sync", documented(sync(db_lesson::db_sync), "/db/sync", DATA))
     .get("/db/bad", documented(db_lesson::db_bad, "/db/bad", DATA))
+    .post("/contract", contract::documented(contract::contract))
 }
