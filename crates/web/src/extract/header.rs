@@ -53,12 +53,7 @@ impl<T: DeserializeOwned + JsonSchema + 'static> FromRequestParts for Headers<T>
     const NEEDS_ROUTE_CONTEXT: bool = false;
 
     async fn from_request_parts(parts: &mut Parts) -> Result<Self, HttpError> {
-        let pairs = parts.headers.iter().map(|(name, value)| {
-            (
-                name.as_str().replace('-', "_"),
-                String::from_utf8_lossy(value.as_bytes()).into_owned(),
-            )
-        });
+        let pairs = validation::header_pairs::<T>(&parts.headers)?;
         validation::from_pairs("header", pairs).map(Headers)
     }
 

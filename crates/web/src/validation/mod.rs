@@ -197,6 +197,41 @@ pub fn from_pairs<T: DeserializeOwned + JsonSchema + 'static>(
     deserialize_checked(source, &instance, &[])
 }
 
+/// The header fields `T` reads, as [`Headers`] names them (`x_token` for `X-Token`), with
+/// their values: only the headers `T` has a field for are copied, so a request's other
+/// headers cost nothing. A `T` that takes any name (a map) gets every header.
+pub(crate) fn header_pairs<T: DeserializeOwned + JsonSchema + 'static>(
+    headers: &http::HeaderMap,
+) -> Result<Vec<(String, String)>, HttpError> {
+    let model = compiled::<T>()?;
+    let text = |value: &http::HeaderValue| String::from_utf8_lossy(value.as_bytes()).into_owned();
+    let takes_any_name = model.kinds.iter().any(|(name, _)| name.is_empty());
+    if model.shape != Shape::Object || takes_any_name {
+        return Ok(headers
+            .iter()
+            .map(|(name, value)| (name.as_str().replace('-', "_"), text(value)))
+            .collect());
+    }
+    let mut pairs = Vec::new();
+    for (field, _) in &model.kinds {
+        let mut lookup = |name: &str| {
+            for value in headers.get_all(name) {
+                pairs.push((field.clone(), text(value)));
+            }
+        };
+        // Header names are lowercase; a field names its header with `_` for `-`.
+        if field.contains('_') {
+            let name = field.replace('_', "-");
+            if http::header::HeaderName::from_bytes(name.as_bytes()).is_ok() {
+                lookup(&name);
+            }
+        } else if http::header::HeaderName::from_bytes(field.as_bytes()).is_ok() {
+            lookup(field);
+        }
+    }
+    Ok(pairs)
+}
+
 /// The value of one parameter: its last value read as `kind`, or all of them for a list.
 fn read(kind: Option<&Kind>, values: &[String]) -> Value {
     match kind {
