@@ -41,8 +41,11 @@ where
     let guard = InFlight::enter(&worker, &conn);
     let config = &worker.config;
     let refused = conn.refusal_for(number);
-    // What the access log needs, taken only when it is on (no allocation per request else).
-    let logged = config.access_log.then(|| match &refused {
+    // What the access log needs, taken only when it is on and its lines would be written (at
+    // `--log-level warn` they are not): no allocation per request else.
+    let logging =
+        config.access_log && tracing::enabled!(target: "kairos::access", tracing::Level::INFO);
+    let logged = logging.then(|| match &refused {
         // hyper parsed a stand-in: the request line it replaced is not known.
         Some(_) => (None, "(refused)".to_owned()),
         None => (Some(request.method().clone()), request.uri().path().to_owned()),
