@@ -296,6 +296,9 @@ impl Core {
         // another loop runs on this thread (a refused nested `run` unwinding), they do
         // without: they see a loop that is not theirs and leave its state alone.
         let _enter = context::try_enter(Rc::clone(self));
+        // And the context the loop runs in (`Builder::context`): a destructor may need it as
+        // much as a poll does (sqlx's pooled connection hands itself back with tokio's spawn).
+        let _context = self.config.context.as_ref().map(|enter| enter());
         self.cancel_all_tasks();
         self.ready.borrow_mut().clear();
         drop(self.shared.close());

@@ -159,8 +159,8 @@ impl Builder {
 
     /// A context the loop holds while it runs: `enter` is called on the loop's thread each
     /// time the loop starts running ([`Runtime::block_on`], [`run`](Builder::run)), and what
-    /// it returns is dropped when that run returns — after the future's output is ready,
-    /// before the loop's leftover tasks are cancelled.
+    /// it returns is dropped when that run returns; it is entered again while the loop shuts
+    /// down and its leftover tasks are cancelled (their destructors may need it too).
     ///
     /// This is for libraries that find their runtime in a thread-local: a tokio runtime's
     /// `Handle::enter` guard makes tokio's sockets and timers usable by every task of the loop
@@ -182,7 +182,7 @@ impl Builder {
     ///     })
     ///     .run(async { kairos_rt::spawn(async { INSIDE.with(Cell::get) }).await.unwrap() });
     /// assert!(seen, "tasks run inside the context");
-    /// assert!(!INSIDE.with(Cell::get), "and it ends with the run");
+    /// assert!(!INSIDE.with(Cell::get), "and it ends with the loop");
     /// ```
     pub fn context(mut self, enter: impl Fn() -> Box<dyn Any> + Send + Sync + 'static) -> Self {
         self.config.context = Some(Arc::new(enter));

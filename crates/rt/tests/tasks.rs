@@ -309,3 +309,45 @@ fn a_remote_task_cancelled_before_it_starts_never_runs() {
     });
     assert_eq!(ran.load(Ordering::SeqCst), 0);
 }
+
+/// A task still alive when the loop ends is cancelled inside the loop's context
+/// (`Builder::context`): its destructor may need it as much as its polls did (a pooled
+/// database connection handing itself back with its library's spawn).
+#[test]
+fn leftover_tasks_are_dropped_inside_the_loops_context() {
+    use std::cell::Cell;
+    use std::rc::Rc;
+
+    thread_local!(static INSIDE: Cell<bool> = const { Cell::new(false) });
+    struct Inside;
+    impl Drop for Inside {
+        fn drop(&mut self) {
+            INSIDE.with(|inside| inside.set(false));
+        }
+    }
+    /// Records, when dropped, whether the context was entered.
+    struct Probe(Rc<Cell<Option<bool>>>);
+    impl Drop for Probe {
+        fn drop(&mut self) {
+            self.0.set(Some(INSIDE.with(Cell::get)));
+        }
+    }
+
+    let seen = Rc::new(Cell::new(None));
+    let probe = Probe(Rc::clone(&seen));
+    kairos_rt::Builder::new()
+        .context(|| {
+            INSIDE.with(|inside| inside.set(true));
+            Box::new(Inside)
+        })
+        .run(async move {
+            // Never finishes: cancelled when the loop shuts down.
+            drop(kairos_rt::spawn(async move {
+                let _probe = probe;
+                std::future::pending::<()>().await;
+            }));
+            kairos_rt::sleep(std::time::Duration::from_millis(1)).await;
+        });
+    assert_eq!(seen.get(), Some(true), "the leftover task was dropped outside the context");
+    assert!(!INSIDE.with(Cell::get));
+}
