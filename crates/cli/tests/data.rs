@@ -5,7 +5,8 @@
 
 mod support;
 
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use kairos_fixtures::{Postgres, Redis};
 use serde_json::{json, Value};
@@ -169,4 +170,87 @@ fn the_stall_detector_names_a_blocking_driver_in_an_async_route() {
         let name = format!("GET /db/{} → kairos::service::db_lesson::{quiet}", &quiet[3..]);
         assert!(by_route.get(&name).is_none(), "{name} stalled the loop: {stats}");
     }
+}
+
+/// `clients` threads send `path` back to back until `stop`; every answer's status and how
+/// long it took, in order of arrival.
+fn under_load(
+    serve: &Serve,
+    path: &str,
+    clients: usize,
+    work: impl FnOnce(),
+) -> Vec<(u16, Duration)> {
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..clients)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut seen = Vec::new();
+                    while !stop.load(Ordering::Relaxed) {
+                        let started = Instant::now();
+                        let (status, _) = serve.send("GET", path, None);
+                        seen.push((status, started.elapsed()));
+                    }
+                    seen
+                })
+            })
+            .collect();
+        work();
+        stop.store(true, Ordering::Relaxed);
+        threads.into_iter().flat_map(|t| t.join().unwrap()).collect()
+    })
+}
+
+/// PostgreSQL killed for longer than the pool waits for a connection, and restarted, while
+/// eight clients read: every answer is a 200 or a clear 503, none takes longer than the
+/// pool's 2 s wait allows (with a wide margin), and the reads succeed again once it is back.
+#[test]
+fn postgres_killed_mid_load_gives_503s_and_recovers() {
+    let mut postgres = Postgres::start();
+    let serve = Serve::start(&["--database-url", &postgres.url()]);
+    let (_, kept) = serve.send("POST", "/items", Some(&json!({"name": "kept", "price": 1.0})));
+    let path = format!("/items/{}", body(&kept)["id"]);
+    let answers = under_load(&serve, &path, 8, || {
+        std::thread::sleep(Duration::from_millis(300));
+        postgres.kill();
+        // Longer than the pool's 2 s wait for a connection: a request in a shorter gap just
+        // waits and succeeds when the database is back.
+        std::thread::sleep(Duration::from_millis(4000));
+        postgres.restart();
+        // Until the service answers again (the clients keep the load on meanwhile).
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while serve.send("GET", &path, None).0 != 200 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    });
+    let statuses: std::collections::BTreeSet<u16> = answers.iter().map(|(s, _)| *s).collect();
+    assert!(statuses.iter().all(|s| [200, 503].contains(s)), "statuses: {statuses:?}");
+    assert!(statuses.contains(&503), "the outage was not seen: {statuses:?}");
+    let slowest = answers.iter().map(|(_, took)| *took).max().unwrap();
+    assert!(slowest < Duration::from_secs(20), "a request hung for {slowest:?}");
+    assert_eq!(answers.last().map(|(s, _)| *s), Some(200), "not recovered at the end");
+}
+
+/// Redis killed and restarted while clients read through the cache: the cache is an
+/// optimisation, so every answer is a 200 (its loader answers while Redis is away).
+#[test]
+fn redis_killed_mid_load_never_fails_a_request() {
+    let mut redis = Redis::start();
+    let serve = Serve::start(&["--cache-url", &redis.url()]);
+    let answers = under_load(&serve, "/cached?key=k&ms=10", 8, || {
+        std::thread::sleep(Duration::from_millis(300));
+        redis.kill();
+        std::thread::sleep(Duration::from_millis(1000));
+        redis.restart();
+        std::thread::sleep(Duration::from_millis(1000));
+    });
+    assert!(answers.len() > 8, "too few answers to mean anything: {}", answers.len());
+    assert!(
+        answers.iter().all(|(s, _)| *s == 200),
+        "{:?}",
+        answers.iter().filter(|(s, _)| *s != 200).take(5).collect::<Vec<_>>()
+    );
+    let slowest = answers.iter().map(|(_, took)| *took).max().unwrap();
+    assert!(slowest < Duration::from_secs(20), "a request hung for {slowest:?}");
 }
