@@ -65,7 +65,7 @@ pub struct ServerConfig {
     /// accept but a front proxy may read differently — where one parser frames a byte stream
     /// differently from another, a request can be smuggled past the proxy (a "desync"):
     /// a line ended by a bare LF, a folded header line (obs-fold), more than one
-    /// `Content-Length` (even equal ones) or a list of them, `Content-Length` together with
+    /// `Content-Length` (even equal ones), `Content-Length` together with
     /// `Transfer-Encoding`, whitespace after a chunk size that no extension follows, a
     /// malformed chunk extension, `chunked` applied twice, framing or routing fields
     /// (`Content-Length`, `Transfer-Encoding`, `Host`, `Trailer`) in a trailer, and a request
@@ -75,7 +75,7 @@ pub struct ServerConfig {
     ///
     /// On by default. Turned off (lenient), each of these is read as hyper reads it: the
     /// transfer coding wins over a `Content-Length` (and the connection closes after), equal
-    /// lengths count as one, a coding list that ends in `chunked` is chunked. The risk is the
+    /// `Content-Length` lines count as one, a coding list that ends in `chunked` is chunked. The risk is the
     /// one above: run lenient only where every client and proxy in front frames messages the
     /// same way (an old client that ends lines with a bare LF, say, on a private network).
     /// The limits, RFC 9112 §3.2's `Host` rules and the rules a proxy cannot disagree with

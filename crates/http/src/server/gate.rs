@@ -465,20 +465,9 @@ impl HeadScan {
             if limits.strict && self.content_lengths > 1 {
                 return Err(bad("more than one Content-Length header"));
             }
-            let length = if limits.strict {
-                digits(value)
-            } else {
-                // hyper's reading: a comma-separated list of equal values.
-                value
-                    .split(|&b| b == b',')
-                    .map(|v| digits(trim_ows(v)))
-                    .try_fold(None, |seen, n| match (seen, n) {
-                        (_, None) => None,
-                        (None, Some(n)) => Some(Some(n)),
-                        (Some(m), Some(n)) => (m == n).then_some(Some(n)),
-                    })
-                    .flatten()
-            };
+            // One value of digits, in both modes: hyper's server reads a list ("3, 3") as
+            // invalid too, so passing one would only get its bare 400 instead of ours.
+            let length = digits(value);
             match (length, self.content_length) {
                 (None, _) => return Err(bad("invalid Content-Length")),
                 (Some(n), Some(m)) if n != m => {
@@ -1000,7 +989,6 @@ mod tests {
         for input in [
             &b"GET / HTTP/1.1\nHost: a\n\n"[..],
             b"POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc",
-            b"POST / HTTP/1.1\r\nContent-Length: 3, 3\r\n\r\nabc",
             b"POST / HTTP/1.1\r\nContent-Length: 9\r\nTransfer-Encoding: chunked\r\n\r\n3 \r\nabc\r\n0\r\n\r\n",
             b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\nContent-Length: 1\r\n\r\n",
         ] {
@@ -1012,6 +1000,7 @@ mod tests {
         for input in [
             &b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n"[..],
             b"POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+            b"POST / HTTP/1.1\r\nContent-Length: 3, 3\r\n\r\nabc",
             b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: y\n\n",
         ] {
             assert!(feed(LENIENT, &[input]).2.is_some(), "{input:?}");
