@@ -180,7 +180,9 @@ impl Cache {
         let counters = &self.shared.counters;
         let mut load = Some(load);
         loop {
-            match self.read(&key).await {
+            let first = self.read(&key).await;
+            let reachable = first.is_ok();
+            match first {
                 Ok(Found::Value(json)) => {
                     if let Some(value) = self.decode(&json) {
                         return Ok(value);
@@ -212,11 +214,14 @@ impl Cache {
                 },
             };
             // A load that finished between this caller's read and its joining left its value:
-            // look once more before loading again.
-            if let Ok(Found::Value(json)) = self.read(&key).await {
-                if let Some(value) = self.decode(&json) {
-                    leader.finish(Ok(json));
-                    return Ok(value);
+            // look once more before loading again (not when the backend just failed: a second
+            // timeout would only delay the load).
+            if reachable {
+                if let Ok(Found::Value(json)) = self.read(&key).await {
+                    if let Some(value) = self.decode(&json) {
+                        leader.finish(Ok(json));
+                        return Ok(value);
+                    }
                 }
             }
             Counters::add(&counters.loads);
