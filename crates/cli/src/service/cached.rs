@@ -28,7 +28,11 @@ pub(crate) struct Lookup {
     ms: u64,
 }
 
-/// How many times the loader ran, per key, since the server started (all workers).
+/// Keys whose loads are counted at once.
+const MAX_COUNTED_KEYS: usize = 10_000;
+
+/// How many times the loader ran, per key, since the server started (all workers; the counts
+/// start again past 10,000 keys).
 #[derive(Default)]
 pub(crate) struct Loads(Mutex<HashMap<String, u64>>);
 
@@ -38,7 +42,13 @@ impl Loads {
     }
 
     fn add(&self, key: &str) {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()).entry(key.to_owned()).or_default() += 1;
+        let mut loads = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        // Bounded like the cache: a client asking for endless new keys must not grow it
+        // forever. Past the bound the counts start again.
+        if loads.len() >= MAX_COUNTED_KEYS && !loads.contains_key(key) {
+            loads.clear();
+        }
+        *loads.entry(key.to_owned()).or_default() += 1;
     }
 }
 

@@ -80,9 +80,10 @@ impl Database {
     }
 }
 
-/// A URL without its password, for messages and logs.
+/// A URL without its password, for messages and logs: the one after `user:` and a
+/// `password=` in its query.
 fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
+    let mut redacted = match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             let credentials = &url[scheme + 3..at];
             match credentials.find(':') {
@@ -93,7 +94,18 @@ fn redact(url: &str) -> String {
             }
         }
         _ => url.to_owned(),
+    };
+    if let Some(query) = redacted.find('?') {
+        let hidden: Vec<String> = redacted[query + 1..]
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+                _ => pair.to_owned(),
+            })
+            .collect();
+        redacted = format!("{}?{}", &redacted[..query], hidden.join("&"));
     }
+    redacted
 }
 
 /// A failed query: what handlers that read the database return (`?` converts sqlx's
@@ -101,7 +113,7 @@ fn redact(url: &str) -> String {
 #[derive(Debug)]
 pub(crate) enum DataError {
     /// No row with this id.
-    NotFound(i64),
+    NotFound(u64),
     /// The database failed.
     Database(sqlx::Error),
 }
@@ -121,13 +133,20 @@ pub(crate) fn answer(error: DataError) -> HttpError {
         DataError::NotFound(id) => return HttpError::not_found(format!("no item {id}")),
         DataError::Database(error) => error,
     };
-    let away =
-        matches!(error, sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed)
-            || {
-                // A connection that broke mid-query is the database going away too.
-                let text = error.to_string();
-                text.contains("connection") || text.contains("closed")
-            };
+    let away = match &error {
+        // The database answered: a query it refused is ours to fix (500), unless it said it
+        // is going away (SQLSTATE class 08, connection exceptions; 57P, shutting down).
+        sqlx::Error::Database(refusal) => {
+            refusal.code().is_some_and(|code| code.starts_with("08") || code.starts_with("57P"))
+        }
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        _ => false,
+    };
     if away {
         tracing::warn!(target: "kairos::serve", "database unavailable: {error}");
         HttpError::new(
@@ -149,5 +168,9 @@ mod tests {
         assert_eq!(redact("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
         assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(redact("sqlite://kairos.db?mode=rwc"), "sqlite://kairos.db?mode=rwc");
+        assert_eq!(
+            redact("postgres://u@h/db?password=secret&x=1"),
+            "postgres://u@h/db?password=***&x=1"
+        );
     }
 }

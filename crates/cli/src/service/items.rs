@@ -57,7 +57,7 @@ fn item(row: &sqlx::any::AnyRow) -> Result<Item, sqlx::Error> {
 
 /// The database's id for `id`: numbers too large for its integers are simply not there.
 fn row_id(id: u64) -> Result<i64, DataError> {
-    i64::try_from(id).map_err(|_| DataError::NotFound(i64::MAX))
+    i64::try_from(id).map_err(|_| DataError::NotFound(id))
 }
 
 /// `POST /items`: stores the item; `201` with it and its `id`.
@@ -82,9 +82,9 @@ pub(crate) async fn read(
     State(db): State<Database>,
     Path(id): Path<u64>,
 ) -> Result<Json<Item>, DataError> {
-    let id = row_id(id)?;
+    let row_number = row_id(id)?;
     let row = sqlx::query("SELECT id, name, price, description FROM items WHERE id = $1")
-        .bind(id)
+        .bind(row_number)
         .fetch_optional(&db.pool)
         .await?;
     match row {
@@ -115,7 +115,7 @@ pub(crate) async fn replace(
     Path(id): Path<u64>,
     Json(new): Json<NewItem>,
 ) -> Result<Json<Item>, DataError> {
-    let id = row_id(id)?;
+    let row_number = row_id(id)?;
     let row = sqlx::query(
         "UPDATE items SET name = $1, price = $2, description = $3 WHERE id = $4 \
          RETURNING id, name, price, description",
@@ -123,7 +123,7 @@ pub(crate) async fn replace(
     .bind(new.name)
     .bind(new.price)
     .bind(new.description)
-    .bind(id)
+    .bind(row_number)
     .fetch_optional(&db.pool)
     .await?;
     match row {
@@ -137,8 +137,9 @@ pub(crate) async fn delete(
     State(db): State<Database>,
     Path(id): Path<u64>,
 ) -> Result<StatusCode, DataError> {
-    let id = row_id(id)?;
-    let done = sqlx::query("DELETE FROM items WHERE id = $1").bind(id).execute(&db.pool).await?;
+    let row_number = row_id(id)?;
+    let done =
+        sqlx::query("DELETE FROM items WHERE id = $1").bind(row_number).execute(&db.pool).await?;
     if done.rows_affected() == 0 {
         return Err(DataError::NotFound(id));
     }
