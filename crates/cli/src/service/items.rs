@@ -60,6 +60,14 @@ fn row_id(id: u64) -> Result<i64, DataError> {
     i64::try_from(id).map_err(|_| DataError::NotFound(id))
 }
 
+/// The item in `row`, or 404 for `id` when there was none.
+fn found(row: Option<sqlx::any::AnyRow>, id: u64) -> Result<Json<Item>, DataError> {
+    match row {
+        Some(row) => Ok(Json(item(&row)?)),
+        None => Err(DataError::NotFound(id)),
+    }
+}
+
 /// `POST /items`: stores the item; `201` with it and its `id`.
 pub(crate) async fn create(
     State(db): State<Database>,
@@ -87,10 +95,7 @@ pub(crate) async fn read(
         .bind(row_number)
         .fetch_optional(&db.pool)
         .await?;
-    match row {
-        Some(row) => Ok(Json(item(&row)?)),
-        None => Err(DataError::NotFound(id)),
-    }
+    found(row, id)
 }
 
 /// `GET /items?limit=&offset=`: a page of items, by id.
@@ -126,10 +131,7 @@ pub(crate) async fn replace(
     .bind(row_number)
     .fetch_optional(&db.pool)
     .await?;
-    match row {
-        Some(row) => Ok(Json(item(&row)?)),
-        None => Err(DataError::NotFound(id)),
-    }
+    found(row, id)
 }
 
 /// `DELETE /items/{id}`: `204`; 404 if there was none.
