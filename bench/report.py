@@ -57,7 +57,12 @@ class Report:
                  "scenario; server on core 0, `wrk -t1` on core 1. *CPU/req* is the server's CPU time "
                  "(all threads and processes, from /proc) divided by the requests served — the figure "
                  "that separates servers when one wrk thread is the bottleneck. Pipelined: 16 requests "
-                 "per write (`bench/pipeline.lua`).")
+                 "per write (`bench/pipeline.lua`). `GET /items/{id}`: a random id of 1,000 seeded rows "
+                 "per request (`bench/items.lua`), each server on its usual driver (kairos serve and "
+                 "axum: sqlx `Any`, 5 connections; FastAPI: aiosqlite, 5 connections, or asyncpg's "
+                 "pool of 5); PostgreSQL runs on the server's core, its CPU per request in "
+                 "parentheses (not in the ratio). `GET /cached`: a hit (kairos-cache, moka for "
+                 "axum, aiocache's memory backend for FastAPI).")
         self.out()
         self.out("| scenario | server | req/s | p50 | p99 | CPU/req | req/s vs kairos serve | CPU/req vs kairos serve |")
         self.out("|---|---|---|---|---|---|---|---|")
@@ -69,6 +74,7 @@ class Report:
                 if rps is None:
                     continue
                 cpu = self.throughput(server, scenario, "cpu_us_per_request")
+                db_cpu = self.throughput(server, scenario, "db_cpu_us_per_request")
                 errors = sum(r["non_2xx"] + r["socket_errors"] for r in self.results[server]["rounds"][scenario])
                 note = f" ({errors} errors)" if errors else ""
                 rel = "—" if server == KAIROS or not base_rps else f"{rps / base_rps:.2f}x"
@@ -76,7 +82,9 @@ class Report:
                 self.out(f"| `{scenario}` | {server} | {fmt(rps)}{note} | "
                          f"{fmt(self.throughput(server, scenario, 'p50_ms'), ' ms', 2)} | "
                          f"{fmt(self.throughput(server, scenario, 'p99_ms'), ' ms', 2)} | "
-                         f"{fmt(cpu, ' µs', 2)} | {rel} | {rel_cpu} |")
+                         f"{fmt(cpu, ' µs', 2)}"
+                         + (f" (+ {fmt(db_cpu, ' µs', 2)} in PostgreSQL)" if db_cpu is not None else "")
+                         + f" | {rel} | {rel_cpu} |")
         self.out()
 
     def before_after_table(self):

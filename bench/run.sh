@@ -13,10 +13,17 @@
 #            --throughput-only         skip the chapter's scenarios (the HTTP part's second half)
 #            --scenario "contract"     throughput scenarios by name: plaintext, json, pipelined,
 #                                      contract (issue 12's validated POST through two
-#                                      dependencies: kairos serve, axum and FastAPI only)
+#                                      dependencies: kairos serve, axum and FastAPI only),
+#                                      items (items-sqlite, items-postgres) and cache (issue
+#                                      13's GET /items/{id} on a seeded SQLite file and a real
+#                                      PostgreSQL, GET /cached on a hit: the same three only)
 #   issue 12's benchmark alone:
 #     bash bench/run.sh --only "kairos serve,axum,FastAPI" --no-rt --no-process \
 #       --throughput-only --scenario contract --duration 5 --rounds 3
+#   issue 13's (needs PostgreSQL's server binaries, /usr/lib/postgresql/*/bin, run as the
+#   postgres user; bench/databases.py starts and seeds a throwaway one):
+#     bash bench/run.sh --only "kairos serve,axum,FastAPI" --no-rt --no-process \
+#       --throughput-only --scenario items,cache --duration 5 --rounds 3
 #
 # On a bare machine it installs what it needs: wrk (Debian package), a Python venv with
 # FastAPI and uvicorn[standard] (bench/peers/fastapi/requirements.txt), and builds kairos and
@@ -52,7 +59,7 @@ while [ $# -gt 0 ]; do
     --scenario) scenario="$2"; shift 2 ;;
     --no-rt) run_rt=0; shift ;;
     --no-process) run_process=0; shift ;;
-    *) sed -n '2,25p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,32p' "$0" >&2; exit 2 ;;
   esac
 done
 

@@ -6,7 +6,9 @@ runs pinned to core 1. Throughput scenarios run in rounds with the servers inter
 (A B C ..., then ... C B A) and keep the median of the rounds; `--scenario` picks some of them
 (`plaintext`, `json`, `pipelined`, `contract`: issue 12's validated POST through two
 dependencies, served by kairos serve, axum and FastAPI, whose answers are checked to agree
-before anything is measured). The behaviour scenarios
+before anything is measured; `items` (`items-sqlite`, `items-postgres`) and `cache`: issue 13's
+`GET /items/{id}` over a seeded SQLite file and a real PostgreSQL (bench/databases.py), and
+`GET /cached` on a cache hit, by the same three servers, checked the same way first). The behaviour scenarios
 (sleeping routes, blocking routes, streams, outbound calls, CPU work) run once per server,
 because their figures are set by the scenario (100 ms sleeps, 20 events at 100 ms), not by
 the machine's speed.
@@ -24,6 +26,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from databases import ROWS, Postgres, rows, seed_sqlite
 
 ROOT = Path(__file__).resolve().parent.parent
 PORT = 18080
@@ -45,6 +49,10 @@ class Server:
     stall_stats: bool = False
     # It serves POST /contract (issue 12: a validated body through two dependencies).
     contract: bool = False
+    # It serves GET /items/{id} and GET /cached (issue 13). Its database comes from
+    # --database-url (kairos serve) or $DATABASE_URL (the peers).
+    data: bool = False
+    database_flag: bool = False
     env: dict = field(default_factory=dict)
 
 
@@ -55,15 +63,17 @@ def servers(peers_bin, kairos_bin, kairos_before=None, kairos_workers=1):
         Server("kairos serve (before)", [kairos_before, *flags], full=False),
     ]
     return [
-        Server("kairos serve", [kairos_bin, *flags], stall_stats=True, contract=True),
+        Server("kairos serve", [kairos_bin, *flags], stall_stats=True, contract=True, data=True,
+               database_flag=True),
         *before,
         Server("kairos-http (bare)", [f"{peers_bin}/peer_kairos_http", str(PORT)], full=False),
         Server("hyper (tokio, per-core current-thread)", [f"{peers_bin}/peer_hyper", str(PORT)],
                cpu_pools=("thread", "inline")),
         Server("axum (tokio multi-thread)", [f"{peers_bin}/peer_axum", str(PORT)],
-               cpu_pools=("thread", "inline"), contract=True),
+               cpu_pools=("thread", "inline"), contract=True, data=True),
         Server("FastAPI (uvicorn, uvloop, httptools)",
-               ["bash", str(ROOT / "bench/peers/fastapi/run.sh"), str(PORT)], contract=True),
+               ["bash", str(ROOT / "bench/peers/fastapi/run.sh"), str(PORT)], contract=True,
+               data=True),
         Server("bare-socket floor (epoll)", [f"{peers_bin}/peer_floor", str(PORT)], full=False),
     ]
 
@@ -101,6 +111,17 @@ def cpu_seconds(pid):
     return total / CLK_TCK
 
 
+def db_cpu_seconds(pid):
+    """The database's CPU time: its process tree's, plus what its exited children (backends of
+    connections closed meanwhile) left in the postmaster's cutime + cstime."""
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        reaped = (int(fields[13]) + int(fields[14])) / CLK_TCK
+    except OSError:
+        reaped = 0.0
+    return cpu_seconds(pid) + reaped
+
+
 def memory_kib(pid, key):
     """Sum of `key` (VmRSS: now; VmHWM: peak) over the process tree, in KiB."""
     total = 0
@@ -131,10 +152,16 @@ def wait_listening(port, proc, timeout=120.0):
 class Running:
     """A started server; stops it (and its children) on exit."""
 
-    def __init__(self, server, log):
+    def __init__(self, server, log, database_url=None):
         self.server = server
         env = dict(os.environ, **server.env)
-        self.proc = subprocess.Popen(["taskset", "-c", SERVER_CORE, *server.command], env=env,
+        command = list(server.command)
+        if database_url and server.data:
+            if server.database_flag:
+                command += ["--database-url", database_url]
+            else:
+                env["DATABASE_URL"] = database_url
+        self.proc = subprocess.Popen(["taskset", "-c", SERVER_CORE, *command], env=env,
                                      stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         wait_listening(PORT, self.proc)
         time.sleep(0.3)  # let lazily started threads settle before the idle reading
@@ -262,7 +289,9 @@ BLOCK_CONNECTIONS = 16
 
 THROUGHPUT = [(path, conns, pipeline) for pipeline in (0, 16) for path in ("/plaintext", "/json")
               for conns in (64, 256)]
-SCENARIOS = ("plaintext", "json", "pipelined", "contract")
+SCENARIOS = ("plaintext", "json", "pipelined", "contract", "items", "items-sqlite",
+             "items-postgres", "cache")
+DATABASES = ("sqlite", "postgres")
 
 # POST /contract (issue 12): ten constrained fields through two dependencies
 # (crates/cli/src/service/contract.rs, bench/peers/src/bin/peer_axum/contract.rs and
@@ -280,34 +309,141 @@ CONTRACT_BAD_BODY = json.dumps({
 CONTRACT_SCENARIO = f"POST /contract c={CONTRACT_CONNECTIONS}"
 
 
+# Issue 13: GET /items/{id} with a random id of the seeded 1..ROWS (bench/items.lua), on each
+# database; GET /cached on a hit (the key loaded once by the check and the warm-up, its loader
+# asked for 0 ms so that the one miss costs nothing).
+ITEMS_CONNECTIONS = 64
+CACHE_CONNECTIONS = 64
+CACHE_PATH = "/cached?key=hot&ms=0"
+CACHE_SCENARIO = f"GET /cached?key=hot (hit) c={CACHE_CONNECTIONS}"
+
+
+def items_scenario(database):
+    return f"GET /items/{{id}} {database} c={ITEMS_CONNECTIONS}"
+
+
+ROW_42 = dict(zip(("id", "name", "price", "description"), list(rows())[41]))
+
+
 def wanted(scenario, chosen):
     return chosen is None or scenario in chosen
 
 
+def wanted_databases(chosen):
+    """The databases the items scenarios run on: `items` is both."""
+    return [db for db in DATABASES if wanted("items", chosen) or wanted(f"items-{db}", chosen)]
+
+
+def data_only(chosen):
+    """Only issue 13's scenarios: only the servers that serve them."""
+    return chosen is not None and chosen <= {"items", "items-sqlite", "items-postgres", "cache"}
+
+
+def measured(running, duration, record, label, db_pid=None, **how):
+    """One wrk run with the server's CPU time per request (and the database's, if given)."""
+    before = cpu_seconds(running.pid)
+    db_before = db_cpu_seconds(db_pid) if db_pid else None
+    result = wrk(duration=duration, **how)
+    result["cpu_us_per_request"] = (cpu_seconds(running.pid) - before) / max(result["requests"], 1) * 1e6
+    if db_pid:
+        result["db_cpu_us_per_request"] = (db_cpu_seconds(db_pid) - db_before) / max(result["requests"], 1) * 1e6
+    record(label, result)
+
+
+def main_scenarios(server, chosen):
+    """Whether anything is measured on the server's main start (all but the items ones)."""
+    return (any(wanted(s, chosen) for s in ("plaintext", "json", "pipelined"))
+            or (server.contract and wanted("contract", chosen))
+            or (server.data and wanted("cache", chosen)))
+
+
 def throughput(running, duration, record, chosen=None):
-    """The plain and pipelined scenarios (and POST /contract where the server serves it), with
-    the server's CPU time per request."""
-    def measured(label, **how):
-        before = cpu_seconds(running.pid)
-        result = wrk(duration=duration, **how)
-        result["cpu_us_per_request"] = (cpu_seconds(running.pid) - before) / max(result["requests"], 1) * 1e6
-        record(label, result)
+    """The plain and pipelined scenarios (and POST /contract and GET /cached where the server
+    serves them), with the server's CPU time per request."""
+    def measured_here(label, **how):
+        measured(running, duration, record, label, **how)
 
     contract = dict(path="/contract", connections=CONTRACT_CONNECTIONS, script="post_contract.lua",
                     script_args=(CONTRACT_BODY, CONTRACT_REQUEST_ID))
     plain = [(path, conns, pipeline) for path, conns, pipeline in THROUGHPUT
              if wanted("pipelined" if pipeline else path.strip("/"), chosen)]
     run_contract = running.server.contract and wanted("contract", chosen)
+    run_cache = running.server.data and wanted("cache", chosen)
     # Warm-up: caches, allocator, lazily built state (a model's compiled validator).
     if plain:
         wrk("/plaintext", 64, 1)
     if run_contract:
         wrk(**dict(contract, duration=1))
+    if run_cache:
+        exchange("GET", CACHE_PATH)  # the one miss: every request measured is a hit
+        wrk(CACHE_PATH, CACHE_CONNECTIONS, 1)
     for path, conns, pipeline in plain:
-        measured(f"{path} c={conns}" + (f" pipelined {pipeline}" if pipeline else ""),
-                 path=path, connections=conns, pipeline=pipeline)
+        measured_here(f"{path} c={conns}" + (f" pipelined {pipeline}" if pipeline else ""),
+                      path=path, connections=conns, pipeline=pipeline)
     if run_contract:
-        measured(CONTRACT_SCENARIO, **contract)
+        measured_here(CONTRACT_SCENARIO, **contract)
+    if run_cache:
+        measured_here(CACHE_SCENARIO, path=CACHE_PATH, connections=CACHE_CONNECTIONS)
+        # Still a hit after the load: the loader ran once.
+        _, _, body = exchange("GET", CACHE_PATH)
+        if json.loads(body).get("loads") != 1:
+            print(f"cache: {running.server.name} loaded the key again under load: {body!r}",
+                  file=sys.stderr, flush=True)
+
+
+def throughput_items(running, duration, record, database, db_pid=None):
+    """GET /items/{id}, random ids, on `database` (the server was started on it)."""
+    how = dict(path="/items/1", connections=ITEMS_CONNECTIONS, script="items.lua",
+               script_args=(str(ROWS),))
+    wrk(**dict(how, duration=1))  # warm-up: the pool's connections, the database's pages
+    measured(running, duration, record, items_scenario(database), db_pid=db_pid, **how)
+
+
+def check_data(servers, log_for, databases, cache):
+    """Before measuring issue 13's scenarios: on each database, every server answers
+    /items/42 with the same JSON (the seeded row) and /items/999999 with 404; and
+    /cached?key=hot, asked twice, is a hit the second time (its loader ran once)."""
+    problems, report = [], {}
+    for database, url in databases.items():
+        answers = {}
+        for server in servers:
+            with Running(server, log_for(server), database_url=url):
+                answers[server.name] = (exchange("GET", "/items/42"), exchange("GET", "/items/999999"))
+        reference = None
+        for name, ((status, fields, body), (missing, _, missing_body)) in answers.items():
+            print(f"items check ({database}): {name:40} 42 -> {status} {body.decode()}\n"
+                  f"{'':64}999999 -> {missing} {missing_body.decode()}", file=sys.stderr, flush=True)
+            if status != 200 or not fields.get("content-type", "").startswith("application/json"):
+                problems.append(f"{database}: {name}: /items/42 got {status}: {body[:300]!r}")
+                continue
+            if json.loads(body) != ROW_42:
+                problems.append(f"{database}: {name}: /items/42 answered {body.decode()}, "
+                                f"the seeded row is {json.dumps(ROW_42)}")
+            if reference is None:
+                reference = (name, body)
+            elif body != reference[1]:
+                print(f"items check: {name}'s answer is the same JSON as {reference[0]}'s, "
+                      f"written differently", file=sys.stderr)
+            if missing != 404:
+                problems.append(f"{database}: {name}: /items/999999 got {missing}, not 404")
+        report[database] = {n: {"42": [a[0][0], json.loads(a[0][2])], "999999": [a[1][0], json.loads(a[1][2])]}
+                            for n, a in answers.items()}
+    if cache:
+        report["cache"] = {}
+        for server in servers:
+            with Running(server, log_for(server), database_url=databases.get("sqlite")):
+                first = exchange("GET", CACHE_PATH)
+                second = exchange("GET", CACHE_PATH)
+            answer = json.loads(second[2]) if second[0] == 200 else {}
+            print(f"cache check: {server.name:40} {second[0]} {second[2].decode()}", file=sys.stderr, flush=True)
+            if first[0] != 200 or second[0] != 200 or answer.get("loads") != 1 \
+                    or answer.get("cache", {}).get("hits", 0) < 1 or answer.get("key") != "hot":
+                problems.append(f"cache: {server.name}: the second request is not a hit: "
+                                f"{first[0]} {first[2][:200]!r}, {second[0]} {second[2][:200]!r}")
+            report["cache"][server.name] = answer
+    if problems:
+        raise SystemExit("items/cache check failed:\n  " + "\n  ".join(problems))
+    return report
 
 
 def check_contract(servers, log_for):
@@ -451,6 +587,8 @@ def main():
         if chosen == {"contract"}:
             # Only the servers that serve it.
             all_servers = [s for s in all_servers if s.contract]
+        if data_only(chosen):
+            all_servers = [s for s in all_servers if s.data]
     results = {s.name: {"rounds": {}, "behaviour": {}, "memory": {}} for s in all_servers}
     log_dir = ROOT / "bench/out/logs"
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -465,19 +603,44 @@ def main():
     if wanted("contract", chosen) and any(s.contract for s in all_servers):
         contract_check = check_contract([s for s in all_servers if s.contract], log_for)
 
+    # Issue 13: the seeded databases, for the whole run (read only: every server reads the
+    # same rows), then the check of the answers.
+    import contextlib
+    import tempfile
+    stack = contextlib.ExitStack()
+    databases, db_pids = {}, {}
+    data_servers = [s for s in all_servers if s.data]
+    data_check = None
+    if data_servers and (wanted_databases(chosen) or wanted("cache", chosen)):
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="kairos-bench-db-"))
+        for database in wanted_databases(chosen):
+            if database == "sqlite":
+                databases["sqlite"] = seed_sqlite(tmp)
+            else:
+                pg = stack.enter_context(Postgres(SERVER_CORE, open(log_dir / "postgres.log", "a")))
+                databases["postgres"], db_pids["postgres"] = pg.url, pg.pid
+        data_check = check_data(data_servers, log_for, databases, wanted("cache", chosen))
+
     for rnd in range(args.rounds):
         order = all_servers if rnd % 2 == 0 else list(reversed(all_servers))
         for server in order:
-            with Running(server, log_for(server)) as running:
+            def record(scenario, result, server=server, rnd=rnd):
+                results[server.name]["rounds"].setdefault(scenario, []).append(result)
+                extra = f" cpu {result['cpu_us_per_request']:.2f} µs/req" if "cpu_us_per_request" in result else ""
+                if "db_cpu_us_per_request" in result:
+                    extra += f" (+ database {result['db_cpu_us_per_request']:.2f})"
+                print(f"round {rnd + 1} {server.name:40} {scenario:32} {result['rps']:>10,.0f} req/s{extra}",
+                      file=sys.stderr, flush=True)
+
+            if server.data:
+                for database, url in databases.items():
+                    with Running(server, log_for(server), database_url=url) as running:
+                        throughput_items(running, args.duration, record, database, db_pids.get(database))
+            if not main_scenarios(server, chosen):
+                continue
+            with Running(server, log_for(server), database_url=databases.get("sqlite")) as running:
                 memory = results[server.name]["memory"]
                 memory.setdefault("idle_rss_kib", []).append(memory_kib(running.pid, "VmRSS"))
-
-                def record(scenario, result, server=server):
-                    results[server.name]["rounds"].setdefault(scenario, []).append(result)
-                    extra = f" cpu {result['cpu_us_per_request']:.2f} µs/req" if "cpu_us_per_request" in result else ""
-                    print(f"round {rnd + 1} {server.name:40} {scenario:32} {result['rps']:>10,.0f} req/s{extra}",
-                          file=sys.stderr, flush=True)
-
                 throughput(running, args.duration, record, chosen)
                 memory.setdefault("peak_rss_kib_plaintext_load", []).append(memory_kib(running.pid, "VmHWM"))
 
@@ -496,8 +659,10 @@ def main():
     meta = {"rounds": args.rounds, "duration_s": args.duration, "quick": args.quick,
             "elapsed_s": round(time.time() - started), "servers": [s.name for s in all_servers],
             "server_core": SERVER_CORE, "load_core": LOAD_CORE, "scenarios": sorted(chosen or SCENARIOS),
-            "contract_check": contract_check, "loadavg_start": loadavg_start,
+            "contract_check": contract_check, "data_check": data_check,
+            "databases": sorted(databases), "loadavg_start": loadavg_start,
             "loadavg_end": os.getloadavg()}
+    stack.close()
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"meta": meta, "results": results}, indent=1))
     print(f"wrote {args.out} after {meta['elapsed_s']} s", file=sys.stderr)

@@ -19,6 +19,7 @@ measure the stack as people run it, not a tuned one.
 | 6.3 Semaphore around outbound calls | ``/external`` |
 | 7.1 StreamingResponse, SSE | ``/stream`` |
 | issue 12: a validated body through two dependencies | ``POST /contract`` |
+| issue 13: table 4.2's database, the next steps' cache | ``/items/{item_id}``, ``/cached`` |
 | - | ``/`` (index), ``/debug/loop`` |
 
 Every numeric parameter has the same range as in kairos (``MAX_*`` below mirror the Rust
@@ -28,6 +29,8 @@ is the same on both servers.
 
 Run with ``run.sh PORT [WORKERS]`` (uvicorn with uvloop and httptools). ``/external`` calls
 ``$KAIROS_UPSTREAM/async?ms=`` (default: this server itself, on 127.0.0.1 and its own port).
+``/items/{item_id}`` reads ``$DATABASE_URL`` (``sqlite:PATH`` through aiosqlite, or
+``postgres://...`` through asyncpg; without it the route answers 503).
 """
 
 from __future__ import annotations
@@ -44,8 +47,12 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Annotated, Literal
 
+import aiosqlite
+import asyncpg
 import httpx
+from aiocache import Cache
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi import Path as FastAPIPath
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, Field
@@ -106,9 +113,15 @@ async def lifespan(app: FastAPI):
     app.state.process_pool = ProcessPoolExecutor(
         max_workers=cores, mp_context=multiprocessing.get_context("spawn")
     )
+    app.state.db = await open_database(os.environ.get("DATABASE_URL", ""))
+    app.state.cache = Cache(Cache.MEMORY)
+    app.state.loads = {}
+    app.state.cache_stats = {"hits": 0, "misses": 0}
     try:
         yield
     finally:
+        if app.state.db is not None:
+            await app.state.db.close()
         await app.state.client.aclose()
         app.state.cpu_pool.shutdown(wait=False, cancel_futures=True)
         # Waits for the workers to exit (queued jobs are dropped, a running one finishes):
@@ -553,6 +566,113 @@ async def contract(order: Order, tenant: Annotated[Tenant, Depends(get_tenant)])
         "total": order.quantity * order.unit_price * (1 - order.discount),
         "gift": order.gift,
         "note": order.note,
+    }
+
+
+# --- issue 13: table 4.2's database and the next steps' cache ----------------------------
+
+# kairos serve's --database-pool default: the same number of connections on every server.
+DATABASE_POOL = int(os.environ.get("DATABASE_POOL", "5"))
+ITEM_COLUMNS = ("id", "name", "price", "description")
+
+
+class SqlitePool:
+    """aiosqlite has no pool: ``DATABASE_POOL`` connections (each one its own thread, as
+    aiosqlite runs them) handed out through a queue, so that as many queries run at once as
+    on kairos' and axum's sqlx pools."""
+
+    def __init__(self, connections: list[aiosqlite.Connection]) -> None:
+        self.idle: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
+        self.connections = connections
+        for connection in connections:
+            self.idle.put_nowait(connection)
+
+    async def fetch_item(self, item_id: int) -> dict | None:
+        connection = await self.idle.get()
+        try:
+            async with connection.execute(
+                "SELECT id, name, price, description FROM items WHERE id = ?", (item_id,)
+            ) as cursor:
+                row = await cursor.fetchone()
+        finally:
+            self.idle.put_nowait(connection)
+        return None if row is None else dict(zip(ITEM_COLUMNS, row))
+
+    async def close(self) -> None:
+        for connection in self.connections:
+            await connection.close()
+
+
+class PostgresPool:
+    """asyncpg's own pool of ``DATABASE_POOL`` connections."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    async def fetch_item(self, item_id: int) -> dict | None:
+        row = await self.pool.fetchrow(
+            "SELECT id, name, price, description FROM items WHERE id = $1", item_id
+        )
+        return None if row is None else dict(row)
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+
+async def open_database(url: str):
+    """The pool for ``url``: ``sqlite:PATH`` (sqlx's spelling, ``sqlite://PATH?mode=...``
+    too) through aiosqlite, ``postgres://`` through asyncpg; ``None`` without a URL."""
+    if not url:
+        return None
+    if url.startswith(("postgres://", "postgresql://")):
+        return PostgresPool(
+            await asyncpg.create_pool(url, min_size=DATABASE_POOL, max_size=DATABASE_POOL)
+        )
+    if url.startswith("sqlite:"):
+        path = url.removeprefix("sqlite:").removeprefix("//").split("?", 1)[0]
+        return SqlitePool([await aiosqlite.connect(path) for _ in range(DATABASE_POOL)])
+    raise RuntimeError(f"DATABASE_URL must start with sqlite: or postgres://, not {url!r}")
+
+
+@app.get("/items/{item_id}")
+async def read_item(request: Request, item_id: Annotated[int, FastAPIPath(ge=0)]) -> dict:
+    """The item, or 404 (kairos' ``{"detail": "no item N"}``)."""
+    db = request.app.state.db
+    if db is None:
+        raise HTTPException(status_code=503, detail="no DATABASE_URL")
+    item = await db.fetch_item(item_id)
+    if item is None:
+        raise HTTPException(status_code=404, detail=f"no item {item_id}")
+    return item
+
+
+CACHE_TTL_S = 30  # kairos' cached values live 30 s
+
+
+@app.get("/cached")
+async def cached(
+    request: Request,
+    key: Annotated[str, Query(min_length=1, max_length=100)],
+    ms: Ms = 200,
+) -> dict:
+    """aiocache's memory backend: the key's value, or a loader that sleeps ``ms`` (kairos'
+    answer shape: the value, how many times its loader ran, hits and misses)."""
+    cache = request.app.state.cache
+    stats = request.app.state.cache_stats
+    loaded = await cache.get(key)
+    if loaded is None:
+        stats["misses"] += 1
+        loads = request.app.state.loads
+        loads[key] = loads.get(key, 0) + 1
+        await asyncio.sleep(ms / 1000)
+        loaded = {"key": key, "loaded_at_unix_ms": int(time.time() * 1000)}
+        await cache.set(key, loaded, ttl=CACHE_TTL_S)
+    else:
+        stats["hits"] += 1
+    return {
+        **loaded,
+        "loads": request.app.state.loads.get(key, 0),
+        "cache": dict(stats),
     }
 
 

@@ -13,9 +13,12 @@
 //! - `/cpu`: `pool=thread` is `spawn_blocking` under `Semaphore(cores)` — a CPU pool of one
 //!   thread per core shared by the process, like kairos'; `pool=inline` blocks the worker;
 //!   `pool=process` is a 422 (this peer has no process pool);
-//! - `/contract` (POST): a validated JSON body through two dependencies (`contract.rs`).
+//! - `/contract` (POST): a validated JSON body through two dependencies (`contract.rs`);
+//! - `/items/{id}` (sqlx `Any`, `$DATABASE_URL`) and `/cached` (moka): issue 13 (`data.rs`).
 #[path = "peer_axum/contract.rs"]
 mod contract;
+#[path = "peer_axum/data.rs"]
+mod data;
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -186,6 +189,7 @@ async fn main() {
         .route("/stream", get(stream))
         .route("/cpu", get(cpu))
         .route("/contract", contract::route())
+        .merge(data::routes(data::Data::open().await))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state);
