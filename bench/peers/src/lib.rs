@@ -425,9 +425,7 @@ pub struct CpuAnswer {
 /// The sum of `i * i` for `i` below `n`, exact — kairos' `cpu::sum_of_squares`, to the
 /// `black_box`: without it a release build folds the loop into the closed form.
 pub fn sum_of_squares(n: u64) -> u128 {
-    (0..n)
-        .map(|i| u128::from(i) * u128::from(i))
-        .fold(0, |sum, x| std::hint::black_box(sum + x))
+    (0..n).map(|i| u128::from(i) * u128::from(i)).fold(0, |sum, x| std::hint::black_box(sum + x))
 }
 
 /// `/sync`'s body, run on a blocking thread: sleep, then say which thread slept.

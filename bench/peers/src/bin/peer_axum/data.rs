@@ -135,7 +135,10 @@ async fn cached(State(data): State<Data>, uri: Uri) -> Response {
             *data.loads.lock().unwrap().entry(key.clone()).or_default() += 1;
             tokio::time::sleep(Duration::from_millis(ms)).await;
             let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
-            Arc::new(Loaded { key: key.clone(), loaded_at_unix_ms: now.map_or(0, |d| d.as_millis()) })
+            Arc::new(Loaded {
+                key: key.clone(),
+                loaded_at_unix_ms: now.map_or(0, |d| d.as_millis()),
+            })
         })
         .await;
     if entry.is_fresh() { &data.misses } else { &data.hits }.fetch_add(1, Ordering::Relaxed);
@@ -155,8 +158,5 @@ async fn cached(State(data): State<Data>, uri: Uri) -> Response {
 
 /// `/items/{id}` and `/cached`, with their own state.
 pub fn routes<S>(data: Data) -> Router<S> {
-    Router::new()
-        .route("/items/{id}", get(read))
-        .route("/cached", get(cached))
-        .with_state(data)
+    Router::new().route("/items/{id}", get(read)).route("/cached", get(cached)).with_state(data)
 }
