@@ -66,7 +66,6 @@ pub(crate) async fn cached(
     State(loads): State<Loads>,
     Query(Lookup { key, ms }): Query<Lookup>,
 ) -> Result<Json<Value>, HttpError> {
-    let cache = cache.namespace("cached");
     let loaded = cache
         .get_or_load(&key, Load::ttl(TTL), || async {
             loads.add(&key);

@@ -285,7 +285,12 @@ fn data(app: App, settings: &Settings) -> App {
     .lifespan(
         move || {
             let url = cache_url.clone();
-            async move { kairos_cache::Cache::from_url(&url).await }
+            // `/cached`'s keys in a namespace of their own, made once here, not per request.
+            async move {
+                Ok::<_, kairos_cache::CacheError>(
+                    kairos_cache::Cache::from_url(&url).await?.namespace("cached"),
+                )
+            }
         },
         |_cache: Arc<kairos_cache::Cache>| async {},
     )
