@@ -42,9 +42,15 @@ enum Backend {
 
 /// What a read found.
 enum Found {
+    /// A value: the stored text as it is, its tag included (a hit copies nothing).
     Value(Arc<str>),
     Failure(Arc<str>),
     Nothing,
+}
+
+/// A stored value's JSON: its text after the tag.
+fn json(stored: &str) -> &str {
+    &stored[VALUE.len_utf8()..]
 }
 
 impl Cache {
@@ -114,7 +120,7 @@ impl Cache {
     /// [`CacheError::Backend`] if the backend failed.
     pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, CacheError> {
         match self.read(&self.key(key)).await? {
-            Found::Value(json) => Ok(self.decode(&json)),
+            Found::Value(stored) => Ok(self.decode(json(&stored))),
             Found::Failure(_) | Found::Nothing => {
                 Counters::add(&self.shared.counters.misses);
                 Ok(None)
@@ -183,8 +189,8 @@ impl Cache {
             let first = self.read(&key).await;
             let reachable = first.is_ok();
             match first {
-                Ok(Found::Value(json)) => {
-                    if let Some(value) = self.decode(&json) {
+                Ok(Found::Value(stored)) => {
+                    if let Some(value) = self.decode(json(&stored)) {
                         return Ok(value);
                     }
                 }
@@ -217,9 +223,9 @@ impl Cache {
             // look once more before loading again (not when the backend just failed: a second
             // timeout would only delay the load).
             if reachable {
-                if let Ok(Found::Value(json)) = self.read(&key).await {
-                    if let Some(value) = self.decode(&json) {
-                        leader.finish(Ok(json));
+                if let Ok(Found::Value(stored)) = self.read(&key).await {
+                    if let Some(value) = self.decode(json(&stored)) {
+                        leader.finish(Ok(Arc::from(json(&stored))));
                         return Ok(value);
                     }
                 }
@@ -269,7 +275,7 @@ impl Cache {
         let found = match self.count_failure(text)? {
             None => Found::Nothing,
             Some(text) => match text.chars().next() {
-                Some(VALUE) => Found::Value(Arc::from(&text[1..])),
+                Some(VALUE) => Found::Value(text),
                 Some(FAILURE) => Found::Failure(Arc::from(&text[1..])),
                 // Not written by this crate: as good as nothing.
                 _ => Found::Nothing,
