@@ -56,13 +56,17 @@ impl Body {
         Body { kind: Kind::Stream(Box::pin(StreamBody { stream })) }
     }
 
-    /// Any [`http_body::Body`] of bytes.
+    /// Any [`http_body::Body`] of bytes. A `Body` given here is returned as it is, not
+    /// boxed again (a middleware that left a response's body alone costs nothing).
     pub fn new<B>(body: B) -> Body
     where
         B: HttpBody<Data = Bytes> + 'static,
         B::Error: Into<BoxError>,
     {
-        Body { kind: Kind::Stream(Box::pin(body.map_err(Into::into))) }
+        match unchanged::<B, Body>(body) {
+            Ok(same) => same,
+            Err(body) => Body { kind: Kind::Stream(Box::pin(body.map_err(Into::into))) },
+        }
     }
 
     /// Whether the body is a stream (its length is not known in advance).
@@ -170,6 +174,21 @@ where
     }
 }
 
+/// `value` as a `T` if it is one (`Ok`), else back as it was (`Err`): how a body that a
+/// middleware passed through unchanged avoids a second box.
+fn unchanged<B: 'static, T: 'static>(value: B) -> Result<T, B> {
+    let mut slot = Some(value);
+    if let Some(same) = (&mut slot as &mut dyn std::any::Any).downcast_mut::<Option<T>>() {
+        if let Some(same) = same.take() {
+            return Ok(same);
+        }
+    }
+    match slot {
+        Some(value) => Err(value),
+        None => unreachable!("the value is taken only when it is returned"),
+    }
+}
+
 /// A request body: the bytes a client sends, read on demand, within the server's size limit.
 pub struct RequestBody {
     source: Source,
@@ -180,6 +199,8 @@ pub struct RequestBody {
 enum Source {
     Incoming(hyper::body::Incoming),
     Full(Full<Bytes>),
+    /// A body a middleware wrapped (tower-http's `RequestBodyLimitLayer` makes a `Limited`).
+    Wrapped(LocalBoxBody),
 }
 
 impl RequestBody {
@@ -190,6 +211,25 @@ impl RequestBody {
     /// A body made of these bytes — for requests built in-process (tests, internal calls).
     pub fn from_bytes(bytes: impl Into<Bytes>) -> Self {
         RequestBody { source: Source::Full(Full::new(bytes.into())), read: 0, limit: None }
+    }
+
+    /// Any [`http_body::Body`] of bytes as a request body: how a request whose body a
+    /// middleware replaced (a tower layer's `Limited<RequestBody>`, say) reaches the handler.
+    /// A `RequestBody` given here is returned as it is, not wrapped again. Its errors surface
+    /// as they are when they are a [`BodyError`], else as [`BodyError::Wrapped`].
+    pub fn new<B>(body: B) -> Self
+    where
+        B: HttpBody<Data = Bytes> + 'static,
+        B::Error: Into<BoxError>,
+    {
+        match unchanged::<B, RequestBody>(body) {
+            Ok(same) => same,
+            Err(body) => RequestBody {
+                source: Source::Wrapped(Box::pin(body.map_err(Into::into))),
+                read: 0,
+                limit: None,
+            },
+        }
     }
 
     /// An empty body.
@@ -236,6 +276,10 @@ impl HttpBody for RequestBody {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(frame) => frame.map(|f| f.map_err(BodyError::Read)),
             },
+            Source::Wrapped(body) => match body.as_mut().poll_frame(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(frame) => frame.map(|f| f.map_err(BodyError::unwrap_boxed)),
+            },
         };
         if let Some(Ok(frame)) = &frame {
             if let Some(data) = frame.data_ref() {
@@ -254,6 +298,7 @@ impl HttpBody for RequestBody {
         match &self.source {
             Source::Full(full) => full.is_end_stream(),
             Source::Incoming(body) => body.is_end_stream(),
+            Source::Wrapped(body) => body.is_end_stream(),
         }
     }
 
@@ -261,6 +306,7 @@ impl HttpBody for RequestBody {
         match &self.source {
             Source::Full(full) => full.size_hint(),
             Source::Incoming(body) => body.size_hint(),
+            Source::Wrapped(body) => body.size_hint(),
         }
     }
 }
@@ -277,6 +323,30 @@ pub enum BodyError {
     /// The connection failed while the body was being read (the client went away, or sent
     /// malformed chunked encoding).
     Read(hyper::Error),
+    /// A body a middleware wrapped ([`RequestBody::new`]) failed for a reason of its own:
+    /// tower-http's `RequestBodyLimitLayer` fails with `http_body_util::LengthLimitError`
+    /// past its limit (see [`is_too_large`](BodyError::is_too_large)).
+    Wrapped(BoxError),
+}
+
+impl BodyError {
+    /// A boxed error back as the `BodyError` it is, or wrapped.
+    fn unwrap_boxed(error: BoxError) -> BodyError {
+        match error.downcast::<BodyError>() {
+            Ok(error) => *error,
+            Err(error) => BodyError::Wrapped(error),
+        }
+    }
+
+    /// Whether the body was refused for its size: past the server's limit, or past a limit a
+    /// middleware set (`http_body_util::LengthLimitError`). What a framework answers `413`.
+    pub fn is_too_large(&self) -> bool {
+        match self {
+            BodyError::TooLarge { .. } => true,
+            BodyError::Wrapped(error) => error.is::<http_body_util::LengthLimitError>(),
+            BodyError::Read(_) => false,
+        }
+    }
 }
 
 impl fmt::Display for BodyError {
@@ -288,6 +358,10 @@ impl fmt::Display for BodyError {
                  or raise max_body_size"
             ),
             BodyError::Read(e) => write!(f, "reading the request body failed: {e}"),
+            BodyError::Wrapped(e) if self.is_too_large() => {
+                write!(f, "the request body is larger than this route accepts ({e}); send less")
+            }
+            BodyError::Wrapped(e) => write!(f, "reading the request body failed: {e}"),
         }
     }
 }
@@ -296,6 +370,7 @@ impl std::error::Error for BodyError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             BodyError::Read(e) => Some(e),
+            BodyError::Wrapped(e) => Some(&**e),
             BodyError::TooLarge { .. } => None,
         }
     }

@@ -285,13 +285,13 @@ impl From<&kairos_http::ServerError> for HttpError {
 }
 
 impl From<kairos_http::BodyError> for HttpError {
-    /// A body over the server's limit is `413`; a body that could not be read is `400`.
+    /// A body over the server's limit, or over a limit a middleware set, is `413`; a body
+    /// that could not be read is `400`.
     fn from(error: kairos_http::BodyError) -> HttpError {
-        match error {
-            kairos_http::BodyError::TooLarge { .. } => {
-                HttpError::new(StatusCode::PAYLOAD_TOO_LARGE, error.to_string())
-            }
-            other => HttpError::bad_request(other.to_string()),
+        if error.is_too_large() {
+            HttpError::new(StatusCode::PAYLOAD_TOO_LARGE, error.to_string())
+        } else {
+            HttpError::bad_request(error.to_string())
         }
     }
 }
