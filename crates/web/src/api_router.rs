@@ -14,12 +14,19 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
+use http_body::Body as HttpBody;
+use kairos_http::BoxError;
+use tower_layer::Layer;
+use tower_service::Service;
+
 use http::{Method, StatusCode};
 
 use crate::dependency::{Dependency, RouteDependency};
 use crate::handler::{erase, Handler};
+use crate::middleware::{BoxedLayer, Next};
 use crate::router::Router;
-use crate::App;
+use crate::{App, Request};
 
 /// Routes under one prefix that share tags, dependencies and documented responses; included
 /// in an [`App`](crate::App) with [`App::include_router`](crate::App::include_router).
@@ -87,6 +94,8 @@ pub(crate) struct RouterOptions {
     pub(crate) tags: Vec<String>,
     pub(crate) dependencies: Vec<RouteDependency>,
     pub(crate) responses: Vec<DocumentedResponse>,
+    /// Middleware around each route, outermost first ([`ApiRouter::layer`]).
+    pub(crate) layers: Vec<BoxedLayer>,
 }
 
 impl RouterOptions {
@@ -106,11 +115,15 @@ impl RouterOptions {
             merged.responses.retain(|r| r.status != response.status);
             merged.responses.push(response.clone());
         }
+        merged.layers.extend(inner.layers.iter().cloned());
         merged
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.tags.is_empty() && self.dependencies.is_empty() && self.responses.is_empty()
+        self.tags.is_empty()
+            && self.dependencies.is_empty()
+            && self.responses.is_empty()
+            && self.layers.is_empty()
     }
 }
 
@@ -150,6 +163,24 @@ impl ApiRouter {
     /// request before the handler's arguments are read.
     pub fn dependency<T: Dependency>(mut self) -> ApiRouter {
         crate::dependency::add_once(&mut self.options.dependencies, RouteDependency::of::<T>());
+        self
+    }
+
+    /// Adds middleware around each route of the router — a [`from_fn`](crate::middleware::from_fn)
+    /// or any tower `Layer` — inside the App's layers and those of the routers this one is
+    /// included in, outside the routes' own; the first added is outermost. It runs for the
+    /// requests routed to the router's routes only (a 404 or a 405 never reaches a router):
+    /// CORS, which must answer preflights for any path, belongs on the App. See
+    /// [`middleware`](crate::middleware).
+    pub fn layer<L, B>(mut self, layer: L) -> ApiRouter
+    where
+        L: Layer<Next> + Send + Sync + 'static,
+        L::Service: Service<Request, Response = http::Response<B>> + Clone + 'static,
+        <L::Service as Service<Request>>::Error: Into<BoxError>,
+        B: HttpBody<Data = Bytes> + 'static,
+        B::Error: Into<BoxError>,
+    {
+        self.options.layers.push(BoxedLayer::new(layer));
         self
     }
 

@@ -8,11 +8,16 @@ use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bytes::Bytes;
 use http::header::{HeaderValue, ALLOW};
 use http::{Method, StatusCode};
+use http_body::Body as HttpBody;
 use kairos_http::server::WorkerService;
 use kairos_http::{BoxError, RunningServer, Server, ServerConfig, ServerError};
+use tower_layer::Layer;
+use tower_service::Service;
 
+use crate::api_router::RouterOptions;
 use crate::dependency::RouteDependency;
 use crate::exception::ExceptionHandlers;
 use crate::extract::{RouteContext, StateMap};
@@ -20,9 +25,10 @@ use crate::handler::{erase, Handler, ResponseFuture};
 use crate::lifespan::{
     self, Lifespan, LifespanScope, ServeError, SharedValue, StartupError, WorkerValue,
 };
+use crate::middleware::{self, BoxedLayer, Next};
 use crate::openapi::DocsConfig;
 use crate::response::IntoResponse;
-use crate::router::{Lookup, RouteInfo, Router};
+use crate::router::{Lookup, Route, RouteInfo, Router};
 use crate::worker::WorkerContext;
 use crate::{HttpError, Request, Response};
 
@@ -45,6 +51,8 @@ pub struct App {
     pub(crate) dependencies: Vec<RouteDependency>,
     /// [`App::exception_handler`], [`App::status_handler`].
     pub(crate) exceptions: ExceptionHandlers,
+    /// Middleware around the whole App, outermost first ([`App::layer`]).
+    layers: Vec<BoxedLayer>,
     lifespans: Vec<Lifespan<SharedValue>>,
     worker_lifespans: Vec<Lifespan<WorkerValue>>,
     sync_tokens: usize,
@@ -69,6 +77,7 @@ impl App {
             states: HashMap::new(),
             dependencies: Vec::new(),
             exceptions: ExceptionHandlers::default(),
+            layers: Vec::new(),
             lifespans: Vec::new(),
             worker_lifespans: Vec::new(),
             sync_tokens: DEFAULT_SYNC_TOKENS,
@@ -256,6 +265,40 @@ impl App {
         self
     }
 
+    /// Adds middleware around the whole App — a [`from_fn`](crate::middleware::from_fn), a
+    /// [`Timeout`](crate::middleware::Timeout), or any tower `Layer` (tower-http's
+    /// `CorsLayer`, `TraceLayer`, `SetRequestIdLayer`...) — inside those added before it: the
+    /// first added is outermost (Starlette's `middleware=[...]` order). App layers see every
+    /// request, those that match no route included. See [`middleware`](crate::middleware)
+    /// for the order, errors and costs.
+    ///
+    /// ```
+    /// use kairos_web::{App, TestClient};
+    /// use tower_http::cors::CorsLayer;
+    /// use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+    ///
+    /// let app = App::new()
+    ///     .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+    ///     .layer(PropagateRequestIdLayer::x_request_id())
+    ///     .layer(CorsLayer::permissive())
+    ///     .get("/", || async { "hello" });
+    /// let client = TestClient::new(app);
+    /// let response = client.get("/").header("origin", "https://example.com").send();
+    /// assert_eq!(response.header("access-control-allow-origin"), Some("*"));
+    /// assert_eq!(response.header("x-request-id").map(str::len), Some(36));
+    /// ```
+    pub fn layer<L, B>(mut self, layer: L) -> App
+    where
+        L: Layer<Next> + Send + Sync + 'static,
+        L::Service: Service<Request, Response = http::Response<B>> + Clone + 'static,
+        <L::Service as Service<Request>>::Error: Into<BoxError>,
+        B: HttpBody<Data = Bytes> + 'static,
+        B::Error: Into<BoxError>,
+    {
+        self.layers.push(BoxedLayer::new(layer));
+        self
+    }
+
     /// Adds a route for `method` on `path` (`/items/{id}`). `handler` is an `async fn` (runs on
     /// the loop), [`sync`](crate::sync)`(f)` (the sync pool) or
     /// [`on_pool`](crate::on_pool)`(&pool, f)`.
@@ -297,7 +340,8 @@ impl App {
     /// Mounts every route of `other` under `prefix` (FastAPI's `app.mount`; for a group of
     /// routes, see [`ApiRouter`](crate::ApiRouter)): `other`'s `/users/{id}` becomes
     /// `/api/users/{id}`, its `/` becomes `/api`. `other`'s dependencies run before its routes'
-    /// handlers (after this App's). `other`'s states, lifespans, worker lifespans and
+    /// handlers (after this App's), and its layers around its routes (inside this App's; a
+    /// request that matches none of them does not reach them). `other`'s states, lifespans, worker lifespans and
     /// exception handlers are added after this App's (this App's win on a clash of types or
     /// statuses); its sync settings are not used — this App's apply.
     ///
@@ -305,8 +349,12 @@ impl App {
     ///
     /// If `prefix` does not start with `/` or ends with `/`, or a route clashes.
     pub fn nest(mut self, prefix: &str, other: App) -> App {
-        let routes = crate::dependency::with_dependencies(other.router, other.dependencies);
-        self.router.nest(prefix, routes);
+        let options = RouterOptions {
+            dependencies: other.dependencies,
+            layers: other.layers,
+            ..RouterOptions::default()
+        };
+        self.router.nest(prefix, other.router.wrapped(options));
         self.exceptions.add_missing(other.exceptions);
         for (type_id, state) in other.states {
             self.states.entry(type_id).or_insert(state);
@@ -386,6 +434,7 @@ impl App {
             mut states,
             dependencies,
             exceptions,
+            layers,
             lifespans,
             worker_lifespans,
             sync_tokens,
@@ -393,6 +442,7 @@ impl App {
             docs,
         } = self;
         crate::openapi::mount(&mut router, &docs);
+        let chains = router.number_chains();
         tracing::info!(target: "kairos::web", "waiting for application startup");
         // No loop is made for an App without lifespans: serving it from a thread that runs
         // a loop of its own stays possible.
@@ -410,6 +460,8 @@ impl App {
             states: StateMap(Arc::new(states)),
             dependencies,
             exceptions: Arc::clone(&exceptions),
+            layers,
+            chains,
             worker_lifespans,
             sync_tokens,
             request_timeout,
@@ -463,9 +515,43 @@ async fn start_worker(
     let states = started.iter().map(|(lifespan, value)| (lifespan.type_id, Rc::clone(value)));
     let worker =
         Rc::new(WorkerContext::new(shared.sync_tokens, shared.request_timeout, states.collect()));
-    let service: AppService =
-        Box::new(move |request| shared.exceptions.around(dispatch(&shared, &worker, request)));
+    // The chains of the routes with layers, built once on this worker (tower's model: a
+    // layer's service is made once and cloned per request).
+    let chains: Rc<[Next]> = shared
+        .chains
+        .iter()
+        .map(|(route, layers)| {
+            let (shared, worker, route) = (Arc::clone(&shared), Rc::clone(&worker), route.clone());
+            let endpoint = Next::new(move |request| {
+                let response =
+                    shared.exceptions.around(call_route(&shared, &worker, &route, request));
+                let exceptions = Arc::clone(&shared.exceptions);
+                middleware::catch_panic(response, move || render_panic(&exceptions))
+            });
+            middleware::stack(layers, endpoint)
+        })
+        .collect();
+    let service: AppService = if shared.layers.is_empty() {
+        Box::new(move |request| {
+            shared.exceptions.around(dispatch(&shared, &worker, &chains, request))
+        })
+    } else {
+        let layers = shared.layers.clone();
+        let endpoint = Next::new(move |request| {
+            let response = shared.exceptions.around(dispatch(&shared, &worker, &chains, request));
+            let exceptions = Arc::clone(&shared.exceptions);
+            middleware::catch_panic(response, move || render_panic(&exceptions))
+        });
+        let chain = middleware::stack(&layers, endpoint);
+        Box::new(move |request| chain.run(request))
+    };
     Ok(WorkerService::new(service).on_shutdown(move || lifespan::shut_down_all(started, scope)))
+}
+
+/// The 500 for a handler that panicked inside the layers: the server's, through the App's
+/// exception handlers.
+fn render_panic(exceptions: &ExceptionHandlers) -> Response {
+    exceptions.handle_ready(render_server_error(&ServerError::ServicePanicked))
 }
 
 impl fmt::Debug for App {
@@ -487,12 +573,32 @@ fn render_server_error(error: &ServerError) -> Response {
     HttpError::from(error).into_response()
 }
 
+/// The route's dependency checks, then its handler (the innermost of its chain, if it has
+/// layers).
+fn call_route(
+    shared: &Shared,
+    worker: &Rc<WorkerContext>,
+    route: &Route,
+    request: Request,
+) -> ResponseFuture {
+    let checks = crate::dependency::checks(&shared.dependencies, &route.options);
+    if !checks.is_empty() {
+        let handler = Arc::clone(&route.handler);
+        let label = route.label;
+        return crate::dependency::checked(checks, handler, request, Rc::clone(worker), label);
+    }
+    route.handler.call(request, Rc::clone(worker), route.label)
+}
+
 /// What every worker shares.
 struct Shared {
     router: Router,
     states: StateMap,
     dependencies: Vec<RouteDependency>,
     exceptions: Arc<ExceptionHandlers>,
+    layers: Vec<BoxedLayer>,
+    /// The routes with layers and their layers, in the order of their chains' indices.
+    chains: Vec<(Route, Vec<BoxedLayer>)>,
     worker_lifespans: Vec<Lifespan<WorkerValue>>,
     sync_tokens: usize,
     request_timeout: Duration,
@@ -503,27 +609,26 @@ struct Shared {
 /// A panicking handler needs nothing here: the server catches the panic around the whole
 /// service and answers 500, rendered by [`render_server_error`] as FastAPI's
 /// `{"detail": "Internal Server Error"}`.
-fn dispatch(shared: &Shared, worker: &Rc<WorkerContext>, mut request: Request) -> ResponseFuture {
+fn dispatch(
+    shared: &Shared,
+    worker: &Rc<WorkerContext>,
+    chains: &[Next],
+    mut request: Request,
+) -> ResponseFuture {
     match shared.router.lookup(request.method(), request.uri().path()) {
         Lookup::Found(route, params) => {
-            let handler = &route.handler;
-            let checks = crate::dependency::checks(&shared.dependencies, &route.options);
-            if handler.needs_route_context() || !checks.is_empty() {
+            if route.handler.needs_route_context()
+                || !route.options.dependencies.is_empty()
+                || !shared.dependencies.is_empty()
+            {
                 let context =
                     RouteContext { params, states: shared.states.clone(), worker: worker.id() };
                 request.extensions_mut().insert(context);
             }
-            if !checks.is_empty() {
-                let handler = Arc::clone(handler);
-                return crate::dependency::checked(
-                    checks,
-                    handler,
-                    request,
-                    Rc::clone(worker),
-                    route.label,
-                );
+            match route.chain {
+                Some(index) => chains[index].run(request),
+                None => call_route(shared, worker, route, request),
             }
-            handler.call(request, Rc::clone(worker), route.label)
         }
         Lookup::MethodNotAllowed(allow) => {
             let mut response = HttpError::new(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")

@@ -113,6 +113,13 @@ pub trait Handler<T>: Send + Sync + Sized + 'static {
         let _ = operation;
     }
 
+    /// The route's own middleware, outermost first ([`RouteLayer`](crate::middleware::RouteLayer)).
+    /// None by default.
+    #[doc(hidden)]
+    fn layers(&self) -> Vec<crate::middleware::BoxedLayer> {
+        Vec::new()
+    }
+
     /// Answers `request` on the worker `worker`, under the route's `label` (what a stall
     /// report names). Called by the router.
     #[doc(hidden)]
@@ -130,6 +137,7 @@ pub(crate) trait ErasedHandler: Send + Sync {
     fn needs_route_context(&self) -> bool;
     fn name(&self) -> &'static str;
     fn openapi(&self, operation: &mut Operation<'_>);
+    fn layers(&self) -> Vec<crate::middleware::BoxedLayer>;
     fn call(&self, request: Request, worker: Rc<WorkerContext>, label: Label) -> ResponseFuture;
 }
 
@@ -153,6 +161,10 @@ impl<H: Handler<T>, T: 'static> ErasedHandler for Erased<H, T> {
 
     fn openapi(&self, operation: &mut Operation<'_>) {
         self.handler.openapi(operation);
+    }
+
+    fn layers(&self) -> Vec<crate::middleware::BoxedLayer> {
+        self.handler.layers()
     }
 
     fn call(&self, request: Request, worker: Rc<WorkerContext>, label: Label) -> ResponseFuture {

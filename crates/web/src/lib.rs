@@ -71,6 +71,12 @@
 //! handler returns it, and [`App::status_handler`] replaces the body of every 404, 405, 422 or
 //! 500 the App answers.
 //!
+//! Middleware wraps the App, a router or a route ([`App::layer`], [`ApiRouter::layer`],
+//! [`middleware::RouteLayer`]): an async function of the request and the rest of the chain
+//! ([`middleware::from_fn`], Starlette's `@app.middleware("http")`), or any tower `Layer` as
+//! it is — tower-http's CORS, request id, trace and limits — outermost first, all of them
+//! before the route's dependencies ([`middleware`] tells the whole story).
+//!
 //! Streams ([`StreamingResponse`], [`Sse`]) are sent as they are produced, and dropped —
 //! with whatever generates them — as soon as the client goes away.
 //!
@@ -176,6 +182,7 @@
 //! | `router.rs` | the route table (`matchit`), 404/405, [`RouteInfo`], each route's stall-report label and router options |
 //! | `api_router.rs` | [`ApiRouter`]: prefix, tags, dependencies and [`DocumentedResponse`]s of a group of routes; [`App::include_router`] |
 //! | [`dependency`] | [`Dependency`], [`Depends`], [`dependency::Fresh`], [`Outcome`]; the request's scope (once per request, teardowns), overrides, router and App checks |
+//! | [`middleware`] | [`middleware::Next`], [`middleware::from_fn`], [`middleware::Timeout`], [`middleware::RouteLayer`]; how layers are kept, stacked once per worker and run |
 //! | `exception.rs` | [`Exception`], [`App::exception_handler`], [`App::status_handler`] |
 //! | [`handler`] | [`Handler`], [`HandlerKind`], [`sync`], [`on_pool`], [`BlockingHandler`] |
 //! | `worker.rs` | [`WorkerContext`]: a worker's sync limiter, sync pool and the states its lifespans made |
@@ -200,6 +207,7 @@ pub mod handler;
 mod json;
 mod lifespan;
 mod logging;
+pub mod middleware;
 pub mod openapi;
 pub mod response;
 mod router;

@@ -18,6 +18,7 @@ use kairos_rt::task::Label;
 
 use crate::api_router::RouterOptions;
 use crate::handler::{ErasedHandler, HandlerKind};
+use crate::middleware::BoxedLayer;
 
 /// One row of the route table: [`App::routes`](crate::App::routes).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,8 +52,11 @@ pub(crate) struct Route {
     pub(crate) handler: Arc<dyn ErasedHandler>,
     pub(crate) label: Label,
     /// What the [`ApiRouter`](crate::ApiRouter)s it was included through give it: tags,
-    /// dependencies, documented responses.
+    /// dependencies, documented responses, layers.
     pub(crate) options: Arc<RouterOptions>,
+    /// For a route with layers (its routers' or its own), the index of its chain among those
+    /// each worker builds ([`Router::number_chains`]).
+    pub(crate) chain: Option<usize>,
 }
 
 /// Paths to endpoints; each endpoint has a handler per method.
@@ -107,7 +111,7 @@ impl Router {
             "route {method} {path} is registered twice; remove one"
         );
         let label = Label::new(format!("{method} {path} → {}", handler.name()));
-        endpoint.methods.push(Route { method, handler, label, options });
+        endpoint.methods.push(Route { method, handler, label, options, chain: None });
     }
 
     /// Every route of `other`, under `prefix`.
@@ -146,6 +150,33 @@ impl Router {
                 self.add_with(route.method, &path, route.handler, options);
             }
         }
+    }
+
+    /// These routes with `options` around each route's own: the routes of an App nested in
+    /// another, with that App's dependencies and layers.
+    pub(crate) fn wrapped(self, options: RouterOptions) -> Router {
+        if options.is_empty() {
+            return self;
+        }
+        let mut table = Router::default();
+        table.include("", self, &Arc::new(options));
+        table
+    }
+
+    /// Numbers the routes that have layers — their routers' then their own, outermost first —
+    /// and returns them in that order: each worker builds their chains once, and a request
+    /// routed to one runs its chain.
+    pub(crate) fn number_chains(&mut self) -> Vec<(Route, Vec<BoxedLayer>)> {
+        let mut chains = Vec::new();
+        for route in self.endpoints.iter_mut().flat_map(|e| e.methods.iter_mut()) {
+            let mut layers = route.options.layers.clone();
+            layers.extend(route.handler.layers());
+            if !layers.is_empty() {
+                route.chain = Some(chains.len());
+                chains.push((route.clone(), layers));
+            }
+        }
+        chains
     }
 
     pub(crate) fn routes(&self) -> Vec<RouteInfo> {

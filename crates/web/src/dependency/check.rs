@@ -16,7 +16,6 @@ use crate::api_router::RouterOptions;
 use crate::extract::FromRequestParts;
 use crate::handler::{ErasedHandler, ResponseFuture};
 use crate::response::IntoResponse;
-use crate::router::Router;
 use crate::worker::WorkerContext;
 use crate::{HttpError, Request};
 
@@ -50,18 +49,6 @@ pub(crate) fn add_once(list: &mut Vec<RouteDependency>, added: RouteDependency) 
     if !list.iter().any(|d| d.type_id == added.type_id) {
         list.push(added);
     }
-}
-
-/// `routes` with `dependencies` run before each (after those the routes had): the routes of
-/// an App nested in another, with that App's dependencies.
-pub(crate) fn with_dependencies(routes: Router, dependencies: Vec<RouteDependency>) -> Router {
-    if dependencies.is_empty() {
-        return routes;
-    }
-    let mut table = Router::default();
-    let options = RouterOptions { dependencies, ..RouterOptions::default() };
-    table.include("", routes, &Arc::new(options));
-    table
 }
 
 /// The dependencies to run before a route's handler: the App's, then its routers'.

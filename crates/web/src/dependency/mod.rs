@@ -113,7 +113,7 @@ use std::future::Future;
 use http::request::Parts;
 use http::StatusCode;
 
-pub(crate) use check::{add_once, checked, checks, with_dependencies, RouteDependency};
+pub(crate) use check::{add_once, checked, checks, RouteDependency};
 pub use inputs::DependencyInputs;
 use overrides::{resolve_override, DependencyOverrides};
 use scope::RequestScope;

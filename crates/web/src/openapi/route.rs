@@ -295,6 +295,10 @@ impl<H: Handler<T>, T: 'static> Handler<WithDocs<T>> for Documented<H, T> {
         self.apply(operation);
     }
 
+    fn layers(&self) -> Vec<crate::middleware::BoxedLayer> {
+        self.handler.layers()
+    }
+
     fn call(
         self: Arc<Self>,
         request: Request,
