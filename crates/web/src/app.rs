@@ -465,6 +465,7 @@ impl App {
             worker_lifespans,
             sync_tokens,
             request_timeout,
+            graceful_shutdown_timeout: config.graceful_shutdown_timeout,
         });
         // The App's shutdowns: after the workers, on the supervisor's thread; or here if the
         // server did not start.
@@ -515,6 +516,7 @@ async fn start_worker(
     let states = started.iter().map(|(lifespan, value)| (lifespan.type_id, Rc::clone(value)));
     let worker =
         Rc::new(WorkerContext::new(shared.sync_tokens, shared.request_timeout, states.collect()));
+    let grace = shared.graceful_shutdown_timeout;
     // The chains of the routes with layers, built once on this worker (tower's model: a
     // layer's service is made once and cloned per request).
     let chains: Rc<[Next]> = shared
@@ -545,7 +547,12 @@ async fn start_worker(
         let chain = middleware::stack(&layers, endpoint);
         Box::new(move |request| chain.run(request))
     };
-    Ok(WorkerService::new(service).on_shutdown(move || lifespan::shut_down_all(started, scope)))
+    Ok(WorkerService::new(service).on_shutdown(move || async move {
+        // The connections have drained; what their handlers scheduled may still run, and
+        // may use what the lifespans opened.
+        crate::background::wait_for_running(grace).await;
+        lifespan::shut_down_all(started, scope).await;
+    }))
 }
 
 /// The 500 for a handler that panicked inside the layers: the server's, through the App's
@@ -602,6 +609,8 @@ struct Shared {
     worker_lifespans: Vec<Lifespan<WorkerValue>>,
     sync_tokens: usize,
     request_timeout: Duration,
+    /// How long a worker's shutdown waits for its background tasks.
+    graceful_shutdown_timeout: Duration,
 }
 
 /// Routes one request: 404, 405, or the handler.

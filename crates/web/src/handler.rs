@@ -452,11 +452,11 @@ where
     fn call(
         self: Arc<Self>,
         request: Request,
-        _worker: Rc<WorkerContext>,
+        worker: Rc<WorkerContext>,
         label: Label,
     ) -> ResponseFuture {
         // `Scoped`: the request's dependencies are resolved once and torn down after it.
-        Box::pin(label.scope(Scoped::new(async move {
+        Box::pin(label.scope(Scoped::new(worker, async move {
             match Args::extract(request).await {
                 Ok(args) => self.call_with(args).into_handler_future().await.into_response(),
                 Err(rejection) => rejection,
@@ -496,7 +496,7 @@ where
         worker: Rc<WorkerContext>,
         label: Label,
     ) -> ResponseFuture {
-        Box::pin(label.scope(Scoped::new(async move {
+        Box::pin(label.scope(Scoped::new(Rc::clone(&worker), async move {
             match Args::extract(request).await {
                 Ok(args) => P::run(self, worker, move |f| f.call_with(args)).await,
                 Err(rejection) => rejection,

@@ -77,6 +77,10 @@
 //! it is — tower-http's CORS, request id, trace and limits — outermost first, all of them
 //! before the route's dependencies ([`middleware`] tells the whole story).
 //!
+//! Work that need not delay the answer goes in [`BackgroundTasks`] (FastAPI's): async tasks
+//! on the worker's loop, blocking ones on its sync pool, run in order once the response's
+//! body is done; a graceful shutdown waits for them.
+//!
 //! Streams ([`StreamingResponse`], [`Sse`]) are sent as they are produced, and dropped —
 //! with whatever generates them — as soon as the client goes away.
 //!
@@ -182,6 +186,7 @@
 //! | `router.rs` | the route table (`matchit`), 404/405, [`RouteInfo`], each route's stall-report label and router options |
 //! | `api_router.rs` | [`ApiRouter`]: prefix, tags, dependencies and [`DocumentedResponse`]s of a group of routes; [`App::include_router`] |
 //! | [`dependency`] | [`Dependency`], [`Depends`], [`dependency::Fresh`], [`Outcome`]; the request's scope (once per request, teardowns), overrides, router and App checks |
+//! | `background.rs` | [`BackgroundTasks`]: the request's queue, run after its body, waited for at shutdown |
 //! | [`middleware`] | [`middleware::Next`], [`middleware::from_fn`], [`middleware::Timeout`], [`middleware::RouteLayer`]; how layers are kept, stacked once per worker and run |
 //! | `exception.rs` | [`Exception`], [`App::exception_handler`], [`App::status_handler`] |
 //! | [`handler`] | [`Handler`], [`HandlerKind`], [`sync`], [`on_pool`], [`BlockingHandler`] |
@@ -199,6 +204,7 @@
 
 mod api_router;
 mod app;
+mod background;
 pub mod dependency;
 mod error;
 mod exception;
@@ -219,6 +225,7 @@ mod worker;
 
 pub use api_router::{ApiRouter, DocumentedResponse};
 pub use app::{App, DEFAULT_REQUEST_TIMEOUT, DEFAULT_SYNC_TOKENS};
+pub use background::{BackgroundTasks, TaskOutput};
 pub use dependency::{Dependency, Depends, Outcome};
 pub use error::{HttpError, ValidationItem};
 pub use exception::Exception;

@@ -100,6 +100,16 @@ impl WorkerContext {
     }
 
     /// Runs `job` on the sync pool under the limiter; `503` if no token came in time.
+    /// Runs `job` on the sync pool with one of the worker's tokens, waiting for a token as
+    /// long as it takes (background tasks: no client is waiting for them).
+    pub(crate) async fn run_blocking<R: Send + 'static>(
+        &self,
+        job: impl FnOnce() -> R + Send + 'static,
+    ) -> Result<R, JobError> {
+        let Ok(permit) = self.limiter.acquire().await else { return Err(JobError::Cancelled) };
+        TokenHeld { job: Some(self.pool.spawn(job)), permit: Some(permit) }.await
+    }
+
     pub(crate) async fn run_sync<R>(&self, job: impl FnOnce() -> R + Send + 'static) -> Response
     where
         R: IntoResponse + Send + 'static,

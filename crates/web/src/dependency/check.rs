@@ -73,7 +73,7 @@ pub(crate) fn checked(
     label: Label,
 ) -> ResponseFuture {
     // Under the route's label, so that a check that blocks the loop is named in stall reports.
-    Box::pin(label.scope(Scoped::new(async move {
+    Box::pin(label.scope(Scoped::new(Rc::clone(&worker), async move {
         let (mut parts, body) = request.into_parts();
         for check in &checks {
             if let Err(rejection) = (check.check)(&mut parts).await {

@@ -106,7 +106,7 @@
 mod check;
 mod inputs;
 mod overrides;
-mod scope;
+pub(crate) mod scope;
 
 use std::future::Future;
 

@@ -18,6 +18,7 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use futures_util::future::LocalBoxFuture;
@@ -28,6 +29,8 @@ use kairos_http::{Body, BoxError};
 use pin_project_lite::pin_project;
 
 use super::{Dependency, Outcome};
+use crate::background::Queue;
+use crate::worker::WorkerContext;
 use crate::{HttpError, Response};
 
 thread_local! {
@@ -45,6 +48,9 @@ enum Current {
 /// The values of one request's dependencies, in the order they were resolved.
 pub(crate) struct RequestScope {
     entries: RefCell<Vec<Entry>>,
+    /// The request's [`BackgroundTasks`](crate::BackgroundTasks), once one is asked for: run
+    /// after the response's body is done.
+    background: RefCell<Option<Queue>>,
     /// Set when the request's future panicked while polled (seen from a guard's `Drop`).
     panicked: Cell<bool>,
 }
@@ -77,6 +83,7 @@ impl RequestScope {
             Current::Inside(scope) => Ok(Rc::clone(scope.get_or_insert_with(|| {
                 Rc::new(RequestScope {
                     entries: RefCell::new(Vec::new()),
+                    background: RefCell::new(None),
                     panicked: Cell::new(false),
                 })
             }))),
@@ -113,6 +120,11 @@ impl RequestScope {
             value: Some(Box::new(value)),
             teardown: tear_down.then_some(teardown_of::<T> as Teardown),
         });
+    }
+
+    /// The request's background-task queue, made by the first `BackgroundTasks` asked for.
+    pub(crate) fn background_queue(&self) -> Queue {
+        Arc::clone(self.background.borrow_mut().get_or_insert_with(Queue::default))
     }
 
     /// Remembers that resolving `T` failed in this request.
@@ -172,6 +184,8 @@ pin_project! {
         inner: F,
         role: Role,
         scope: Option<Rc<RequestScope>>,
+        // Where the request's background tasks run.
+        worker: Rc<WorkerContext>,
         // The teardowns after a response, and the response they hold back.
         finishing: Option<(LocalBoxFuture<'static, ()>, Response)>,
     }
@@ -264,8 +278,57 @@ impl Drop for TearDownAfter {
 }
 
 impl<F> Scoped<F> {
-    pub(crate) fn new(inner: F) -> Scoped<F> {
-        Scoped { inner, role: Role::Unknown, scope: None, finishing: None }
+    /// `inner`, a request's future on `worker`, in its own dependency scope.
+    pub(crate) fn new(worker: Rc<WorkerContext>, inner: F) -> Scoped<F> {
+        Scoped { inner, role: Role::Unknown, scope: None, worker, finishing: None }
+    }
+}
+
+/// `response` with the request's background tasks run once its body is done, if it has any.
+fn with_background(
+    response: Response,
+    queue: Option<Queue>,
+    worker: &Rc<WorkerContext>,
+) -> Response {
+    let Some(queue) = queue else { return response };
+    let (head, body) = response.into_parts();
+    let body = RunAfter { body, queue: Some(queue), worker: Rc::clone(worker) };
+    Response::from_parts(head, Body::new(body))
+}
+
+/// A response's body and its request's background tasks, started when the body is dropped:
+/// once the connection has taken its last frame, or the client left before.
+struct RunAfter {
+    body: Body,
+    queue: Option<Queue>,
+    worker: Rc<WorkerContext>,
+}
+
+impl HttpBody for RunAfter {
+    type Data = bytes::Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<bytes::Bytes>, BoxError>>> {
+        Pin::new(&mut self.get_mut().body).poll_frame(cx) // every field is `Unpin`
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+impl Drop for RunAfter {
+    fn drop(&mut self) {
+        if let Some(queue) = self.queue.take() {
+            crate::background::start(queue, Rc::clone(&self.worker));
+        }
     }
 }
 
@@ -321,11 +384,14 @@ impl<F: Future<Output = Response>> Future for Scoped<F> {
         let response = ready!(polled);
         *this.role = Role::Done;
         let Some(scope) = this.scope.take() else { return Poll::Ready(response) };
+        let background = scope.background.borrow_mut().take();
         if response.body().is_stream() {
             let (head, body) = response.into_parts();
             let body = TearDownAfter { body, scope: Some(scope), status: head.status };
-            return Poll::Ready(Response::from_parts(head, Body::new(body)));
+            let response = Response::from_parts(head, Body::new(body));
+            return Poll::Ready(with_background(response, background, this.worker));
         }
+        let response = with_background(response, background, this.worker);
         let Some(mut teardowns) = scope.tear_down(Outcome::Responded(response.status())) else {
             return Poll::Ready(response);
         };

@@ -15,6 +15,7 @@
 //! | [`State<T>`] | the value given to [`App::with_state`](crate::App::with_state) | 500 (a programming error, logged) |
 //! | [`WorkerState<T>`] | the value [`App::worker_state`](crate::App::worker_state)'s factory made on this worker (`async` handlers only) | 500 (a programming error, logged) |
 //! | [`Depends<T>`](crate::Depends) | the request's [`Dependency`](crate::Dependency) `T`, made once per request from extractors of its own | its inputs' 422, or its own error |
+//! | [`BackgroundTasks`](crate::BackgroundTasks) | the request's queue of tasks to run after its response | — |
 //! | `HeaderMap`, `Method`, `Uri` | the request head | — |
 //! | [`Json<T>`](crate::Json) (last) | the body, as JSON | 422, `loc: ["body", ...]`; 413 past the server's limit |
 //! | `Bytes`, `String` (last) | the body, raw | 413 past the limit; 422 if not UTF-8 |
