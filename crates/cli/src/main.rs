@@ -14,6 +14,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use kairos::http::ServerConfig;
+use kairos::web::http::HeaderValue;
 
 /// The examples of the runtime's crates: (package, example, what it shows).
 const EXAMPLES: &[(&str, &str, &str)] = &[
@@ -118,6 +119,11 @@ struct ServeArgs {
     /// The cache behind /cached: memory:// (the default) or redis://HOST:PORT.
     #[arg(long, default_value = "memory://")]
     cache_url: String,
+    /// An origin whose pages may call the service from a browser (CORS), such as
+    /// http://localhost:3000; repeat for several, `*` for any. None by default: browsers
+    /// refuse cross-origin reads.
+    #[arg(long = "cors-origin", value_name = "ORIGIN", value_parser = parse_origin)]
+    cors_origins: Vec<HeaderValue>,
     /// Base URL that `/external` calls (default: this server itself).
     #[arg(long, value_parser = parse_upstream)]
     upstream: Option<String>,
@@ -125,6 +131,18 @@ struct ServeArgs {
     #[arg(long, default_value = "info",
           value_parser = ["error", "warn", "info", "debug", "trace"])]
     log_level: String,
+}
+
+/// `*`, or a browser origin: a scheme, a host and maybe a port, with no path.
+fn parse_origin(value: &str) -> Result<HeaderValue, String> {
+    let valid = value == "*"
+        || value.split_once("://").is_some_and(|(scheme, rest)| {
+            matches!(scheme, "http" | "https") && !rest.is_empty() && !rest.contains('/')
+        });
+    match HeaderValue::from_str(value) {
+        Ok(origin) if valid => Ok(origin),
+        _ => Err("expected an origin such as http://localhost:3000 (no path), or *".to_owned()),
+    }
 }
 
 /// Only plain `http://` base URLs: the client speaks HTTP/1.1 without TLS.
@@ -180,6 +198,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         database_url: args.database_url,
         database_pool: args.database_pool.max(1),
         cache_url: args.cache_url,
+        cors_origins: args.cors_origins,
     };
     let config = ServerConfig {
         bind: args.bind,
@@ -194,6 +213,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         graceful_shutdown_timeout: Duration::from_secs(args.timeout_graceful_shutdown),
         // Each worker's loop (0 turns the stall detector off).
         slow_callback_duration: Some(Duration::from_millis(args.slow_callback_ms)),
+        // The service's own access log (service/middleware.rs) names each request's id.
+        access_log: false,
         // The database and the cache are tokio libraries: every worker's loop enters the
         // tokio runtime beside the loops.
         configure_loop: kairos::http::server::ConfigureLoop::new(kairos::tokio::configure_loop),

@@ -37,13 +37,14 @@ mod db_lesson;
 mod external;
 mod index;
 mod items;
+mod middleware;
 mod stream;
 
 use std::fmt::Display;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 
-use kairos::web::http::StatusCode;
+use kairos::web::http::{HeaderValue, StatusCode};
 use kairos::web::openapi::{DocsConfig, Documented, RouteDocs};
 use kairos::web::validation::Errors;
 use kairos::web::{sync, ApiRouter, App, Handler, HttpError};
@@ -95,6 +96,8 @@ pub(crate) struct Settings {
     pub(crate) database_pool: u32,
     /// The cache behind `/cached`: `memory://` or `redis://...`.
     pub(crate) cache_url: String,
+    /// The origins whose pages may call the service (`--cors-origin`; `*` for any).
+    pub(crate) cors_origins: Vec<HeaderValue>,
 }
 
 /// Where `/external` sends its calls: a base URL from the command line, or this server itself.
@@ -180,6 +183,7 @@ pub(crate) fn app(settings: Settings) -> App {
         .build();
     let sync_tokens = settings.sync_pool;
     let data_settings = settings.clone();
+    let cors_origins = settings.cors_origins.clone();
     let app = App::new()
         .docs(DocsConfig {
             title: "kairos: the FastAPI async chapter, served".into(),
@@ -225,7 +229,7 @@ pub(crate) fn app(settings: Settings) -> App {
         )
         .get("/stream", documented(stream::stream, "/stream", STREAMS))
         .get("/debug/loop", documented(index::debug_loop, "/debug/loop", DEBUG));
-    data(app, &data_settings)
+    middleware::around(data(app, &data_settings), &cors_origins)
 }
 
 /// `/items`: one router (FastAPI's `APIRouter(prefix="/items", tags=[...], responses=...)`),

@@ -116,6 +116,7 @@ fn start(scale: Scale) -> anyhow::Result<RunningServer> {
         ),
         database_pool: 2,
         cache_url: "memory://".into(),
+        cors_origins: Vec::new(),
     };
     let config = ServerConfig {
         bind: SocketAddr::from(([127, 0, 0, 1], 0)),
