@@ -84,6 +84,14 @@
 //! Streams ([`StreamingResponse`], [`Sse`]) are sent as they are produced, and dropped —
 //! with whatever generates them — as soon as the client goes away.
 //!
+//! A directory of files is mounted with [`App::mount_static`]`("/static",
+//! `[`StaticFiles`]`::new("public"))` (FastAPI's `app.mount` of Starlette's `StaticFiles`):
+//! each file streamed from the disk in chunks, its file-system calls on the loop's default
+//! executor ([`kairos_rt::fs`]), with `ETag` and `Last-Modified` and the `304` they earn,
+//! ranges (`206`, `416`), `HEAD`, precompressed `.br`/`.gz` variants and a `Content-Type` by
+//! extension; a path that would leave the directory — `..`, `%2e%2e`, a symlink out of it —
+//! or names a dotfile is a plain `404` that tells nothing of the file system.
+//!
 //! The routes document themselves: [`App::openapi`] is the OpenAPI 3.1 document of the route
 //! table — each extractor adds what it reads (a [`Query<T>`]'s fields as parameters, with the
 //! constraints of `T`'s schema; a [`Json<T>`] body as a `$ref` to `T`), each return type what
@@ -198,6 +206,7 @@
 //! | [`response`] | [`IntoResponse`], [`Html`], header tuples, [`InvalidHeader`] |
 //! | `error.rs` | [`HttpError`]: every error as `{"detail": ...}` |
 //! | `streaming.rs` | [`StreamingResponse`] |
+//! | `static_files/` | [`StaticFiles`] and [`App::mount_static`]: a directory served under a prefix (paths checked, files resolved on the default executor, validators and conditional requests, ranges, precompressed variants, streamed bodies) |
 //! | [`sse`] | [`Sse`], [`sse::Event`] |
 //! | `test_client.rs` | [`TestClient`] and its responses and streams |
 #![forbid(unsafe_code)]
@@ -218,6 +227,7 @@ pub mod openapi;
 pub mod response;
 mod router;
 pub mod sse;
+mod static_files;
 mod streaming;
 mod test_client;
 pub mod validation;
@@ -239,6 +249,7 @@ pub use lifespan::{HookName, LifespanScope, ServeError, StartupError};
 pub use response::{Html, IntoResponse, InvalidHeader};
 pub use router::RouteInfo;
 pub use sse::Sse;
+pub use static_files::StaticFiles;
 pub use streaming::{IntoChunk, StreamingResponse};
 pub use test_client::{SseEvent, TestClient, TestRequest, TestResponse, TestStream};
 pub use validation::{Valid, Validate};
