@@ -156,7 +156,7 @@ pub trait Dependency: Clone + 'static {
     /// of its own. A teardown that panics is logged, and the others run on.
     fn teardown(self, outcome: Outcome) -> impl Future<Output = ()> {
         let _ = outcome;
-        std::future::ready(())
+        scope::NothingToClose
     }
 }
 

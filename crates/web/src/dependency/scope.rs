@@ -22,7 +22,6 @@ use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use futures_util::future::LocalBoxFuture;
-use futures_util::FutureExt;
 use http::StatusCode;
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use kairos_http::{Body, BoxError};
@@ -138,27 +137,61 @@ impl RequestScope {
 
     /// The teardowns of the values made, last first, as one future; `None` if there are
     /// none. A teardown that panics is logged; the next ones run.
-    fn tear_down(&self, outcome: Outcome) -> Option<LocalBoxFuture<'static, ()>> {
-        let entries = std::mem::take(&mut *self.entries.borrow_mut());
-        let teardowns: Vec<LocalBoxFuture<'static, ()>> = entries
-            .into_iter()
-            .rev()
-            .filter_map(|entry| Some((entry.teardown?)(entry.value?, outcome)))
-            .collect();
-        if teardowns.is_empty() {
-            return None;
-        }
-        Some(Box::pin(async move {
-            for teardown in teardowns {
-                if let Err(payload) = AssertUnwindSafe(teardown).catch_unwind().await {
-                    tracing::error!(
-                        target: "kairos::web",
-                        "a dependency's teardown panicked: {}",
-                        kairos_rt::task::panic_message(payload.as_ref())
-                    );
+    fn tear_down(&self, outcome: Outcome) -> Option<Teardowns> {
+        let mut entries = std::mem::take(&mut *self.entries.borrow_mut());
+        entries.retain(|entry| entry.teardown.is_some() && entry.value.is_some());
+        (!entries.is_empty()).then(|| Teardowns { entries, outcome, current: None })
+    }
+}
+
+/// A request's teardowns, last first, each made when its turn comes and polled at once: a
+/// teardown that finishes in its first poll — the default one, most — costs no allocation
+/// (its future is zero-sized: [`NothingToClose`]) and no task.
+pub(crate) struct Teardowns {
+    /// Those not started, the next one last.
+    entries: Vec<Entry>,
+    outcome: Outcome,
+    current: Option<LocalBoxFuture<'static, ()>>,
+}
+
+impl Future for Teardowns {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut(); // every field is `Unpin`
+        loop {
+            if this.current.is_none() {
+                let Some(entry) = this.entries.pop() else { return Poll::Ready(()) };
+                if let (Some(teardown), Some(value)) = (entry.teardown, entry.value) {
+                    this.current = Some(teardown(value, this.outcome));
                 }
+                continue;
             }
-        }))
+            let current = this.current.as_mut().expect("a teardown is current");
+            match std::panic::catch_unwind(AssertUnwindSafe(|| current.as_mut().poll(cx))) {
+                Ok(Poll::Pending) => return Poll::Pending,
+                Ok(Poll::Ready(())) => {}
+                Err(payload) => tracing::error!(
+                    target: "kairos::web",
+                    "a dependency's teardown panicked: {}",
+                    kairos_rt::task::panic_message(payload.as_ref())
+                ),
+            }
+            this.current = None;
+        }
+    }
+}
+
+/// What [`Dependency::teardown`]'s default returns: ready at once, and zero-sized, so that
+/// boxing it allocates nothing.
+#[derive(Debug)]
+pub(crate) struct NothingToClose;
+
+impl Future for NothingToClose {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+        Poll::Ready(())
     }
 }
 
@@ -187,7 +220,7 @@ pin_project! {
         // Where the request's background tasks run.
         worker: Rc<WorkerContext>,
         // The teardowns after a response, and the response they hold back.
-        finishing: Option<(LocalBoxFuture<'static, ()>, Response)>,
+        finishing: Option<(Teardowns, Response)>,
     }
 
     impl<F> PinnedDrop for Scoped<F> {
@@ -211,7 +244,7 @@ pin_project! {
 }
 
 /// Runs `teardowns` in a task of their own on this loop: no one is left to await them.
-fn spawn(teardowns: LocalBoxFuture<'static, ()>) {
+fn spawn(teardowns: Teardowns) {
     if kairos_rt::Handle::try_current().is_none() {
         // No loop (its thread is tearing down): nothing could run them.
         tracing::warn!(
@@ -366,7 +399,7 @@ impl<F: Future<Output = Response>> Future for Scoped<F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Response> {
         let this = self.project();
         if let Some((teardowns, _)) = this.finishing.as_mut() {
-            ready!(teardowns.as_mut().poll(cx));
+            ready!(Pin::new(teardowns).poll(cx));
             let (_, response) = this.finishing.take().expect("finishing is set");
             return Poll::Ready(response);
         }
@@ -395,7 +428,7 @@ impl<F: Future<Output = Response>> Future for Scoped<F> {
         let Some(mut teardowns) = scope.tear_down(Outcome::Responded(response.status())) else {
             return Poll::Ready(response);
         };
-        if teardowns.as_mut().poll(cx).is_ready() {
+        if Pin::new(&mut teardowns).poll(cx).is_ready() {
             return Poll::Ready(response);
         }
         *this.finishing = Some((teardowns, response));
