@@ -525,10 +525,8 @@ async fn start_worker(
         .map(|(route, layers)| {
             let (shared, worker, route) = (Arc::clone(&shared), Rc::clone(&worker), route.clone());
             let endpoint = Next::new(move |request| {
-                let response =
-                    shared.exceptions.around(call_route(&shared, &worker, &route, request));
-                let exceptions = Arc::clone(&shared.exceptions);
-                middleware::catch_panic(response, move || render_panic(&exceptions))
+                let response = call_route(&shared, &worker, &route, request);
+                middleware::innermost(response, Arc::clone(&shared.exceptions))
             });
             middleware::stack(layers, endpoint)
         })
@@ -540,9 +538,8 @@ async fn start_worker(
     } else {
         let layers = shared.layers.clone();
         let endpoint = Next::new(move |request| {
-            let response = shared.exceptions.around(dispatch(&shared, &worker, &chains, request));
-            let exceptions = Arc::clone(&shared.exceptions);
-            middleware::catch_panic(response, move || render_panic(&exceptions))
+            let response = dispatch(&shared, &worker, &chains, request);
+            middleware::innermost(response, Arc::clone(&shared.exceptions))
         });
         let chain = middleware::stack(&layers, endpoint);
         Box::new(move |request| chain.run(request))
@@ -553,12 +550,6 @@ async fn start_worker(
         crate::background::wait_for_running(grace).await;
         lifespan::shut_down_all(started, scope).await;
     }))
-}
-
-/// The 500 for a handler that panicked inside the layers: the server's, through the App's
-/// exception handlers.
-fn render_panic(exceptions: &ExceptionHandlers) -> Response {
-    exceptions.handle_ready(render_server_error(&ServerError::ServicePanicked))
 }
 
 impl fmt::Debug for App {

@@ -3,6 +3,7 @@
 use std::convert::Infallible;
 use std::fmt;
 use std::future::Future;
+use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -11,7 +12,7 @@ use kairos_http::BoxError;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::{Next, NextFuture};
+use super::Next;
 use crate::response::IntoResponse;
 use crate::Request;
 
@@ -92,16 +93,42 @@ where
 {
     type Response = crate::Response;
     type Error = Infallible;
-    type Future = NextFuture;
+    type Future = FromFnFuture<Fut>;
 
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         // The rest of the chain is made ready when `next.run` calls it.
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, request: Request) -> NextFuture {
+    fn call(&mut self, request: Request) -> FromFnFuture<Fut> {
         let next = Next::from_service(self.inner.clone());
-        let answer = (self.f)(request, next);
-        NextFuture(Box::pin(async move { answer.await.into_response() }))
+        FromFnFuture { answer: (self.f)(request, next) }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The response of a [`from_fn`] middleware: its function's future, its output made a
+    /// response (not boxed: the chain boxes once per layer already).
+    pub struct FromFnFuture<Fut> {
+        #[pin]
+        answer: Fut,
+    }
+}
+
+impl<Fut> Future for FromFnFuture<Fut>
+where
+    Fut: Future,
+    Fut::Output: IntoResponse,
+{
+    type Output = Result<crate::Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.project().answer.poll(cx).map(|out| Ok(out.into_response()))
+    }
+}
+
+impl<Fut> fmt::Debug for FromFnFuture<Fut> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("FromFnFuture")
     }
 }

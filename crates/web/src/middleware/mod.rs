@@ -104,10 +104,11 @@ use kairos_http::{Body, BoxError, RequestBody};
 use tower_layer::Layer;
 use tower_service::Service;
 
-pub use from_fn::{from_fn, FromFn, FromFnService};
+pub use from_fn::{from_fn, FromFn, FromFnFuture, FromFnService};
 pub use route::{Layered, RouteLayer, WithLayers};
 pub use timeout::{Timeout, TimeoutService};
 
+use crate::exception::ExceptionHandlers;
 use crate::handler::ResponseFuture;
 use crate::response::IntoResponse;
 use crate::{HttpError, Request, Response};
@@ -242,21 +243,37 @@ pub(crate) fn stack(layers: &[BoxedLayer], inner: Next) -> Next {
     layers.iter().rev().fold(inner, |next, layer| (layer.0)(next))
 }
 
-/// `response`, or the 500 for a panic while it was made, rendered by `render_panic` (the
-/// App's 500, through its exception handlers). Layers then see the 500 as any response.
-pub(crate) fn catch_panic(
+/// The innermost of a chain: `response` through the App's exception handlers, or the App's
+/// 500 for a panic while it was made — one future, so that layers see both as any response.
+pub(crate) fn innermost(
     response: ResponseFuture,
-    render_panic: impl FnOnce() -> Response + 'static,
+    exceptions: Arc<ExceptionHandlers>,
 ) -> ResponseFuture {
-    use futures_util::FutureExt;
-    Box::pin(async move {
-        match std::panic::AssertUnwindSafe(response).catch_unwind().await {
-            Ok(response) => response,
+    Box::pin(Innermost { response, exceptions })
+}
+
+struct Innermost {
+    response: ResponseFuture,
+    exceptions: Arc<ExceptionHandlers>,
+}
+
+impl Future for Innermost {
+    type Output = Response;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Response> {
+        let this = &mut *self;
+        let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            this.response.as_mut().poll(cx)
+        }));
+        match polled {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(response)) => Poll::Ready(this.exceptions.handle_ready(response)),
             Err(payload) => {
                 let message = kairos_rt::task::panic_message(payload.as_ref());
                 tracing::error!(target: "kairos::server", "handler panicked: {message}");
-                render_panic()
+                let error = HttpError::from(&kairos_http::ServerError::ServicePanicked);
+                Poll::Ready(this.exceptions.handle_ready(error.into_response()))
             }
         }
-    })
+    }
 }
