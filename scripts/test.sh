@@ -9,6 +9,7 @@ missing=()
 [ -x /usr/bin/redis-server ] || missing+=(redis-server)
 compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || missing+=(postgresql)
 command -v python3 >/dev/null || missing+=(python3)
+command -v curl >/dev/null || missing+=(curl)  # a real client for the compression tests
 if [ ${#missing[@]} -gt 0 ]; then
     echo "== installing ${missing[*]} (Debian packages)"
     if [ "$(id -u)" -ne 0 ]; then

@@ -75,7 +75,10 @@
 //! [`middleware::RouteLayer`]): an async function of the request and the rest of the chain
 //! ([`middleware::from_fn`], Starlette's `@app.middleware("http")`), or any tower `Layer` as
 //! it is — tower-http's CORS, request id, trace and limits — outermost first, all of them
-//! before the route's dependencies ([`middleware`] tells the whole story).
+//! before the route's dependencies ([`middleware`] tells the whole story). kairos adds its own
+//! where tower's would not fit a kairos loop: [`middleware::Timeout`] on the loop's clock, and
+//! [`middleware::Compression`] (gzip, br, zstd by `Accept-Encoding`), which flushes a
+//! streamed body chunk by chunk so that SSE and streams stay prompt.
 //!
 //! Streams ([`StreamingResponse`], [`Sse`]) are sent as they are produced, and dropped —
 //! with whatever generates them — as soon as the client goes away.
@@ -182,7 +185,7 @@
 //! | `router.rs` | the route table (`matchit`), 404/405, [`RouteInfo`], each route's stall-report label and router options |
 //! | `api_router.rs` | [`ApiRouter`]: prefix, tags, dependencies and [`DocumentedResponse`]s of a group of routes; [`App::include_router`] |
 //! | [`dependency`] | [`Dependency`], [`Depends`], [`dependency::Fresh`], [`Outcome`]; the request's scope (once per request, teardowns), overrides, router and App checks |
-//! | [`middleware`] | [`middleware::Next`], [`middleware::from_fn`], [`middleware::Timeout`], [`middleware::RouteLayer`]; how layers are kept, stacked once per worker and run |
+//! | [`middleware`] | [`middleware::Next`], [`middleware::from_fn`], [`middleware::Timeout`], [`middleware::Compression`], [`middleware::RouteLayer`]; how layers are kept, stacked once per worker and run |
 //! | `exception.rs` | [`Exception`], [`App::exception_handler`], [`App::status_handler`] |
 //! | [`handler`] | [`Handler`], [`HandlerKind`], [`sync`], [`on_pool`], [`BlockingHandler`] |
 //! | `worker.rs` | [`WorkerContext`]: a worker's sync limiter, sync pool and the states its lifespans made |
