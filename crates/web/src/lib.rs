@@ -75,7 +75,10 @@
 //! [`middleware::RouteLayer`]): an async function of the request and the rest of the chain
 //! ([`middleware::from_fn`], Starlette's `@app.middleware("http")`), or any tower `Layer` as
 //! it is — tower-http's CORS, request id, trace and limits — outermost first, all of them
-//! before the route's dependencies ([`middleware`] tells the whole story).
+//! before the route's dependencies ([`middleware`] tells the whole story). kairos adds its own
+//! where tower's would not fit a kairos loop: [`middleware::Timeout`] on the loop's clock, and
+//! [`middleware::Compression`] (gzip, br, zstd by `Accept-Encoding`), which flushes a
+//! streamed body chunk by chunk so that SSE and streams stay prompt.
 //!
 //! Work that need not delay the answer goes in [`BackgroundTasks`] (FastAPI's): async tasks
 //! on the worker's loop, blocking ones on its sync pool, run in order once the response's
@@ -195,7 +198,7 @@
 //! | `api_router.rs` | [`ApiRouter`]: prefix, tags, dependencies and [`DocumentedResponse`]s of a group of routes; [`App::include_router`] |
 //! | [`dependency`] | [`Dependency`], [`Depends`], [`dependency::Fresh`], [`Outcome`]; the request's scope (once per request, teardowns), overrides, router and App checks |
 //! | `background.rs` | [`BackgroundTasks`]: the request's queue, run after its body, waited for at shutdown |
-//! | [`middleware`] | [`middleware::Next`], [`middleware::from_fn`], [`middleware::Timeout`], [`middleware::RouteLayer`]; how layers are kept, stacked once per worker and run |
+//! | [`middleware`] | [`middleware::Next`], [`middleware::from_fn`], [`middleware::Timeout`], [`middleware::Compression`], [`middleware::RouteLayer`]; how layers are kept, stacked once per worker and run |
 //! | `exception.rs` | [`Exception`], [`App::exception_handler`], [`App::status_handler`] |
 //! | [`handler`] | [`Handler`], [`HandlerKind`], [`sync`], [`on_pool`], [`BlockingHandler`] |
 //! | `worker.rs` | [`WorkerContext`]: a worker's sync limiter, sync pool and the states its lifespans made |

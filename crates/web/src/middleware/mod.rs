@@ -64,9 +64,9 @@
 //! not `Send`; and kairos already answers a panic inside the layers with the App's 500
 //! (change it with [`App::status_handler`](crate::App::status_handler)). Layers that wait on **tokio's timer** — tower's `TimeoutLayer` and `RateLimitLayer`,
 //! tower-http's `TimeoutLayer` — panic outside a tokio runtime, which kairos' loop is not:
-//! use [`Timeout`] (on the kairos clock) instead; tower-http's compression needs no runtime
-//! but buffers a stream until its encoder's block fills (see the compression docs for
-//! kairos' own, which flushes chunk by chunk).
+//! use [`Timeout`] (on the kairos clock) instead. tower-http's compression needs no runtime
+//! and works, but brings tokio's I/O traits into the build; [`Compression`] is kairos' own
+//! (its docs compare the two).
 //!
 //! # Costs
 //!
@@ -82,10 +82,12 @@
 //! | `from_fn.rs` | [`from_fn`], [`FromFn`] |
 //! | `route.rs` | [`RouteLayer`], [`Layered`]: a route's own layers |
 //! | `timeout.rs` | [`Timeout`]: a deadline per request on the kairos clock |
+//! | `compression.rs` | [`Compression`]: gzip, br and zstd by `Accept-Encoding`, streams flushed chunk by chunk |
 //!
 //! [`Dependency`]: crate::Dependency
 //! [`Depends`]: crate::Depends
 
+mod compression;
 mod from_fn;
 mod route;
 mod timeout;
@@ -104,6 +106,9 @@ use kairos_http::{Body, BoxError, RequestBody};
 use tower_layer::Layer;
 use tower_service::Service;
 
+pub use compression::{
+    Compression, CompressionLevel, CompressionService, ContentEncoding, DEFAULT_MIN_SIZE,
+};
 pub use from_fn::{from_fn, FromFn, FromFnFuture, FromFnService};
 pub use route::{Layered, RouteLayer, WithLayers};
 pub use timeout::{Timeout, TimeoutService};
