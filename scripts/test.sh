@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every test: installs what the tests need when it is missing (real servers from Debian's
-# packages — Redis, PostgreSQL — for the fixtures in crates/fixtures), then runs the
+# packages — Redis, PostgreSQL — for the fixtures in crates/fixtures; curl, the client
+# nobody here wrote that kairos-web's upload tests send with), then runs the
 # workspace's tests. The README's test command, and what .ci/run calls after its checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,6 +10,7 @@ missing=()
 [ -x /usr/bin/redis-server ] || missing+=(redis-server)
 compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || missing+=(postgresql)
 command -v python3 >/dev/null || missing+=(python3)
+command -v curl >/dev/null || missing+=(curl)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "== installing ${missing[*]} (Debian packages)"
     if [ "$(id -u)" -ne 0 ]; then
