@@ -199,8 +199,9 @@ pub struct RequestBody {
 enum Source {
     Incoming(hyper::body::Incoming),
     Full(Full<Bytes>),
-    /// A body a middleware wrapped (tower-http's `RequestBodyLimitLayer` makes a `Limited`).
-    Wrapped(LocalBoxBody),
+    /// A body a middleware wrapped (tower-http's `RequestBodyLimitLayer` makes a `Limited`):
+    /// `Send`, as a request body must be to reach a sync handler or a `Send` parser.
+    Wrapped(Pin<Box<dyn HttpBody<Data = Bytes, Error = BoxError> + Send>>),
 }
 
 impl RequestBody {
@@ -219,7 +220,7 @@ impl RequestBody {
     /// as they are when they are a [`BodyError`], else as [`BodyError::Wrapped`].
     pub fn new<B>(body: B) -> Self
     where
-        B: HttpBody<Data = Bytes> + 'static,
+        B: HttpBody<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
         match unchanged::<B, RequestBody>(body) {

@@ -84,6 +84,18 @@
 //! on the worker's loop, blocking ones on its sync pool, run in order once the response's
 //! body is done; a graceful shutdown waits for them.
 //!
+//! Forms and uploads are read as FastAPI reads them. [`Form<T>`] is an HTML form
+//! (`application/x-www-form-urlencoded`, or the text fields of a multipart body) read into
+//! `T` and validated as a [`Query<T>`] is, every bad field at `loc: ["body", name]`.
+//! [`FormData`] reads a `multipart/form-data` body whole before the handler runs, each file
+//! an [`UploadFile`] (FastAPI's) kept in memory up to 1 MiB and past it streamed to a
+//! temporary file — so a 100 MB upload never sits in memory — which is removed when the
+//! handle drops; [`Multipart`] hands the parts to the handler as they arrive, chunk by chunk.
+//! Their limits (the body, each file and field, how many, which names) are a
+//! [`MultipartConfig`] in the App's state, narrowed per route by a type (`FormData<Avatar>`),
+//! and answered with 413; nothing of a refused or abandoned upload is left on disk
+//! ([`multipart`] tells the whole story).
+//!
 //! Streams ([`StreamingResponse`], [`Sse`]) are sent as they are produced, and dropped —
 //! with whatever generates them — as soon as the client goes away.
 //!
@@ -204,6 +216,8 @@
 //! | `worker.rs` | [`WorkerContext`]: a worker's sync limiter, sync pool and the states its lifespans made |
 //! | [`extract`] | [`FromRequestParts`], [`FromRequest`], [`Path`], [`Query`], [`Headers`], [`State`], [`WorkerState`] |
 //! | `json.rs` | [`Json`], in and out |
+//! | `form.rs` | [`Form`]: an HTML form's fields into a validated model |
+//! | [`multipart`] | [`Multipart`] (parts streamed), [`FormData`], [`UploadFile`] (spooled to memory or disk, removed on drop), [`MultipartConfig`] and a route's [`multipart::MultipartLimits`], [`multipart::MultipartError`] |
 //! | [`validation`] | the model of a type (its JSON Schema, compiled once), pydantic's 422 items, lax reading, [`Valid`] and [`Validate`] |
 //! | [`openapi`] | the OpenAPI document of the route table ([`openapi::Operation`], what each route writes into it), route metadata ([`openapi::RouteDocs`]), the docs pages and their vendored assets ([`openapi::DocsConfig`]; `assets/`) |
 //! | [`response`] | [`IntoResponse`], [`Html`], header tuples, [`InvalidHeader`] |
@@ -221,11 +235,13 @@ pub mod dependency;
 mod error;
 mod exception;
 pub mod extract;
+mod form;
 pub mod handler;
 mod json;
 mod lifespan;
 mod logging;
 pub mod middleware;
+pub mod multipart;
 pub mod openapi;
 pub mod response;
 mod router;
@@ -243,12 +259,14 @@ pub use dependency::{Dependency, Depends, Outcome};
 pub use error::{HttpError, ValidationItem};
 pub use exception::Exception;
 pub use extract::{FromRequest, FromRequestParts, Headers, Path, Query, State, WorkerState};
+pub use form::Form;
 pub use handler::{
     on_pool, sync, BlockingHandler, Handler, HandlerKind, PoolHandler, ResponseFuture,
     RunsBlocking, SyncHandler, SyncPool,
 };
 pub use json::Json;
 pub use lifespan::{HookName, LifespanScope, ServeError, StartupError};
+pub use multipart::{FormData, Multipart, MultipartConfig, UploadFile};
 pub use response::{Html, IntoResponse, InvalidHeader};
 pub use router::RouteInfo;
 pub use sse::Sse;

@@ -18,6 +18,9 @@
 //! | [`BackgroundTasks`](crate::BackgroundTasks) | the request's queue of tasks to run after its response | — |
 //! | `HeaderMap`, `Method`, `Uri` | the request head | — |
 //! | [`Json<T>`](crate::Json) (last) | the body, as JSON | 422, `loc: ["body", ...]`; 413 past the server's limit |
+//! | [`Form<T>`](crate::Form) (last) | an `application/x-www-form-urlencoded` body, or a multipart body's text fields | 422, `loc: ["body", name]`; 413 past a limit |
+//! | [`FormData`](crate::FormData) (last) | a `multipart/form-data` body, whole: text fields and [`UploadFile`](crate::UploadFile)s spooled to memory or disk | 413 past a limit of the route; 400 if malformed; 422 for a field not allowed |
+//! | [`Multipart`](crate::Multipart) (last) | a `multipart/form-data` body, streamed part by part | as `FormData`, at the part that breaks the rule |
 //! | `Bytes`, `String` (last) | the body, raw | 413 past the limit; 422 if not UTF-8 |
 //! | [`Request`] (last) | the whole request | — |
 //!

@@ -122,7 +122,7 @@ use crate::{HttpError, Request, Response};
 /// or the route — and the service every tower layer wraps.
 ///
 /// Cheap to clone (an `Rc`): tower clones a service per request. It accepts a request of any
-/// body of `Bytes` (a layer may replace the body: `RequestBodyLimitLayer` wraps it in
+/// `Send` body of `Bytes` (a layer may replace the body: `RequestBodyLimitLayer` wraps it in
 /// `Limited`), and never fails: every error is already a response.
 #[derive(Clone)]
 pub struct Next {
@@ -185,7 +185,7 @@ impl fmt::Debug for Next {
 
 impl<B> Service<http::Request<B>> for Next
 where
-    B: HttpBody<Data = Bytes> + 'static,
+    B: HttpBody<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
 {
     type Response = Response;
