@@ -77,6 +77,13 @@
 //! it is — tower-http's CORS, request id, trace and limits — outermost first, all of them
 //! before the route's dependencies ([`middleware`] tells the whole story).
 //!
+//! Cookies are read with a [`cookies::CookieJar`] argument and set or deleted by returning it
+//! (`(jar.add(("theme", "dark")), body)`, Starlette's `response.set_cookie`); values the client
+//! must not change or read go in a [`cookies::SignedCookieJar`] (HMAC-SHA256) or a
+//! [`cookies::PrivateCookieJar`] (AES-256-GCM), whose keys are the App's state; named cookies
+//! are validated into a struct by [`Cookies<T>`] (FastAPI's `Cookie()`) ([`cookies`] tells the
+//! whole story).
+//!
 //! Streams ([`StreamingResponse`], [`Sse`]) are sent as they are produced, and dropped —
 //! with whatever generates them — as soon as the client goes away.
 //!
@@ -187,6 +194,7 @@
 //! | [`handler`] | [`Handler`], [`HandlerKind`], [`sync`], [`on_pool`], [`BlockingHandler`] |
 //! | `worker.rs` | [`WorkerContext`]: a worker's sync limiter, sync pool and the states its lifespans made |
 //! | [`extract`] | [`FromRequestParts`], [`FromRequest`], [`Path`], [`Query`], [`Headers`], [`State`], [`WorkerState`] |
+//! | [`cookies`] | [`cookies::CookieJar`], [`cookies::SignedCookieJar`], [`cookies::PrivateCookieJar`], [`cookies::CookieKeys`], [`Cookies`]; reading leniently, the defaults, writing `Set-Cookie` |
 //! | `json.rs` | [`Json`], in and out |
 //! | [`validation`] | the model of a type (its JSON Schema, compiled once), pydantic's 422 items, lax reading, [`Valid`] and [`Validate`] |
 //! | [`openapi`] | the OpenAPI document of the route table ([`openapi::Operation`], what each route writes into it), route metadata ([`openapi::RouteDocs`]), the docs pages and their vendored assets ([`openapi::DocsConfig`]; `assets/`) |
@@ -199,6 +207,7 @@
 
 mod api_router;
 mod app;
+pub mod cookies;
 pub mod dependency;
 mod error;
 mod exception;
@@ -219,6 +228,7 @@ mod worker;
 
 pub use api_router::{ApiRouter, DocumentedResponse};
 pub use app::{App, DEFAULT_REQUEST_TIMEOUT, DEFAULT_SYNC_TOKENS};
+pub use cookies::Cookies;
 pub use dependency::{Dependency, Depends, Outcome};
 pub use error::{HttpError, ValidationItem};
 pub use exception::Exception;
