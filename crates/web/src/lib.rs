@@ -81,8 +81,10 @@
 //! (`(jar.add(("theme", "dark")), body)`, Starlette's `response.set_cookie`); values the client
 //! must not change or read go in a [`cookies::SignedCookieJar`] (HMAC-SHA256) or a
 //! [`cookies::PrivateCookieJar`] (AES-256-GCM), whose keys are the App's state; named cookies
-//! are validated into a struct by [`Cookies<T>`] (FastAPI's `Cookie()`) ([`cookies`] tells the
-//! whole story).
+//! are validated into a struct by [`Cookies<T>`] (FastAPI's `Cookie()`). Sessions
+//! ([`session::SessionLayer`], Starlette's `SessionMiddleware`) keep a [`session::Session`] — a
+//! map of JSON values — in one encrypted cookie, sent back only when it changed or its expiry
+//! needs refreshing ([`cookies`] and [`session`] tell the whole story).
 //!
 //! Streams ([`StreamingResponse`], [`Sse`]) are sent as they are produced, and dropped —
 //! with whatever generates them — as soon as the client goes away.
@@ -195,6 +197,7 @@
 //! | `worker.rs` | [`WorkerContext`]: a worker's sync limiter, sync pool and the states its lifespans made |
 //! | [`extract`] | [`FromRequestParts`], [`FromRequest`], [`Path`], [`Query`], [`Headers`], [`State`], [`WorkerState`] |
 //! | [`cookies`] | [`cookies::CookieJar`], [`cookies::SignedCookieJar`], [`cookies::PrivateCookieJar`], [`cookies::CookieKeys`], [`Cookies`]; reading leniently, the defaults, writing `Set-Cookie` |
+//! | [`session`] | [`session::SessionLayer`] and [`session::Session`]: a session in one encrypted cookie |
 //! | `json.rs` | [`Json`], in and out |
 //! | [`validation`] | the model of a type (its JSON Schema, compiled once), pydantic's 422 items, lax reading, [`Valid`] and [`Validate`] |
 //! | [`openapi`] | the OpenAPI document of the route table ([`openapi::Operation`], what each route writes into it), route metadata ([`openapi::RouteDocs`]), the docs pages and their vendored assets ([`openapi::DocsConfig`]; `assets/`) |
@@ -220,6 +223,7 @@ pub mod middleware;
 pub mod openapi;
 pub mod response;
 mod router;
+pub mod session;
 pub mod sse;
 mod streaming;
 mod test_client;

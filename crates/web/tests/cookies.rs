@@ -1,12 +1,18 @@
-//! Cookies over real sockets: reading leniently, `Set-Cookie` lines attribute by attribute,
-//! signed and private jars against tampering and foreign keys, `Cookies<T>`'s 422 and OpenAPI.
+//! Cookies and cookie sessions over real sockets: reading leniently, `Set-Cookie` lines
+//! attribute by attribute, signed and private jars against tampering and foreign keys,
+//! `Cookies<T>`'s 422 and OpenAPI, sessions written only when they change — and a client
+//! nobody here wrote (Python's `http.cookiejar`) through a login, a read and a logout.
+
+use std::process::Command;
+use std::time::Duration;
 
 use http::header::LOCATION;
 use http::StatusCode;
 use kairos_web::cookies::{
     time, Cookie, CookieJar, CookieKeys, Key, PrivateCookieJar, SameSite, SignedCookieJar,
 };
-use kairos_web::{App, Cookies, TestClient, TestResponse};
+use kairos_web::session::{Session, SessionLayer};
+use kairos_web::{sync, App, Cookies, Dependency, Depends, HttpError, TestClient, TestResponse};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -314,4 +320,276 @@ fn typed_cookies_are_parameters_in_cookie_in_the_openapi_document() {
     assert_eq!(parameters[0]["description"], "The visitor's id.");
     assert_eq!(parameters[0]["schema"]["minLength"], 8);
     assert!(operation["responses"].get("422").is_some(), "{operation}");
+}
+
+// ---------------------------------------------------------------------------------------
+// Sessions
+
+fn session_app(layer: SessionLayer) -> App {
+    async fn login(session: Session, name: String) -> Result<&'static str, HttpError> {
+        session.insert("user", name)?;
+        Ok("signed in")
+    }
+    async fn me(session: Session) -> String {
+        session.get::<String>("user").unwrap_or_else(|| "anonymous".to_owned())
+    }
+    async fn touch(session: Session) -> Result<&'static str, HttpError> {
+        // The value it already has: no change.
+        let user = session.get_value("user").unwrap_or(Value::Null);
+        session.insert("user", user)?;
+        Ok("touched")
+    }
+    async fn logout(session: Session) -> &'static str {
+        session.clear();
+        "signed out"
+    }
+    App::new()
+        .layer(layer)
+        .post("/login", login)
+        .get("/me", me)
+        .post("/touch", touch)
+        .post("/logout", logout)
+        .get("/static", || async { "no session here" })
+}
+
+fn keys() -> CookieKeys {
+    CookieKeys::new(Key::generate())
+}
+
+#[test]
+fn a_session_set_at_login_is_read_back_and_an_unchanged_one_sends_no_cookie() {
+    let client = TestClient::new(session_app(SessionLayer::new(keys())));
+    let login = client.post("/login").body("ada").send();
+    assert_eq!(login.text(), "signed in");
+    let set_cookie = only_set_cookie(&login);
+    assert!(set_cookie.starts_with("session="), "{set_cookie}");
+    assert!(set_cookie.ends_with("; HttpOnly; SameSite=Lax; Path=/; Max-Age=1209600"));
+    assert!(!set_cookie.contains("ada") && !set_cookie.contains("user"), "{set_cookie}");
+    let cookie = format!("theme=dark; {}", pair(&set_cookie));
+
+    let me = client.get("/me").header("cookie", &cookie).send();
+    assert_eq!(me.text(), "ada");
+    assert_eq!(set_cookies(&me), Vec::<String>::new(), "read only: nothing to send");
+    let touched = client.post("/touch").header("cookie", &cookie).send();
+    assert_eq!(touched.text(), "touched");
+    assert_eq!(set_cookies(&touched), Vec::<String>::new(), "the same value: no change");
+    let untouched = client.get("/static").header("cookie", &cookie).send();
+    assert_eq!(set_cookies(&untouched), Vec::<String>::new());
+    assert_eq!(client.get("/me").send().text(), "anonymous");
+    assert_eq!(set_cookies(&client.get("/me").send()), Vec::<String>::new());
+
+    // A change sends the whole session again.
+    let relogin = client.post("/login").header("cookie", &cookie).body("bob").send();
+    let again = only_set_cookie(&relogin);
+    assert_ne!(pair(&again), pair(&set_cookie));
+    assert_eq!(client.get("/me").header("cookie", pair(&again)).send().text(), "bob");
+}
+
+#[test]
+fn clearing_a_session_deletes_its_cookie() {
+    let client = TestClient::new(session_app(SessionLayer::new(keys())));
+    let set_cookie = only_set_cookie(&client.post("/login").body("ada").send());
+    let out = client.post("/logout").header("cookie", pair(&set_cookie)).send();
+    assert_eq!(out.text(), "signed out");
+    assert_eq!(
+        only_set_cookie(&out),
+        "session=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0; \
+         Expires=Thu, 01 Jan 1970 00:00:00 GMT"
+    );
+    // Clearing what was never there sends nothing.
+    assert_eq!(set_cookies(&client.post("/logout").send()), Vec::<String>::new());
+}
+
+#[test]
+fn a_tampered_or_foreign_session_cookie_is_an_empty_session() {
+    let client = TestClient::new(session_app(SessionLayer::new(keys())));
+    let set_cookie = only_set_cookie(&client.post("/login").body("ada").send());
+    let me = |cookie: &str| client.get("/me").header("cookie", cookie).send();
+
+    let changed = me(&format!("session={}", tampered(value(&set_cookie))));
+    assert_eq!((changed.status(), changed.text()), (StatusCode::OK, "anonymous".to_owned()));
+    assert_eq!(me("session=not-a-session").text(), "anonymous");
+    assert_eq!(me("session=").text(), "anonymous");
+    let other = TestClient::new(session_app(SessionLayer::new(keys())));
+    let foreign = other.get("/me").header("cookie", pair(&set_cookie)).send();
+    assert_eq!(foreign.text(), "anonymous");
+    // Logging out with a bad cookie deletes it, so the browser stops sending it.
+    let out = client.post("/logout").header("cookie", "session=junk").send();
+    assert!(only_set_cookie(&out).starts_with("session=; "));
+}
+
+#[test]
+fn a_session_s_cookie_attributes_are_the_layer_s() {
+    let layer = SessionLayer::new(keys())
+        .cookie_name("sid")
+        .max_age(Duration::from_secs(30 * 60))
+        .path("/app")
+        .domain("example.test")
+        .same_site(SameSite::Strict)
+        .secure(true);
+    let client = TestClient::new(session_app(layer));
+    let login = client.post("/login").body("ada").send();
+    let set_cookie = only_set_cookie(&login);
+    assert!(set_cookie.starts_with("sid="), "{set_cookie}");
+    assert!(
+        set_cookie.ends_with(
+            "; HttpOnly; SameSite=Strict; Secure; Path=/app; Domain=example.test; Max-Age=1800"
+        ),
+        "{set_cookie}"
+    );
+    assert_eq!(client.get("/me").header("cookie", pair(&set_cookie)).send().text(), "ada");
+    let out = client.post("/logout").header("cookie", pair(&set_cookie)).send();
+    assert_eq!(
+        only_set_cookie(&out),
+        "sid=; HttpOnly; SameSite=Strict; Secure; Path=/app; Domain=example.test; Max-Age=0; \
+         Expires=Thu, 01 Jan 1970 00:00:00 GMT"
+    );
+
+    // No max_age: a browser-session cookie.
+    let client = TestClient::new(session_app(SessionLayer::new(keys()).max_age(None)));
+    let set_cookie = only_set_cookie(&client.post("/login").body("ada").send());
+    assert!(set_cookie.ends_with("; HttpOnly; SameSite=Lax; Path=/"), "{set_cookie}");
+}
+
+#[test]
+fn a_session_reaches_sync_handlers_and_dependencies() {
+    #[derive(Clone)]
+    struct User(String);
+
+    impl Dependency for User {
+        type Inputs = Session;
+
+        async fn resolve(session: Session) -> Result<Self, HttpError> {
+            session
+                .get::<String>("user")
+                .map(User)
+                .ok_or_else(|| HttpError::unauthorized("Not logged in"))
+        }
+    }
+
+    fn count(session: Session) -> Result<String, HttpError> {
+        let visits = session.get::<u64>("visits").unwrap_or(0) + 1;
+        session.insert("visits", visits)?;
+        Ok(visits.to_string())
+    }
+
+    let app = session_app(SessionLayer::new(keys()))
+        .get("/whoami", |Depends(user): Depends<User>| async move { user.0 })
+        .post("/count", sync(count));
+    let client = TestClient::new(app);
+    assert_eq!(client.get("/whoami").send().status(), 401);
+    let set_cookie = only_set_cookie(&client.post("/login").body("ada").send());
+    assert_eq!(client.get("/whoami").header("cookie", pair(&set_cookie)).send().text(), "ada");
+
+    let counted = client.post("/count").header("cookie", pair(&set_cookie)).send();
+    assert_eq!(counted.text(), "1");
+    let next = only_set_cookie(&counted);
+    assert_eq!(client.post("/count").header("cookie", pair(&next)).send().text(), "2");
+    assert_eq!(client.get("/me").header("cookie", pair(&next)).send().text(), "ada");
+}
+
+#[test]
+fn a_session_too_big_for_a_cookie_is_a_500_and_no_cookie() {
+    let app = App::new().layer(SessionLayer::new(keys())).post(
+        "/hoard",
+        |session: Session, size: String| async move {
+            let size: usize = size.parse().unwrap();
+            session.insert("blob", "x".repeat(size)).map(|()| "stored")
+        },
+    );
+    let client = TestClient::new(app);
+    let small = client.post("/hoard").body("1000").send();
+    assert_eq!(small.text(), "stored");
+    assert_eq!(set_cookies(&small).len(), 1);
+    let big = client.post("/hoard").body("5000").send();
+    assert_eq!(big.status(), 500);
+    assert_eq!(big.text(), r#"{"detail":"Internal Server Error"}"#);
+    assert_eq!(set_cookies(&big), Vec::<String>::new());
+}
+
+#[test]
+fn a_session_without_its_layer_is_a_500_not_a_panic() {
+    let client = TestClient::new(
+        App::new().get("/", |session: Session| async move { session.len().to_string() }),
+    );
+    assert_eq!(client.get("/").send().status(), 500);
+}
+
+// ---------------------------------------------------------------------------------------
+// A client nobody here wrote
+
+/// A login, a read and a logout by Python's standard library: `urllib` with an
+/// `http.cookiejar.CookieJar`, which stores and sends back the cookies as a browser would
+/// (paths, expiry, removal cookies).
+const PYTHON_CLIENT: &str = r#"
+import http.cookiejar, json, sys, urllib.request
+
+base = "http://127.0.0.1:%s" % sys.argv[1]
+jar = http.cookiejar.CookieJar()
+opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+
+def call(method, path, body=None):
+    request = urllib.request.Request(base + path, data=body, method=method)
+    with opener.open(request, timeout=30) as response:
+        return response.read().decode()
+
+steps = []
+def step(label, method, path, body=None):
+    text = call(method, path, body)
+    steps.append([label, text, sorted(cookie.name for cookie in jar)])
+
+step("anonymous", "GET", "/me")
+step("login", "POST", "/login", b"ada")
+step("read", "GET", "/me")
+step("read again", "GET", "/me")
+step("logout", "POST", "/logout", b"")
+step("after logout", "GET", "/me")
+print(json.dumps(steps))
+"#;
+
+#[test]
+fn python_s_cookie_jar_logs_in_reads_and_logs_out() {
+    async fn login(
+        session: Session,
+        jar: SignedCookieJar,
+        name: String,
+    ) -> Result<(SignedCookieJar, &'static str), HttpError> {
+        session.insert("user", &name)?;
+        Ok((jar.add(("remember", name)), "signed in"))
+    }
+    async fn me(session: Session, jar: SignedCookieJar) -> String {
+        let user = session.get::<String>("user").unwrap_or_else(|| "anonymous".into());
+        let remembered = jar.get("remember").map(|c| c.value().to_owned());
+        format!("{user} / {}", remembered.as_deref().unwrap_or("-"))
+    }
+    async fn logout(session: Session, jar: SignedCookieJar) -> (SignedCookieJar, &'static str) {
+        session.clear();
+        (jar.remove("remember"), "signed out")
+    }
+    let keys = keys();
+    let app = App::new()
+        .with_state(keys.clone())
+        .layer(SessionLayer::new(keys))
+        .post("/login", login)
+        .get("/me", me)
+        .post("/logout", logout);
+    let client = TestClient::new(app);
+
+    let output = Command::new("python3")
+        .args(["-c", PYTHON_CLIENT, &client.addr().port().to_string()])
+        .output()
+        .expect("python3 runs (it is part of the test machine)");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let steps: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        steps,
+        json!([
+            ["anonymous", "anonymous / -", []],
+            ["login", "signed in", ["remember", "session"]],
+            ["read", "ada / ada", ["remember", "session"]],
+            ["read again", "ada / ada", ["remember", "session"]],
+            ["logout", "signed out", []],
+            ["after logout", "anonymous / -", []],
+        ])
+    );
 }

@@ -9,6 +9,7 @@
 //! | `Annotated[str, Cookie()]` parameters | [`Cookies<T>`](crate::Cookies): a struct of named cookies, validated like `Query<T>` |
 //! | itsdangerous-signed values | [`SignedCookieJar`]: readable by the client, not changeable (HMAC-SHA256) |
 //! | (no equivalent) | [`PrivateCookieJar`]: neither readable nor changeable (AES-256-GCM) |
+//! | `SessionMiddleware`, `request.session` | [`SessionLayer`](crate::session::SessionLayer), [`Session`](crate::session::Session) |
 //!
 //! The cookie format, percent-encoding, signing and encryption are the [`cookie`] crate's
 //! (the one axum-extra, Rocket and actix use); kairos adds the extractors, the defaults below,
