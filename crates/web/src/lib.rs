@@ -96,6 +96,15 @@
 //! and answered with 413; nothing of a refused or abandoned upload is left on disk
 //! ([`multipart`] tells the whole story).
 //!
+//! Cookies are read with a [`cookies::CookieJar`] argument and set or deleted by returning it
+//! (`(jar.add(("theme", "dark")), body)`, Starlette's `response.set_cookie`); values the client
+//! must not change or read go in a [`cookies::SignedCookieJar`] (HMAC-SHA256) or a
+//! [`cookies::PrivateCookieJar`] (AES-256-GCM), whose keys are the App's state; named cookies
+//! are validated into a struct by [`Cookies<T>`] (FastAPI's `Cookie()`). Sessions
+//! ([`session::SessionLayer`], Starlette's `SessionMiddleware`) keep a [`session::Session`] — a
+//! map of JSON values — in one encrypted cookie, sent back only when it changed or its expiry
+//! needs refreshing ([`cookies`] and [`session`] tell the whole story).
+//!
 //! Streams ([`StreamingResponse`], [`Sse`]) are sent as they are produced, and dropped —
 //! with whatever generates them — as soon as the client goes away.
 //!
@@ -215,6 +224,8 @@
 //! | [`handler`] | [`Handler`], [`HandlerKind`], [`sync`], [`on_pool`], [`BlockingHandler`] |
 //! | `worker.rs` | [`WorkerContext`]: a worker's sync limiter, sync pool and the states its lifespans made |
 //! | [`extract`] | [`FromRequestParts`], [`FromRequest`], [`Path`], [`Query`], [`Headers`], [`State`], [`WorkerState`] |
+//! | [`cookies`] | [`cookies::CookieJar`], [`cookies::SignedCookieJar`], [`cookies::PrivateCookieJar`], [`cookies::CookieKeys`], [`Cookies`]; reading leniently, the defaults, writing `Set-Cookie` |
+//! | [`session`] | [`session::SessionLayer`] and [`session::Session`]: a session in one encrypted cookie |
 //! | `json.rs` | [`Json`], in and out |
 //! | `form.rs` | [`Form`]: an HTML form's fields into a validated model |
 //! | [`multipart`] | [`Multipart`] (parts streamed), [`FormData`], [`UploadFile`] (spooled to memory or disk, removed on drop), [`MultipartConfig`] and a route's [`multipart::MultipartLimits`], [`multipart::MultipartError`] |
@@ -231,6 +242,7 @@
 mod api_router;
 mod app;
 mod background;
+pub mod cookies;
 pub mod dependency;
 mod error;
 mod exception;
@@ -245,6 +257,7 @@ pub mod multipart;
 pub mod openapi;
 pub mod response;
 mod router;
+pub mod session;
 pub mod sse;
 mod static_files;
 mod streaming;
@@ -255,6 +268,7 @@ mod worker;
 pub use api_router::{ApiRouter, DocumentedResponse};
 pub use app::{App, DEFAULT_REQUEST_TIMEOUT, DEFAULT_SYNC_TOKENS};
 pub use background::{BackgroundTasks, TaskOutput};
+pub use cookies::Cookies;
 pub use dependency::{Dependency, Depends, Outcome};
 pub use error::{HttpError, ValidationItem};
 pub use exception::Exception;

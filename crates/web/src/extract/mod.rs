@@ -12,6 +12,7 @@
 //! | [`Path<T>`] | the route's `{name}` parameters (a struct by name, a tuple in order, or one value) | 422, `loc: ["path", name]` |
 //! | [`Query<T>`] | the query string | 422, `loc: ["query", name]` |
 //! | [`Headers<T>`] | the headers, `user_agent` ← `User-Agent` (FastAPI's `Header()`) | 422, `loc: ["header", name]` (`x-token` for `x_token`) |
+//! | [`Cookies<T>`](crate::Cookies) | the cookies, by field name (FastAPI's `Cookie()`); [`CookieJar`](crate::cookies::CookieJar), [`SignedCookieJar`](crate::cookies::SignedCookieJar), [`PrivateCookieJar`](crate::cookies::PrivateCookieJar) and [`Session`](crate::session::Session) take them all ([`cookies`](crate::cookies), [`session`](crate::session)) | `Cookies<T>`: 422, `loc: ["cookie", name]`; the others never reject (a bad cookie reads as absent) but are 500 without their keys or layer |
 //! | [`State<T>`] | the value given to [`App::with_state`](crate::App::with_state) | 500 (a programming error, logged) |
 //! | [`WorkerState<T>`] | the value [`App::worker_state`](crate::App::worker_state)'s factory made on this worker (`async` handlers only) | 500 (a programming error, logged) |
 //! | [`Depends<T>`](crate::Depends) | the request's [`Dependency`](crate::Dependency) `T`, made once per request from extractors of its own | its inputs' 422, or its own error |

@@ -13,7 +13,7 @@
 //! | in the document | comes from |
 //! |---|---|
 //! | `paths`, methods | the route table, in registration order (`{*rest}` is written `{rest}`) |
-//! | `parameters` | the handler's [`Path<T>`](crate::Path), [`Query<T>`](crate::Query), [`Headers<T>`](crate::Headers): one per field of `T`, with its schema — type, `minimum`/`maximum`, `minLength`, `pattern`, `enum`, default, the field's doc comment — and `required` as validation requires it; a header `x_token` is `x-token` |
+//! | `parameters` | the handler's [`Path<T>`](crate::Path), [`Query<T>`](crate::Query), [`Headers<T>`](crate::Headers), [`Cookies<T>`](crate::Cookies): one per field of `T`, with its schema — type, `minimum`/`maximum`, `minLength`, `pattern`, `enum`, default, the field's doc comment — and `required` as validation requires it; a header `x_token` is `x-token` |
 //! | `requestBody` | [`Json<T>`](crate::Json): `application/json`, a `$ref` to `T` in `components/schemas`; `String` (`text/plain`), `Bytes` (`application/octet-stream`) |
 //! | `responses` | the handler's return type (`String`: `text/plain`; `Json<_>`: `application/json`; `Html`; `Sse`: `text/event-stream`...), under 200 or [`RouteDocs::status_code`]; [`RouteDocs::response`] and [`RouteDocs::error`] for more; `422` with FastAPI's `HTTPValidationError` on every route whose input is validated |
 //! | `summary`, `operationId` | [`RouteDocs`], or FastAPI's defaults from the function's name: "Read Item", `read_item_items__item_id__get` |

@@ -15,6 +15,8 @@ pub enum ParamIn {
     Query,
     /// A header ([`Headers`](crate::Headers)); a field `x_token` is the header `x-token`.
     Header,
+    /// A cookie ([`Cookies`](crate::Cookies)); a field is the cookie of its name.
+    Cookie,
 }
 
 impl ParamIn {
@@ -24,6 +26,7 @@ impl ParamIn {
             ParamIn::Path => "path",
             ParamIn::Query => "query",
             ParamIn::Header => "header",
+            ParamIn::Cookie => "cookie",
         }
     }
 }
