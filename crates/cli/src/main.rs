@@ -124,6 +124,10 @@ struct ServeArgs {
     /// refuse cross-origin reads.
     #[arg(long = "cors-origin", value_name = "ORIGIN", value_parser = parse_origin)]
     cors_origins: Vec<HeaderValue>,
+    /// The directory served at /static/: the index page's style and script (default: the
+    /// crates/cli/static directory of the source tree this binary was built from).
+    #[arg(long, default_value = service::DEFAULT_STATIC_DIR)]
+    static_dir: std::path::PathBuf,
     /// Base URL that `/external` calls (default: this server itself).
     #[arg(long, value_parser = parse_upstream)]
     upstream: Option<String>,
@@ -199,6 +203,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         database_pool: args.database_pool.max(1),
         cache_url: args.cache_url,
         cors_origins: args.cors_origins,
+        static_dir: args.static_dir,
     };
     let config = ServerConfig {
         bind: args.bind,

@@ -26,9 +26,11 @@ fn baselines_and_the_index() {
     assert_eq!(serve.json("/json").0, serde_json::json!({"message": "Hello, World!"}));
     let (status, html, _) = serve.get("/");
     assert_eq!(status, 200);
-    for route in ["/sync?ms=", "/gather?", "/external?", "/debug/loop", "EventSource('/stream"] {
+    for route in ["/sync?ms=", "/gather?", "/external?", "/debug/loop", "action=\"/upload\""] {
         assert!(html.contains(route), "the index lists {route}");
     }
+    // Its script, served from /static/, opens the live stream.
+    assert!(serve.get("/static/index.js").1.contains("EventSource('/stream"));
 }
 
 #[test]
@@ -429,6 +431,7 @@ fn the_openapi_document_passes_openapi_spec_validator_and_lists_every_route() {
         "/db/sync",
         "/db/bad",
         "/contract",
+        "/upload",
     ];
     let paths = doc["paths"].as_object().unwrap();
     let listed: Vec<&str> = paths.keys().map(String::as_str).collect();
@@ -529,4 +532,71 @@ fn docs_pages_are_served_and_linked_from_the_index() {
         assert!(html.contains(asset) && !html.contains("://"), "{page}: {html}");
         assert_eq!(serve.get(asset).0, 200, "{asset}");
     }
+}
+
+/// `curl` with `args` against the server; its stdout.
+fn curl(serve: &Serve, args: &[&str], path: &str) -> String {
+    let output = std::process::Command::new("curl")
+        .args(["-sS", "--max-time", "30"])
+        .args(args)
+        .arg(format!("http://{}{path}", serve.addr))
+        .output()
+        .expect("curl runs (bash scripts/test.sh installs it)");
+    assert!(output.status.success(), "curl failed: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn the_service_names_each_request_serves_its_assets_compresses_and_takes_uploads() {
+    let serve = Serve::start(&["--log-level", "info"]);
+
+    // A request id: the client's kept, or one made (a UUID), and the access log names it.
+    let head =
+        curl(&serve, &["-D", "-", "-o", "/dev/null", "-H", "x-request-id: trace-42"], "/json");
+    assert!(head.to_ascii_lowercase().contains("x-request-id: trace-42"), "{head}");
+    let made = curl(&serve, &["-D", "-", "-o", "/dev/null"], "/plaintext").to_ascii_lowercase();
+    let id = made.lines().find_map(|l| l.strip_prefix("x-request-id: ")).unwrap().trim().to_owned();
+    assert_eq!(id.len(), 36, "{made}");
+    let logged =
+        |log: &str| log.lines().any(|l| l.contains("\"GET /plaintext\" 200") && l.contains(&id));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !logged(&serve.log()) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(logged(&serve.log()), "{}", serve.log());
+
+    // The page's assets, with validators: a second fetch with the ETag is a 304.
+    let css = curl(&serve, &["-D", "-"], "/static/index.css");
+    assert!(css.starts_with("HTTP/1.1 200"), "{css}");
+    assert!(css.contains("text/css"), "{css}");
+    let etag = css.lines().find_map(|l| l.strip_prefix("etag: ")).unwrap().trim().to_owned();
+    let again = curl(
+        &serve,
+        &["-D", "-", "-o", "/dev/null", "-H", &format!("if-none-match: {etag}")],
+        "/static/index.css",
+    );
+    assert!(again.starts_with("HTTP/1.1 304"), "{again}");
+    assert!(curl(&serve, &["-D", "-", "-o", "/dev/null"], "/static/../Cargo.toml").contains(" 404"));
+
+    // Compression, negotiated: the OpenAPI document (tens of KB) in br, decoded by curl.
+    let compressed =
+        curl(&serve, &["-D", "-", "-o", "/dev/null", "-H", "accept-encoding: br"], "/openapi.json");
+    assert!(compressed.contains("content-encoding: br"), "{compressed}");
+    let decoded = curl(&serve, &["--compressed"], "/openapi.json");
+    assert!(serde_json::from_str::<serde_json::Value>(&decoded).unwrap()["paths"]["/upload"]
+        .is_object());
+
+    // An upload, as a browser's form sends it: its size and SHA-256.
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let file = dir.join(format!("upload-{}.txt", std::process::id()));
+    std::fs::write(&file, "hello, kairos\n").unwrap();
+    let answer = curl(&serve, &["-F", &format!("file=@{}", file.display())], "/upload");
+    let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(answer["size"], 14);
+    assert_eq!(
+        answer["sha256"],
+        "b7a7dd42eb0593f675e409e205885f80ec18eae317c89ecd0f2e18db252d7bcf"
+    );
+    assert_eq!(answer["spooled_to_disk"], false);
+    let _ = std::fs::remove_file(&file);
 }

@@ -80,20 +80,22 @@ pub(crate) async fn index() -> Html<String> {
         })
         .collect();
     Html(format!(
-        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>kairos</title></head><body>\n\
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>kairos</title><link rel=\"stylesheet\" href=\"/static/index.css\"></head><body>\n\
          <h1>kairos: the FastAPI async chapter, served</h1>\n\
          <p>Every route with its parameters, their ranges and its answers: \
          <a href=\"/docs\">/docs</a> (Swagger UI, to try them) or \
          <a href=\"/redoc\">/redoc</a>; the document itself is \
          <a href=\"/openapi.json\">/openapi.json</a>.</p>\n\
          <table><tr><th>route</th><th>kind</th><th>what it shows</th></tr>\n{rows}</table>\n\
-         <h2>Live: /stream</h2><pre id=\"live\"></pre>\n\
-         <script>\n\
-         const live = document.getElementById('live');\n\
-         const source = new EventSource('/stream?n=100&interval_ms=100');\n\
-         source.onmessage = (e) => {{ live.textContent = 'data: ' + e.data; }};\n\
-         source.onerror = () => source.close();\n\
-         </script>\n</body></html>\n"
+         <div class=\"panels\">\
+         <section><h2>Live: /stream</h2><pre id=\"live\"></pre></section>\n\
+         <section><h2>Upload: /upload</h2>\
+         <form id=\"upload\" action=\"/upload\" method=\"post\" enctype=\"multipart/form-data\">\
+         <input type=\"file\" name=\"file\" required> <button type=\"submit\">Upload</button></form>\
+         <pre id=\"upload-result\"></pre></section></div>\n\
+         <script src=\"/static/index.js\"></script>\n</body></html>\n"
     ))
 }
 

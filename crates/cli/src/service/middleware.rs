@@ -1,12 +1,13 @@
 //! The service's middleware, outermost first: a request id for every request (taken from the
-//! client's `x-request-id` or made), the access log that names it, and CORS for the origins
-//! given with `--cors-origin`.
+//! client's `x-request-id` or made), the access log that names it, CORS for the origins given
+//! with `--cors-origin`, and compression (gzip, br, zstd) of answers past 1 KiB — `/stream`'s
+//! events are left as they are, each sent the moment it is made.
 
 use std::time::Instant;
 
 use kairos::web::http::header::{HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use kairos::web::http::Method;
-use kairos::web::middleware::{from_fn, Next};
+use kairos::web::middleware::{from_fn, Compression, Next};
 use kairos::web::{App, Request, Response};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -17,10 +18,11 @@ pub(crate) fn around(app: App, cors_origins: &[HeaderValue]) -> App {
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(from_fn(access_log));
-    match cors(cors_origins) {
+    let app = match cors(cors_origins) {
         Some(cors) => app.layer(cors),
         None => app,
-    }
+    };
+    app.layer(Compression::new())
 }
 
 /// One line per request at INFO, target `kairos::access`: method, path, status, the time to

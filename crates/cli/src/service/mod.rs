@@ -39,15 +39,17 @@ mod index;
 mod items;
 mod middleware;
 mod stream;
+mod upload;
 
 use std::fmt::Display;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use kairos::web::http::{HeaderValue, StatusCode};
 use kairos::web::openapi::{DocsConfig, Documented, RouteDocs};
 use kairos::web::validation::Errors;
-use kairos::web::{sync, ApiRouter, App, Handler, HttpError};
+use kairos::web::{sync, ApiRouter, App, Handler, HttpError, StaticFiles};
 
 pub(crate) use cpu::{CPU_TASK, MAX_N};
 
@@ -98,7 +100,13 @@ pub(crate) struct Settings {
     pub(crate) cache_url: String,
     /// The origins whose pages may call the service (`--cors-origin`; `*` for any).
     pub(crate) cors_origins: Vec<HeaderValue>,
+    /// The directory served at `/static/` (the index page's style and script).
+    pub(crate) static_dir: PathBuf,
 }
+
+/// Where the index page's assets are: `crates/cli/static` of the source tree the binary was
+/// built from (`--static-dir` for a binary moved elsewhere).
+pub(crate) const DEFAULT_STATIC_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/static");
 
 /// Where `/external` sends its calls: a base URL from the command line, or this server itself.
 ///
@@ -184,6 +192,7 @@ pub(crate) fn app(settings: Settings) -> App {
     let sync_tokens = settings.sync_pool;
     let data_settings = settings.clone();
     let cors_origins = settings.cors_origins.clone();
+    let static_dir = settings.static_dir.clone();
     let app = App::new()
         .docs(DocsConfig {
             title: "kairos: the FastAPI async chapter, served".into(),
@@ -228,7 +237,19 @@ pub(crate) fn app(settings: Settings) -> App {
                 .error(StatusCode::BAD_GATEWAY, "A call to the upstream failed"),
         )
         .get("/stream", documented(stream::stream, "/stream", STREAMS))
-        .get("/debug/loop", documented(index::debug_loop, "/debug/loop", DEBUG));
+        .get("/debug/loop", documented(index::debug_loop, "/debug/loop", DEBUG))
+        .post(
+            "/upload",
+            upload::upload
+                .summary("The index page's upload: a file's size and SHA-256")
+                .description(
+                    "FastAPI's `UploadFile`: kept in memory up to 1 MiB, spooled to a \
+                     temporary file past it (removed once answered), hashed on a pool thread.",
+                )
+                .tag(INDEX)
+                .response::<upload::Uploaded>(StatusCode::OK),
+        )
+        .mount_static("/static", StaticFiles::new(&static_dir));
     middleware::around(data(app, &data_settings), &cors_origins)
 }
 

@@ -117,6 +117,7 @@ fn start(scale: Scale) -> anyhow::Result<RunningServer> {
         database_pool: 2,
         cache_url: "memory://".into(),
         cors_origins: Vec::new(),
+        static_dir: service::DEFAULT_STATIC_DIR.into(),
     };
     let config = ServerConfig {
         bind: SocketAddr::from(([127, 0, 0, 1], 0)),
