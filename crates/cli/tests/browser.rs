@@ -146,3 +146,174 @@ fn a_browser_calls_the_service_from_an_allowed_origin_and_is_refused_from_anothe
     assert_eq!(log.matches("\"OPTIONS /items\" 200").count(), 2, "{log}");
     assert_eq!(log.matches("\"POST /items\" 201").count(), 1, "{log}");
 }
+
+/// Headless Chromium driven over the DevTools protocol: what a test needs to choose a file
+/// in a page's form, which `--dump-dom` cannot do.
+struct DevTools {
+    browser: std::process::Child,
+    socket: tungstenite::WebSocket<std::net::TcpStream>,
+    next_id: u64,
+    profile: std::path::PathBuf,
+}
+
+impl DevTools {
+    /// Starts Chromium on a blank page and connects to that page.
+    fn start() -> DevTools {
+        let profile = tempdir("chromium-devtools");
+        let mut browser = Command::new(chromium())
+            .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"])
+            .args(["--remote-debugging-port=0", "--window-size=1100,900"])
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .arg("about:blank")
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("chromium runs");
+        // "DevTools listening on ws://127.0.0.1:PORT/devtools/browser/ID"
+        let mut stderr = BufReader::new(browser.stderr.take().unwrap());
+        let mut line = String::new();
+        let port = loop {
+            line.clear();
+            assert!(stderr.read_line(&mut line).unwrap() > 0, "chromium exited before listening");
+            if let Some(rest) = line.trim().strip_prefix("DevTools listening on ws://127.0.0.1:") {
+                break rest.split('/').next().unwrap().parse::<u16>().unwrap();
+            }
+        };
+        // Chromium keeps writing to stderr: drain it so that it never blocks on a full pipe.
+        std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+        let targets: serde_json::Value =
+            serde_json::from_str(&http_get(port, "/json/list")).unwrap();
+        let page = targets
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["type"] == "page")
+            .expect("a page target");
+        let url = page["webSocketDebuggerUrl"].as_str().unwrap();
+        let stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let (socket, _) = tungstenite::client(url, stream).expect("the DevTools WebSocket");
+        DevTools { browser, socket, next_id: 0, profile }
+    }
+
+    /// Sends a command and returns its result (events in between are skipped).
+    fn call(&mut self, method: &str, params: serde_json::Value) -> serde_json::Value {
+        self.next_id += 1;
+        let id = self.next_id;
+        let command = serde_json::json!({"id": id, "method": method, "params": params});
+        self.socket.send(tungstenite::Message::text(command.to_string())).unwrap();
+        loop {
+            let message = self.socket.read().expect("a DevTools message");
+            let Ok(text) = message.to_text() else { continue };
+            let reply: serde_json::Value = serde_json::from_str(text).unwrap();
+            if reply["id"] == id {
+                assert!(reply.get("error").is_none(), "{method} failed: {reply}");
+                return reply["result"].clone();
+            }
+        }
+    }
+
+    /// The value of a JavaScript expression in the page.
+    fn eval(&mut self, expression: &str) -> serde_json::Value {
+        let result = self.call(
+            "Runtime.evaluate",
+            serde_json::json!({"expression": expression, "returnByValue": true}),
+        );
+        result["result"]["value"].clone()
+    }
+
+    /// Polls `expression` until it is true; a generous bound, no verdict on speed.
+    fn wait_for(&mut self, expression: &str) {
+        for _ in 0..600 {
+            if self.eval(expression) == serde_json::Value::Bool(true) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("{expression} never held");
+    }
+}
+
+impl Drop for DevTools {
+    fn drop(&mut self) {
+        let _ = self.browser.kill();
+        let _ = self.browser.wait();
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+/// A GET to Chromium's DevTools HTTP endpoint: its body, read to its `Content-Length` (the
+/// endpoint keeps the connection open).
+fn http_get(port: u16, path: &str) -> String {
+    use std::io::Read;
+    let stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(&stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+    let mut reader = BufReader::new(stream);
+    let mut length = 0;
+    let mut line = String::new();
+    while reader.read_line(&mut line).unwrap() > 2 {
+        if let Some((name, value)) = line.split_once(':') {
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse().unwrap();
+            }
+        }
+        line.clear();
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).unwrap();
+    String::from_utf8(body).unwrap()
+}
+
+#[test]
+fn the_index_pages_upload_form_reports_the_files_size_and_sha256() {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+
+    let serve = Serve::start(&[]);
+    // 3 MB: past the 1 MiB the upload is kept in memory, so it is spooled to disk.
+    let dir = tempdir("upload");
+    let file = dir.join("photo.bin");
+    let content: Vec<u8> =
+        (0..3_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    std::fs::write(&file, &content).unwrap();
+    let expected: String =
+        sha2::Sha256::digest(&content).iter().map(|b| format!("{b:02x}")).collect();
+
+    let mut browser = DevTools::start();
+    browser.call("Page.navigate", serde_json::json!({"url": format!("http://{}/", serve.addr)}));
+    browser.wait_for("document.readyState === 'complete' && !!document.querySelector('#upload')");
+    // The page's own stylesheet, served from /static/, is applied.
+    assert_eq!(
+        browser.eval("getComputedStyle(document.querySelector('button')).borderRadius"),
+        "6px"
+    );
+
+    let document = browser.call("DOM.getDocument", serde_json::json!({}));
+    let root = document["root"]["nodeId"].clone();
+    let input = browser.call(
+        "DOM.querySelector",
+        serde_json::json!({"nodeId": root, "selector": "#upload input[type=file]"}),
+    );
+    browser.call(
+        "DOM.setFileInputFiles",
+        serde_json::json!({"nodeId": input["nodeId"], "files": [file.to_str().unwrap()]}),
+    );
+    browser.eval("document.querySelector('#upload button').click()");
+    browser.wait_for("document.getElementById('upload-result').textContent.startsWith('200')");
+    let shown = browser.eval("document.getElementById('upload-result').textContent");
+    let shown = shown.as_str().unwrap();
+    let answer: serde_json::Value = serde_json::from_str(shown.trim_start_matches("200 ")).unwrap();
+    assert_eq!(answer["filename"], "photo.bin");
+    assert_eq!(answer["size"], 3_000_000);
+    assert_eq!(answer["sha256"], expected);
+    assert_eq!(answer["spooled_to_disk"], true);
+
+    // What a person would see, for the record (target/tmp/upload-form.png): the panels.
+    browser.eval("document.querySelector('.panels').scrollIntoView()");
+    let shot = browser.call("Page.captureScreenshot", serde_json::json!({"format": "png"}));
+    let png =
+        base64::engine::general_purpose::STANDARD.decode(shot["data"].as_str().unwrap()).unwrap();
+    std::fs::write(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("upload-form.png"), png)
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
