@@ -37,10 +37,12 @@ from __future__ import annotations
 
 import asyncio
 import html
+import logging
 import multiprocessing
 import os
 import threading
 import time
+import uuid
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -732,3 +734,39 @@ async def debug_loop(request: Request) -> dict:
         "cpu_pool_max_workers": request.app.state.cores,
         "process_pool_max_workers": request.app.state.cores,
     }
+
+
+class RequestIdAndAccessLog:
+    """kairos serve's middleware (crates/cli/src/service/middleware.rs) as a pure ASGI
+    middleware (the fast kind; `@app.middleware("http")` would cost far more): the client's
+    `x-request-id` or a new UUID, sent back on the response, and an access-log line naming it
+    when INFO is on (it is not in the benchmarks)."""
+
+    def __init__(self, app):
+        self.app = app
+        self.log = logging.getLogger("kairos.access")
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        request_id = next((v for k, v in scope["headers"] if k == b"x-request-id"), None)
+        if request_id is None:
+            request_id = str(uuid.uuid4()).encode()
+            scope["headers"] = [*scope["headers"], (b"x-request-id", request_id)]
+        started = time.perf_counter()
+        status = []
+
+        async def send_with_id(message):
+            if message["type"] == "http.response.start":
+                status.append(message["status"])
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id)]
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+        if self.log.isEnabledFor(logging.INFO):
+            self.log.info('"%s %s" %s %.1fms id=%s', scope["method"], scope["path"],
+                          status[0] if status else "-", (time.perf_counter() - started) * 1e3,
+                          request_id.decode())
+
+
+app.add_middleware(RequestIdAndAccessLog)

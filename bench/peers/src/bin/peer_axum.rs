@@ -14,7 +14,8 @@
 //!   thread per core shared by the process, like kairos'; `pool=inline` blocks the worker;
 //!   `pool=process` is a 422 (this peer has no process pool);
 //! - `/contract` (POST): a validated JSON body through two dependencies (`contract.rs`);
-//! - `/items/{id}` (sqlx `Any`, `$DATABASE_URL`) and `/cached` (moka): issue 13 (`data.rs`).
+//! - `/items/{id}` (sqlx `Any`, `$DATABASE_URL`) and `/cached` (moka): issue 13 (`data.rs`);
+//! - around every route, kairos serve's middleware: a request id (tower-http) and an access log.
 #[path = "peer_axum/contract.rs"]
 mod contract;
 #[path = "peer_axum/data.rs"]
@@ -40,6 +41,7 @@ use kairos_bench_peers::{
     SYNC_TOKENS,
 };
 use tokio::sync::Semaphore;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 
 /// What the handlers share.
 struct AppState {
@@ -192,6 +194,32 @@ async fn main() {
         .merge(data::routes(data::Data::open().await))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .with_state(state);
+        .with_state(state)
+        // kairos serve's middleware (crates/cli/src/service/middleware.rs), the same layers in
+        // axum's order (its last `layer` is outermost): a request id set and propagated, and
+        // an access log naming it.
+        .layer(axum::middleware::from_fn(access_log))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid));
     axum::serve(listener, app).await.expect("the server failed");
+}
+
+/// kairos serve's access log: one line per request at INFO, when INFO is on (it is not in
+/// the benchmarks, as in kairos serve's `--log-level warn`).
+async fn access_log(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    if !tracing::enabled!(target: "kairos::access", tracing::Level::INFO) {
+        return next.run(request).await;
+    }
+    let started = Instant::now();
+    let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+    let id = request.headers().get("x-request-id").cloned();
+    let response = next.run(request).await;
+    let id = id.as_ref().and_then(|id| id.to_str().ok()).unwrap_or("-");
+    tracing::info!(
+        target: "kairos::access",
+        "\"{method} {path}\" {} {:.1}ms id={id}",
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64() * 1e3
+    );
+    response
 }
