@@ -57,6 +57,7 @@ from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi import Path as FastAPIPath
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, PlainTextResponse, StreamingResponse
+from starlette.middleware.gzip import GZipMiddleware
 from pydantic import BaseModel, Field
 
 # The same bounds as kairos (service/mod.rs and each route's module): the server is meant to
@@ -769,4 +770,7 @@ class RequestIdAndAccessLog:
                           request_id.decode())
 
 
+# Innermost first (Starlette's add_middleware puts each new one outside the others):
+# compression (Starlette's, gzip only), then the request id and access log around it.
+app.add_middleware(GZipMiddleware, minimum_size=1024)
 app.add_middleware(RequestIdAndAccessLog)

@@ -15,7 +15,8 @@
 //!   `pool=process` is a 422 (this peer has no process pool);
 //! - `/contract` (POST): a validated JSON body through two dependencies (`contract.rs`);
 //! - `/items/{id}` (sqlx `Any`, `$DATABASE_URL`) and `/cached` (moka): issue 13 (`data.rs`);
-//! - around every route, kairos serve's middleware: a request id (tower-http) and an access log.
+//! - around every route, kairos serve's middleware: a request id (tower-http), an access log and
+//!   compression (tower-http).
 #[path = "peer_axum/contract.rs"]
 mod contract;
 #[path = "peer_axum/data.rs"]
@@ -41,6 +42,7 @@ use kairos_bench_peers::{
     SYNC_TOKENS,
 };
 use tokio::sync::Semaphore;
+use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 
 /// What the handlers share.
@@ -196,8 +198,9 @@ async fn main() {
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
         // kairos serve's middleware (crates/cli/src/service/middleware.rs), the same layers in
-        // axum's order (its last `layer` is outermost): a request id set and propagated, and
-        // an access log naming it.
+        // axum's order (its last `layer` is outermost): a request id set and propagated, an
+        // access log naming it, and compression (tower-http's: gzip, br, zstd).
+        .layer(CompressionLayer::new())
         .layer(axum::middleware::from_fn(access_log))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid));
