@@ -196,11 +196,12 @@ def to_ms(value):
     return float(number) * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}[unit]
 
 
-def wrk(path, connections, duration, pipeline=0, timeout_s=10, script=None, script_args=()):
+def wrk(path, connections, duration, pipeline=0, timeout_s=10, script=None, script_args=(),
+        headers=()):
     """wrk's figures for `path`; `pipeline` requests per write (bench/pipeline.lua), or another
-    Lua `script` of bench/ with its arguments."""
+    Lua `script` of bench/ with its arguments; `headers` ("Name: value") on every request."""
     cmd = ["taskset", "-c", LOAD_CORE, "wrk", "-t1", f"-c{connections}", f"-d{duration}s",
-           f"--timeout={timeout_s}s", "--latency"]
+           f"--timeout={timeout_s}s", "--latency", *(f"-H{h}" for h in headers)]
     if pipeline:
         script, script_args = "pipeline.lua", (str(pipeline),)
     if script:

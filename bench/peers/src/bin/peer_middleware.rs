@@ -2,14 +2,19 @@
 //! or through the same three tower-http layers — a request id (set and propagated), a trace
 //! span, CORS — added the way a user adds them (one `.layer` call each).
 //!
+//! And `GET /json100k` — a ~100 KB JSON document ([`catalogue_json`]) — through each one's
+//! compression: kairos-web's `Compression` and tower-http's `CompressionLayer`, both at their
+//! default levels.
+//!
 //! `peer_middleware FRAMEWORK MODE PORT`: FRAMEWORK is `kairos` (one worker, one loop) or
-//! `axum` (tokio's multi-thread runtime); MODE is `none` or `layers`. No tracing subscriber
-//! is installed in either: the trace layer's spans cost what they cost with logging off.
+//! `axum` (tokio's multi-thread runtime); MODE is `none`, `layers` or `compression`. No
+//! tracing subscriber is installed in either: the trace layer's spans cost what they cost
+//! with logging off.
 
 use axum::routing::get;
 use axum::Router;
 use http::{HeaderValue, Method};
-use kairos_bench_peers::PLAINTEXT;
+use kairos_bench_peers::{catalogue_json, PLAINTEXT};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -22,29 +27,45 @@ fn cors() -> CorsLayer {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let usage = "usage: peer_middleware kairos|axum none|layers PORT";
+    let usage = "usage: peer_middleware kairos|axum none|layers|compression PORT";
     let (framework, mode, port) = match &args[1..] {
         [framework, mode, port] => (framework.as_str(), mode.as_str(), port.parse::<u16>().expect(usage)),
         _ => panic!("{usage}"),
     };
-    let layered = match mode {
-        "none" => false,
-        "layers" => true,
+    let mode = match mode {
+        "none" => Mode::None,
+        "layers" => Mode::Layers,
+        "compression" => Mode::Compression,
         _ => panic!("{usage}"),
     };
     // No log in either: kairos-web installs its default stderr log only when none is set.
     tracing::subscriber::set_global_default(tracing::subscriber::NoSubscriber::default()).unwrap();
     match framework {
-        "kairos" => kairos(layered, port),
-        "axum" => axum(layered, port),
+        "kairos" => kairos(mode, port),
+        "axum" => axum(mode, port),
         _ => panic!("{usage}"),
     }
 }
 
-fn kairos(layered: bool, port: u16) {
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    None,
+    Layers,
+    Compression,
+}
+
+fn kairos(mode: Mode, port: u16) {
     use kairos_web::App;
-    let mut app = App::new().get("/plaintext", || async { PLAINTEXT });
-    if layered {
+    let catalogue = kairos_web::Bytes::from(catalogue_json());
+    let json100k = move || {
+        let body = catalogue.clone();
+        async move { ([("content-type", "application/json")], body) }
+    };
+    let mut app = App::new().get("/plaintext", || async { PLAINTEXT }).get("/json100k", json100k);
+    if mode == Mode::Compression {
+        app = app.layer(kairos_web::middleware::Compression::new());
+    }
+    if mode == Mode::Layers {
         app = app
             .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
             .layer(PropagateRequestIdLayer::x_request_id())
@@ -61,9 +82,19 @@ fn kairos(layered: bool, port: u16) {
 }
 
 #[tokio::main]
-async fn axum(layered: bool, port: u16) {
-    let mut app = Router::new().route("/plaintext", get(|| async { PLAINTEXT }));
-    if layered {
+async fn axum(mode: Mode, port: u16) {
+    let catalogue = bytes::Bytes::from(catalogue_json());
+    let json100k = move || {
+        let body = catalogue.clone();
+        async move { ([(http::header::CONTENT_TYPE, "application/json")], body) }
+    };
+    let mut app = Router::new()
+        .route("/plaintext", get(|| async { PLAINTEXT }))
+        .route("/json100k", get(json100k));
+    if mode == Mode::Compression {
+        app = app.layer(tower_http::compression::CompressionLayer::new());
+    }
+    if mode == Mode::Layers {
         // axum's `layer` wraps what was added before: the last call is outermost, so the
         // calls are in the reverse order of kairos' (outermost first) for the same stack.
         app = app
