@@ -213,19 +213,11 @@ pub(crate) fn header_pairs<T: DeserializeOwned + JsonSchema + 'static>(
             .collect());
     }
     let mut pairs = Vec::new();
-    for (field, _) in &model.kinds {
-        let mut lookup = |name: &str| {
-            for value in headers.get_all(name) {
-                pairs.push((field.clone(), text(value)));
-            }
-        };
-        // Header names are lowercase; a field names its header with `_` for `-`. A name that
-        // is no header name finds nothing (the lookup parses it on the stack, allocating
-        // nothing, where `HeaderName::from_bytes` would copy a non-standard one).
-        if field.contains('_') {
-            lookup(&field.replace('_', "-"));
-        } else {
-            lookup(field);
+    for ((field, _), header) in model.kinds.iter().zip(&model.header_names) {
+        // A name that is no header name finds nothing (the lookup parses it on the stack,
+        // allocating nothing, where `HeaderName::from_bytes` would copy a non-standard one).
+        for value in headers.get_all(header.as_str()) {
+            pairs.push((field.clone(), text(value)));
         }
     }
     Ok(pairs)

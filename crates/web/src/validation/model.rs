@@ -100,6 +100,9 @@ pub(crate) struct Model {
     /// For [`Shape::Object`], the kind of each property; for a tuple, of each item in order;
     /// for a single value, its one kind.
     pub(crate) kinds: Vec<(String, Kind)>,
+    /// For each of `kinds`, the header it is read from by [`Headers`](crate::Headers): its
+    /// name with `-` for `_` (`x_token` ← `x-token`), made once here rather than per request.
+    pub(crate) header_names: Vec<String>,
 }
 
 impl std::fmt::Debug for Model {
@@ -122,7 +125,8 @@ impl Model {
                 )
             })?;
         let (shape, kinds) = plan(&schema);
-        Ok(Model { name, fields: field_order::<T>(), schema, validator, shape, kinds })
+        let header_names = kinds.iter().map(|(name, _)| name.replace('_', "-")).collect();
+        Ok(Model { name, fields: field_order::<T>(), schema, validator, shape, kinds, header_names })
     }
 
     /// The kind of property `name` (of a struct), or of item `index` (of a tuple).
