@@ -126,7 +126,15 @@ impl Model {
             })?;
         let (shape, kinds) = plan(&schema);
         let header_names = kinds.iter().map(|(name, _)| name.replace('_', "-")).collect();
-        Ok(Model { name, fields: field_order::<T>(), schema, validator, shape, kinds, header_names })
+        Ok(Model {
+            name,
+            fields: field_order::<T>(),
+            schema,
+            validator,
+            shape,
+            kinds,
+            header_names,
+        })
     }
 
     /// The kind of property `name` (of a struct), or of item `index` (of a tuple).
