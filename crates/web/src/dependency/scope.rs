@@ -256,23 +256,21 @@ fn spawn(teardowns: Teardowns) {
     drop(kairos_rt::spawn_named("kairos-web: dependency teardowns", teardowns));
 }
 
-/// A streamed response's body and its request's scope, torn down when the body has ended
-/// ([`Outcome::Responded`]) or is dropped before (the client left: [`Outcome::Cancelled`]).
-struct TearDownAfter {
+/// A response's body, and what to do once it is done: `then(true)` when it has ended —
+/// polled past its last frame, or dropped by a server that saw its end — or `then(false)` when
+/// it is dropped before (the client left). Called once.
+struct Finally<F: FnOnce(bool)> {
     body: Body,
-    scope: Option<Rc<RequestScope>>,
-    status: StatusCode,
+    then: Option<F>,
 }
 
-impl TearDownAfter {
-    fn tear_down(&mut self, outcome: Outcome) {
-        if let Some(teardowns) = self.scope.take().and_then(|scope| scope.tear_down(outcome)) {
-            spawn(teardowns);
-        }
+impl<F: FnOnce(bool) + Unpin + 'static> Finally<F> {
+    fn new(body: Body, then: F) -> Body {
+        Body::new(Finally { body, then: Some(then) })
     }
 }
 
-impl HttpBody for TearDownAfter {
+impl<F: FnOnce(bool) + Unpin> HttpBody for Finally<F> {
     type Data = bytes::Bytes;
     type Error = BoxError;
 
@@ -280,11 +278,12 @@ impl HttpBody for TearDownAfter {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<bytes::Bytes>, BoxError>>> {
-        let this = self.get_mut(); // every field is `Unpin`
+        let this = self.get_mut(); // `F: Unpin`, and a `Body` is
         let polled = Pin::new(&mut this.body).poll_frame(cx);
         if let Poll::Ready(None) = polled {
-            let status = this.status;
-            this.tear_down(Outcome::Responded(status));
+            if let Some(then) = this.then.take() {
+                then(true);
+            }
         }
         polled
     }
@@ -298,16 +297,24 @@ impl HttpBody for TearDownAfter {
     }
 }
 
-impl Drop for TearDownAfter {
+impl<F: FnOnce(bool)> Drop for Finally<F> {
     fn drop(&mut self) {
-        // A body the server saw end without polling it past its last frame ended all the same.
-        let outcome = if self.body.is_end_stream() {
-            Outcome::Responded(self.status)
-        } else {
-            Outcome::Cancelled
-        };
-        self.tear_down(outcome);
+        if let Some(then) = self.then.take() {
+            // A body the server saw end without polling it past its last frame ended all the same.
+            then(self.body.is_end_stream());
+        }
     }
+}
+
+/// A streamed response's body with its request's scope, torn down when the body has ended
+/// ([`Outcome::Responded`]) or is dropped before (the client left: [`Outcome::Cancelled`]).
+fn tear_down_after(body: Body, scope: Rc<RequestScope>, status: StatusCode) -> Body {
+    Finally::new(body, move |ended| {
+        let outcome = if ended { Outcome::Responded(status) } else { Outcome::Cancelled };
+        if let Some(teardowns) = scope.tear_down(outcome) {
+            spawn(teardowns);
+        }
+    })
 }
 
 impl<F> Scoped<F> {
@@ -317,52 +324,16 @@ impl<F> Scoped<F> {
     }
 }
 
-/// `response` with the request's background tasks run once its body is done, if it has any.
+/// `response` with the request's background tasks started once its body is done — the
+/// connection took its last frame, or the client left before — if it has any.
 fn with_background(
     response: Response,
     queue: Option<Queue>,
     worker: &Rc<WorkerContext>,
 ) -> Response {
     let Some(queue) = queue else { return response };
-    let (head, body) = response.into_parts();
-    let body = RunAfter { body, queue: Some(queue), worker: Rc::clone(worker) };
-    Response::from_parts(head, Body::new(body))
-}
-
-/// A response's body and its request's background tasks, started when the body is dropped:
-/// once the connection has taken its last frame, or the client left before.
-struct RunAfter {
-    body: Body,
-    queue: Option<Queue>,
-    worker: Rc<WorkerContext>,
-}
-
-impl HttpBody for RunAfter {
-    type Data = bytes::Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<bytes::Bytes>, BoxError>>> {
-        Pin::new(&mut self.get_mut().body).poll_frame(cx) // every field is `Unpin`
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
-    }
-}
-
-impl Drop for RunAfter {
-    fn drop(&mut self) {
-        if let Some(queue) = self.queue.take() {
-            crate::background::start(queue, Rc::clone(&self.worker));
-        }
-    }
+    let worker = Rc::clone(worker);
+    response.map(|body| Finally::new(body, move |_| crate::background::start(queue, worker)))
 }
 
 /// The scope made current while a [`Scoped`] polls; put back on drop, a panic's unwinding
@@ -420,8 +391,8 @@ impl<F: Future<Output = Response>> Future for Scoped<F> {
         let background = scope.background.borrow_mut().take();
         if response.body().is_stream() {
             let (head, body) = response.into_parts();
-            let body = TearDownAfter { body, scope: Some(scope), status: head.status };
-            let response = Response::from_parts(head, Body::new(body));
+            let body = tear_down_after(body, scope, head.status);
+            let response = Response::from_parts(head, body);
             return Poll::Ready(with_background(response, background, this.worker));
         }
         let response = with_background(response, background, this.worker);
