@@ -265,7 +265,7 @@ struct Finally<F: FnOnce(bool)> {
 }
 
 impl<F: FnOnce(bool) + Unpin + 'static> Finally<F> {
-    fn new(body: Body, then: F) -> Body {
+    fn wrap(body: Body, then: F) -> Body {
         Body::new(Finally { body, then: Some(then) })
     }
 }
@@ -309,7 +309,7 @@ impl<F: FnOnce(bool)> Drop for Finally<F> {
 /// A streamed response's body with its request's scope, torn down when the body has ended
 /// ([`Outcome::Responded`]) or is dropped before (the client left: [`Outcome::Cancelled`]).
 fn tear_down_after(body: Body, scope: Rc<RequestScope>, status: StatusCode) -> Body {
-    Finally::new(body, move |ended| {
+    Finally::wrap(body, move |ended| {
         let outcome = if ended { Outcome::Responded(status) } else { Outcome::Cancelled };
         if let Some(teardowns) = scope.tear_down(outcome) {
             spawn(teardowns);
@@ -333,7 +333,7 @@ fn with_background(
 ) -> Response {
     let Some(queue) = queue else { return response };
     let worker = Rc::clone(worker);
-    response.map(|body| Finally::new(body, move |_| crate::background::start(queue, worker)))
+    response.map(|body| Finally::wrap(body, move |_| crate::background::start(queue, worker)))
 }
 
 /// The scope made current while a [`Scoped`] polls; put back on drop, a panic's unwinding
