@@ -115,6 +115,23 @@ fn run_page(url: &str) -> String {
     .to_owned()
 }
 
+/// A screenshot of the page at `url` once its scripts have run, kept as
+/// `target/tmp/{name}.png` for a person to look at.
+fn screenshot(url: &str, name: &str) {
+    let profile = tempdir("chromium-shot");
+    let shot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.png"));
+    let status = Command::new(chromium())
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"])
+        .args(["--virtual-time-budget=10000", "--timeout=30000", "--window-size=900,200"])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(url)
+        .output()
+        .expect("chromium runs");
+    let _ = std::fs::remove_dir_all(&profile);
+    assert!(shot.exists(), "no screenshot: {}", String::from_utf8_lossy(&status.stderr));
+}
+
 fn tempdir(name: &str) -> std::path::PathBuf {
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
         "{name}-{}-{:?}",
@@ -145,6 +162,10 @@ fn a_browser_calls_the_service_from_an_allowed_origin_and_is_refused_from_anothe
     let log = serve.log();
     assert_eq!(log.matches("\"OPTIONS /items\" 200").count(), 2, "{log}");
     assert_eq!(log.matches("\"POST /items\" 201").count(), 1, "{log}");
+
+    // What a person would see on each page (target/tmp/cors-allowed.png, cors-refused.png).
+    screenshot(&allowed.origin(), "cors-allowed");
+    screenshot(&refused.origin(), "cors-refused");
 }
 
 /// Headless Chromium driven over the DevTools protocol: what a test needs to choose a file
