@@ -524,9 +524,9 @@ async fn start_worker(
         .iter()
         .map(|(route, layers)| {
             let (shared, worker, route) = (Arc::clone(&shared), Rc::clone(&worker), route.clone());
-            let endpoint = Next::new(move |request| {
-                let response = call_route(&shared, &worker, &route, request);
-                middleware::innermost(response, Arc::clone(&shared.exceptions))
+            let exceptions = Arc::clone(&shared.exceptions);
+            let endpoint = Next::innermost(exceptions, move |request| {
+                call_route(&shared, &worker, &route, request)
             });
             middleware::stack(layers, endpoint)
         })
@@ -537,9 +537,9 @@ async fn start_worker(
         })
     } else {
         let layers = shared.layers.clone();
-        let endpoint = Next::new(move |request| {
-            let response = dispatch(&shared, &worker, &chains, request);
-            middleware::innermost(response, Arc::clone(&shared.exceptions))
+        let exceptions = Arc::clone(&shared.exceptions);
+        let endpoint = Next::innermost(exceptions, move |request| {
+            dispatch(&shared, &worker, &chains, request)
         });
         let chain = middleware::stack(&layers, endpoint);
         Box::new(move |request| chain.run(request))

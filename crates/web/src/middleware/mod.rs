@@ -135,6 +135,19 @@ impl Next {
         Next { call: Rc::new(call) }
     }
 
+    /// The innermost of a chain, ending in `call` (the route, or the App's dispatch): its
+    /// response through the App's exception handlers, or the App's 500 for a panic while it
+    /// was made — one future, so that the layers see both as any response.
+    pub(crate) fn innermost(
+        exceptions: Arc<ExceptionHandlers>,
+        call: impl Fn(Request) -> ResponseFuture + 'static,
+    ) -> Next {
+        Next::new(move |request| {
+            let exceptions = Arc::clone(&exceptions);
+            Box::pin(Innermost { response: call(request), exceptions })
+        })
+    }
+
     /// Passes `request` on and returns the response of the rest of the chain (Starlette's
     /// `await call_next(request)`).
     pub fn run(&self, request: Request) -> ResponseFuture {
@@ -246,15 +259,6 @@ impl fmt::Debug for BoxedLayer {
 /// `layers` (outermost first) around `inner`.
 pub(crate) fn stack(layers: &[BoxedLayer], inner: Next) -> Next {
     layers.iter().rev().fold(inner, |next, layer| (layer.0)(next))
-}
-
-/// The innermost of a chain: `response` through the App's exception handlers, or the App's
-/// 500 for a panic while it was made — one future, so that layers see both as any response.
-pub(crate) fn innermost(
-    response: ResponseFuture,
-    exceptions: Arc<ExceptionHandlers>,
-) -> ResponseFuture {
-    Box::pin(Innermost { response, exceptions })
 }
 
 struct Innermost {
