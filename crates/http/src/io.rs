@@ -25,6 +25,7 @@ use kairos_rt::net::TcpStream;
 use crate::coalesce::{Batch, Coalescer, Sink};
 use crate::server::gate::{Deliver, Gate, Passed, Refused};
 use crate::server::ServerError;
+use crate::transport::Transport;
 
 /// The most one read takes from the socket.
 const SCRATCH: usize = 16 * 1024;
@@ -47,13 +48,15 @@ thread_local! {
 /// server's keep-alive timer reads, and coalesces the responses to pipelined requests (see
 /// `coalesce.rs`).
 pub struct HyperIo {
-    stream: TcpStream,
+    stream: Transport,
     activity: Option<Rc<Activity>>,
     coalescer: Coalescer,
     /// The server's request gate; `None` for a client's connection.
     gate: Option<Gate>,
     /// After a refusal: until when closing drops what the client still sends.
     linger: Option<kairos_rt::time::Sleep>,
+    /// Bytes read to tell HTTP/2 from HTTP/1.1, read again first.
+    sniffed: Vec<u8>,
 }
 
 /// What the server's per-connection timer needs to know, kept up to date by reads and by
@@ -78,6 +81,13 @@ pub(crate) struct Activity {
     /// How many times the connection task has been polled; a deferred flush is honoured only
     /// within the poll that deferred it.
     pub(crate) polls: Cell<u64>,
+    /// The request that asked to switch protocols, while it is being answered.
+    pub(crate) upgrade: RefCell<Option<crate::upgrade::Pending>>,
+    /// Set when that request was answered `101`: the connection is handed over when hyper is
+    /// done with it.
+    pub(crate) switching: Cell<bool>,
+    /// Set when it was answered otherwise: the gate scans what followed it as requests again.
+    pub(crate) resume_gate: Cell<bool>,
 }
 
 impl Activity {
@@ -91,6 +101,9 @@ impl Activity {
             heads_delivered: Cell::new(0),
             refusal: RefCell::new(None),
             polls: Cell::new(0),
+            upgrade: RefCell::new(None),
+            switching: Cell::new(false),
+            resume_gate: Cell::new(false),
         }
     }
 
@@ -139,7 +152,7 @@ impl Activity {
     }
 }
 
-impl Sink for TcpStream {
+impl Sink for Transport {
     fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         self.poll_write_buf(cx, buf)
     }
@@ -148,34 +161,49 @@ impl Sink for TcpStream {
 impl HyperIo {
     /// Wraps a stream for hyper.
     pub fn new(stream: TcpStream) -> Self {
+        HyperIo::over(Transport::Tcp(stream))
+    }
+
+    /// Wraps a transport (TCP or TLS) for hyper, as a client uses it.
+    pub(crate) fn over(stream: Transport) -> Self {
         HyperIo {
             stream,
             activity: None,
             coalescer: Coalescer::default(),
             gate: None,
             linger: None,
+            sniffed: Vec::new(),
         }
     }
 
     /// Wraps a served stream: its reads pass `gate`, and `activity` is kept up to date.
-    pub(crate) fn server(stream: TcpStream, activity: Rc<Activity>, gate: Gate) -> Self {
+    /// `sniffed` are the first bytes, read to choose the protocol.
+    pub(crate) fn server(
+        stream: Transport,
+        sniffed: Vec<u8>,
+        activity: Rc<Activity>,
+        gate: Option<Gate>,
+    ) -> Self {
         HyperIo {
             stream,
             activity: Some(activity),
             coalescer: Coalescer::default(),
-            gate: Some(gate),
+            gate,
             linger: None,
+            sniffed,
         }
+    }
+
+    /// Gives up the stream for a connection that switched protocols, with the bytes the gate
+    /// still held (read past the request, never shown to hyper).
+    pub(crate) fn into_switched(mut self) -> (Transport, Vec<u8>) {
+        let transport = std::mem::replace(&mut self.stream, Transport::Taken);
+        (transport, self.gate.take().map(Gate::into_unread).unwrap_or_default())
     }
 
     /// Where the connection stands in a pipelined batch; `None` if nobody counts (a client).
     fn batch(&self) -> Option<Batch> {
         self.activity.as_ref().map(|activity| activity.batch())
-    }
-
-    /// The stream inside.
-    pub fn get_ref(&self) -> &TcpStream {
-        &self.stream
     }
 }
 
@@ -200,13 +228,32 @@ impl Read for HyperIo {
                 gate.deliver_ready(&mut Cursor(&mut buf));
                 return Poll::Ready(Ok(()));
             }
+            if gate.is_suspended() {
+                // What follows a request that asked to switch protocols waits in the socket
+                // until it is answered: the task is polled again when the answer is ready.
+                let Some(activity) = this.activity.as_ref().filter(|a| a.resume_gate.take()) else {
+                    return Poll::Pending;
+                };
+                let before = buf.remaining();
+                activity.passed(gate.resume(&mut Cursor(&mut buf)));
+                if buf.remaining() < before {
+                    return Poll::Ready(Ok(()));
+                }
+            }
         }
         let mut dropped = 0;
         loop {
             let want = buf.remaining().min(SCRATCH);
             let read = SCRATCH_BUF.with(|scratch| {
                 let mut scratch = scratch.borrow_mut();
-                let n = std::task::ready!(this.stream.poll_read_buf(cx, &mut scratch[..want]))?;
+                let n = if this.sniffed.is_empty() {
+                    std::task::ready!(this.stream.poll_read_buf(cx, &mut scratch[..want]))?
+                } else {
+                    let n = this.sniffed.len().min(want);
+                    scratch[..n].copy_from_slice(&this.sniffed[..n]);
+                    this.sniffed.drain(..n);
+                    n
+                };
                 let delivered = match (&mut this.gate, &this.activity) {
                     (Some(gate), Some(activity)) if n > 0 => {
                         let before = buf.remaining();
@@ -323,17 +370,15 @@ impl Write for HyperIo {
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         let batch = this.batch();
-        this.coalescer.poll_flush(cx, &mut this.stream, batch)
+        std::task::ready!(this.coalescer.poll_flush(cx, &mut this.stream, batch))?;
+        this.stream.poll_flush(cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         std::task::ready!(this.coalescer.poll_drain(cx, &mut this.stream))?;
         if this.linger.is_none() {
-            match this.stream.shutdown(std::net::Shutdown::Write) {
-                Err(e) if e.kind() != io::ErrorKind::NotConnected => return Poll::Ready(Err(e)),
-                _ => {}
-            }
+            std::task::ready!(this.stream.poll_close(cx))?;
         }
         std::task::ready!(this.poll_linger(cx));
         Poll::Ready(Ok(()))
@@ -375,7 +420,8 @@ mod tests {
             max_body: None,
             strict: true,
         });
-        let io = HyperIo::server(TcpStream::from_std(served).unwrap(), Rc::clone(&activity), gate);
+        let stream = Transport::Tcp(TcpStream::from_std(served).unwrap());
+        let io = HyperIo::server(stream, Vec::new(), Rc::clone(&activity), Some(gate));
         (io, activity, client)
     }
 

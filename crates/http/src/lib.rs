@@ -61,13 +61,15 @@ pub mod client;
 mod coalesce;
 mod io;
 pub mod server;
+mod transport;
+pub mod upgrade;
 
 pub use body::{Body, BodyError, BoxError, RequestBody};
 pub use client::{Client, ClientConfig, ClientError, ClientResponse};
 pub use io::HyperIo;
 pub use server::{
     ErrorRenderer, RunningServer, Server, ServerConfig, ServerError, Shutdown, StartError,
-    WorkerService,
+    TlsConfig, WorkerService,
 };
 
 /// A request as a service receives it.

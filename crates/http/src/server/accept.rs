@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::{select, Either};
 use kairos_rt::net::TcpListener;
+use kairos_sync::semaphore::Permit;
 use kairos_sync::{Event, Semaphore};
 
 use super::connection::serve_connection;
@@ -31,6 +32,8 @@ pub(crate) struct WorkerState {
     pub(crate) in_flight: Cell<usize>,
     /// Set when the server shuts down: connections close gracefully, streams end.
     pub(crate) stopping: Event,
+    /// The TLS acceptor, when the server speaks TLS.
+    pub(crate) tls: Option<futures_rustls::TlsAcceptor>,
     connections: Cell<usize>,
     all_closed: Event,
 }
@@ -53,6 +56,7 @@ where
         render_error,
         in_flight: Cell::new(0),
         stopping: Event::new(),
+        tls: config.tls.as_ref().map(|tls| tls.acceptor(config.http2)),
         connections: Cell::new(0),
         all_closed: Event::new(),
     });
@@ -112,9 +116,11 @@ where
         let worker_for_conn = Rc::clone(&worker);
         let service = Rc::clone(&service);
         kairos_rt::spawn(async move {
-            let _permit = permit;
-            let _closed = ConnectionGuard(Rc::clone(&worker_for_conn));
-            serve_connection(stream, peer, service, worker_for_conn).await;
+            let hold = ConnectionHold {
+                _permit: permit,
+                guard: ConnectionGuard(Rc::clone(&worker_for_conn)),
+            };
+            serve_connection(stream, peer, service, worker_for_conn, hold).await;
         })
         .detach();
         // One connection per turn of the loop: the workers share one listening socket (see
@@ -137,6 +143,20 @@ where
         );
     }
     Ok(())
+}
+
+/// What an open connection holds: its slot under `max_connections` and its place in the
+/// count a graceful shutdown drains. A connection that switched protocols takes it along.
+pub(crate) struct ConnectionHold {
+    _permit: Option<Permit>,
+    guard: ConnectionGuard,
+}
+
+impl ConnectionHold {
+    /// Resolves when the worker begins a graceful shutdown.
+    pub(crate) fn stopping(&self) -> kairos_sync::event::Wait {
+        self.guard.0.stopping.wait()
+    }
 }
 
 /// Counts a connection as open; the last one to close during a shutdown says so.

@@ -24,6 +24,10 @@ use std::time::Duration;
 /// | `strict` | on | — (h11 is strict on most of it; llhttp's lenient flags off) |
 /// | `graceful_shutdown_timeout` | 30 s | `--timeout-graceful-shutdown` |
 /// | `access_log` | on | `--access-log` |
+/// | `tls` | none (plain TCP) | `--ssl-certfile`, `--ssl-keyfile` |
+/// | `tls_handshake_timeout` | 10 s | — (nginx's `ssl_handshake_timeout` is 60 s) |
+/// | `http2` | on (h2 by ALPN over TLS, h2c by prior knowledge in the clear) | — (uvicorn has none; Hypercorn's `h2`) |
+/// | `http2_max_concurrent_streams` | 100 | — (nginx's `http2_max_concurrent_streams` 128, h2's RFC floor 100) |
 /// | `slow_callback_duration` | the loop's: 100 ms | `loop.slow_callback_duration` (asyncio) |
 /// | `configure_loop` | nothing more | — |
 ///
@@ -82,6 +86,21 @@ pub struct ServerConfig {
     /// (a `Transfer-Encoding` not ending in `chunked`, or in an HTTP/1.0 request: `400`) hold
     /// in both modes.
     pub strict: bool,
+    /// Serve TLS with this certificate and key (HTTP/2 or HTTP/1.1 chosen by ALPN); `None`
+    /// serves plain TCP.
+    pub tls: Option<super::TlsConfig>,
+    /// A TLS handshake must finish within this time, or the connection is closed (logged at
+    /// debug level: a client that stalls or speaks garbage costs the server nothing lasting).
+    pub tls_handshake_timeout: Duration,
+    /// Serve HTTP/2 as well as HTTP/1.1: over TLS when the client chooses `h2` by ALPN, and
+    /// in the clear when a connection opens with HTTP/2's preface (h2c with prior knowledge;
+    /// the HTTP/1.1 `Upgrade: h2c` dance is not offered, as in hyper and most servers).
+    pub http2: bool,
+    /// Most streams (requests) in progress at once on one HTTP/2 connection; a client that
+    /// opens more has them refused (`REFUSED_STREAM`). HTTP/2's header list has the
+    /// `max_header_size` limit, its `:path` the `max_request_line` one, and its field count
+    /// `max_headers`.
+    pub http2_max_concurrent_streams: u32,
     /// How long a graceful shutdown waits for requests in progress before closing them.
     pub graceful_shutdown_timeout: Duration,
     /// Log each request through `tracing` (target `kairos::access`, level INFO).
@@ -114,6 +133,10 @@ impl Default for ServerConfig {
             max_headers: DEFAULT_MAX_HEADERS,
             max_body_size: Some(16 * 1024 * 1024),
             strict: true,
+            tls: None,
+            tls_handshake_timeout: Duration::from_secs(10),
+            http2: true,
+            http2_max_concurrent_streams: 100,
             graceful_shutdown_timeout: Duration::from_secs(30),
             access_log: true,
             slow_callback_duration: None,

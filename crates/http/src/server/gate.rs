@@ -113,6 +113,10 @@ enum Phase {
         lines: Lines,
         fields: usize,
     },
+    /// After a head that asked to switch protocols (`Upgrade`) and has no body: what follows
+    /// may not be HTTP, so it is held unread until the server knows the answer — handed on
+    /// with the connection after a `101`, scanned as requests again after anything else.
+    Suspended,
     /// Refused: everything is dropped.
     Closed,
 }
@@ -161,6 +165,8 @@ struct HeadScan {
     /// Every `Transfer-Encoding` line seen, as hyper reads them: whether the last line's last
     /// coding is `chunked`, and whether all of them together are exactly one `chunked`.
     transfer_encoding: Option<Codings>,
+    /// An `Upgrade` field was seen (hyper stops reading after such a request until answered).
+    upgrade: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -222,6 +228,25 @@ impl Gate {
         matches!(self.phase, Phase::Closed)
     }
 
+    /// Whether the gate holds what follows a request that asked to switch protocols.
+    pub(crate) fn is_suspended(&self) -> bool {
+        matches!(self.phase, Phase::Suspended)
+    }
+
+    /// The request that asked to switch protocols was answered without switching: what
+    /// followed it is scanned as requests, and what passes is handed to `out`.
+    pub(crate) fn resume(&mut self, out: &mut dyn Deliver) -> Passed {
+        self.phase = Phase::Head(HeadScan::default());
+        self.feed(&[], out)
+    }
+
+    /// The bytes the gate holds, in the order they came, for a connection that switched
+    /// protocols: what passed but did not fit in hyper's buffer, then what was held.
+    pub(crate) fn into_unread(mut self) -> Vec<u8> {
+        self.ready.append(&mut self.held);
+        self.ready
+    }
+
     /// Checks `new` bytes read from the client and hands over to `out` what passes.
     pub(crate) fn feed(&mut self, new: &[u8], out: &mut dyn Deliver) -> Passed {
         if self.held.is_empty() {
@@ -261,6 +286,7 @@ impl Gate {
             }
             match &mut self.phase {
                 Phase::Closed => unreachable!("a closed gate returns above"),
+                Phase::Suspended => break Ok(pos),
                 Phase::Body(remaining) | Phase::ChunkData(remaining) => {
                     let take = (*remaining).min((input.len() - pos) as u64);
                     pos += take as usize;
@@ -287,7 +313,9 @@ impl Gate {
                             heads += 1;
                             unsent_complete = true;
                             pos += len;
+                            let upgrade = head.upgrade;
                             self.phase = match framing {
+                                Framing::None | Framing::Length(0) if upgrade => Phase::Suspended,
                                 Framing::None | Framing::Length(0) => {
                                     Phase::Head(HeadScan::default())
                                 }
@@ -475,6 +503,9 @@ impl HeadScan {
                 }
                 (Some(n), _) => self.content_length = Some(n),
             }
+        } else if name.eq_ignore_ascii_case(b"upgrade") {
+            // As hyper reads it: an HTTP/1.1 request asking to switch (an HTTP/1.0 one cannot).
+            self.upgrade = !self.http10;
         } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
             let line_codings = codings(value);
             self.transfer_encoding = Some(match self.transfer_encoding {

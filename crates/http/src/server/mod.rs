@@ -5,7 +5,9 @@
 //! - `listener.rs` — the listening socket the workers share, and why they share one;
 //! - `accept.rs` — what one worker does: its accept loop, connection limit and graceful drain;
 //! - `log_limit.rs` — at most one warning per interval for failures that come in floods;
-//! - `connection.rs` — one connection: hyper, the keep-alive idle timer, graceful close;
+//! - `connection.rs` — one connection: the TLS handshake, HTTP/2 or HTTP/1.1, hyper, the
+//!   keep-alive idle timer, graceful close, and the hand-over of one that switched protocols;
+//! - `tls.rs` — [`TlsConfig`]: the certificate and key, and ALPN's offer;
 //! - `gate.rs` — what hyper may read: the limits of a request head (414, 431, 413) and
 //!   strict framing (400), checked as bytes arrive, with a stand-in for a refused request;
 //! - `request.rs` — one request: a refusal's answer, the `Host` rules and 503 before the
@@ -29,11 +31,13 @@ mod log_limit;
 mod request;
 mod shutdown;
 mod supervisor;
+mod tls;
 
 use std::future::Future;
 use std::io;
 use std::sync::Arc;
 
+pub(crate) use accept::ConnectionHold;
 pub use config::{ConfigureLoop, ServerConfig};
 pub use error::{render_plain, ErrorRenderer, ServerError};
 pub use lifespan::{StartError, WorkerService};
@@ -41,6 +45,7 @@ pub use request::TrackedBody;
 pub use shutdown::{Shutdown, Triggered};
 pub use supervisor::RunningServer;
 use supervisor::StopHook;
+pub use tls::{TlsConfig, TlsError};
 
 use crate::{Body, BoxError, Request};
 

@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use futures_util::FutureExt;
-use http::{header, HeaderValue, Response, Version};
+use http::{header, HeaderValue, Response, StatusCode, Version};
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use kairos_sync::event::Wait;
 
@@ -22,6 +22,7 @@ use super::accept::WorkerState;
 use super::ServerError;
 use crate::body::{BoxError, RequestBody};
 use crate::io::Activity;
+use crate::upgrade::{Pending, UpgradeError};
 use crate::{Body, Request};
 
 /// Serves request `number` of its connection with `service`, applying the worker's limits.
@@ -52,15 +53,27 @@ where
     });
 
     let overloaded = config.limit_concurrency.filter(|&limit| worker.in_flight.get() > limit);
+    // A request the gate holds what follows for (see `Gate::is_suspended`), until it is known
+    // whether the connection switches protocols.
+    let asks_upgrade = request.version() == Version::HTTP_11
+        && request.headers().contains_key(header::UPGRADE)
+        && request.body().is_end_stream();
     let response = if let Some(error) = refused {
         close(worker.render_error.render(&error))
     } else if let Err(reason) = check_host(&request) {
         // The request is not trusted to have been framed as the client meant: close.
         close(worker.render_error.render(&ServerError::BadRequest { reason }))
+    } else if let Err(error) = check_http2_limits(&request, config) {
+        worker.render_error.render(&error)
     } else if let Some(limit) = overloaded {
         worker.render_error.render(&ServerError::Overloaded { limit })
     } else {
-        let (parts, body) = request.into_parts();
+        let (mut parts, body) = request.into_parts();
+        if asks_upgrade {
+            let (ticket, pending) = Pending::register();
+            parts.extensions.insert(ticket);
+            *conn.upgrade.borrow_mut() = Some(pending);
+        }
         let request =
             http::Request::from_parts(parts, RequestBody::incoming(body, config.max_body_size));
         match AssertUnwindSafe(service(request)).catch_unwind().await {
@@ -73,6 +86,16 @@ where
         }
     };
 
+    if asks_upgrade {
+        if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+            conn.switching.set(true);
+        } else {
+            if let Some(pending) = conn.upgrade.borrow_mut().take() {
+                pending.failed(UpgradeError::NotSwitched);
+            }
+            conn.resume_gate.set(true);
+        }
+    }
     if let Some((method, path)) = logged {
         let method = method.as_ref().map_or("-", http::Method::as_str);
         tracing::info!(
@@ -85,6 +108,25 @@ where
     let (parts, body) = response.into_parts();
     let stop = (body.is_stream()).then(|| worker.stopping.wait());
     Ok(Response::from_parts(parts, TrackedBody { body, _guard: guard, stop }))
+}
+
+/// HTTP/2's counterparts of the limits the gate enforces on an HTTP/1.1 head (h2 bounds the
+/// header list's size): the request target's length (`414`) and the field count (`431`).
+fn check_http2_limits<B>(
+    request: &http::Request<B>,
+    config: &super::ServerConfig,
+) -> Result<(), ServerError> {
+    if request.version() != Version::HTTP_2 {
+        return Ok(());
+    }
+    let target = request.uri().path_and_query().map_or(0, |target| target.as_str().len());
+    if target > config.max_request_line {
+        return Err(ServerError::RequestLineTooLong { limit: config.max_request_line });
+    }
+    if request.headers().len() > config.max_headers {
+        return Err(ServerError::TooManyHeaders { limit: config.max_headers });
+    }
+    Ok(())
 }
 
 /// RFC 9112 §3.2: an HTTP/1.1 request has exactly one `Host`, and any request at most one,
