@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every test: installs what the tests need when it is missing (real servers from Debian's
 # packages — Redis, PostgreSQL — for the fixtures in crates/fixtures; Chromium for the
-# browser tests; curl, a client nobody here wrote), then runs the
+# browser tests; curl and h2load, clients nobody here wrote), then runs the
 # workspace's tests. The README's test command, and what .ci/run calls after its checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +12,7 @@ compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || missing+=(postgres
 command -v python3 >/dev/null || missing+=(python3)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v curl >/dev/null || missing+=(curl)
+command -v h2load >/dev/null || missing+=(nghttp2-client)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "== installing ${missing[*]} (Debian packages)"
     if [ "$(id -u)" -ne 0 ]; then

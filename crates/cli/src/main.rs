@@ -61,7 +61,8 @@ enum Command {
 #[derive(Args, Debug)]
 struct ServeArgs {
     /// Address to listen on (port 0: any free port). Once listening, the server prints
-    /// `listening on http://ADDRESS` on stdout with the address it got.
+    /// `listening on http://ADDRESS` (https with --ssl-certfile) on stdout with the address
+    /// it got.
     #[arg(long, default_value = "127.0.0.1:8000")]
     bind: SocketAddr,
     /// Worker threads, one event loop each (1, as uvicorn; 0 = one per core).
@@ -131,6 +132,19 @@ struct ServeArgs {
     /// Base URL that `/external` calls (default: this server itself).
     #[arg(long, value_parser = parse_upstream)]
     upstream: Option<String>,
+    /// Serve HTTPS with this certificate chain (PEM, the server's certificate first), as
+    /// uvicorn's flag; needs --ssl-keyfile. HTTP/2 or HTTP/1.1 is chosen by ALPN.
+    #[arg(long, requires = "ssl_keyfile", value_name = "PEM")]
+    ssl_certfile: Option<std::path::PathBuf>,
+    /// The private key of --ssl-certfile's certificate (PEM: PKCS#8, RSA or EC).
+    #[arg(long, requires = "ssl_certfile", value_name = "PEM")]
+    ssl_keyfile: Option<std::path::PathBuf>,
+    /// Serve HTTP/1.1 only: no HTTP/2 by ALPN over TLS, nor by prior knowledge in the clear.
+    #[arg(long)]
+    no_http2: bool,
+    /// Most requests in progress at once on one HTTP/2 connection.
+    #[arg(long, default_value_t = 100)]
+    http2_max_streams: u32,
     /// Log level: error, warn, info, debug or trace.
     #[arg(long, default_value = "info",
           value_parser = ["error", "warn", "info", "debug", "trace"])]
@@ -205,8 +219,19 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         cors_origins: args.cors_origins,
         static_dir: args.static_dir,
     };
+    let tls = match (&args.ssl_certfile, &args.ssl_keyfile) {
+        (Some(certificate), Some(key)) => Some(
+            kairos::http::TlsConfig::from_pem_files(certificate, key)
+                .context("cannot use --ssl-certfile and --ssl-keyfile")?,
+        ),
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let config = ServerConfig {
         bind: args.bind,
+        tls,
+        http2: !args.no_http2,
+        http2_max_concurrent_streams: args.http2_max_streams,
         workers,
         limit_concurrency: args.limit_concurrency.map(NonZeroUsize::get),
         max_request_line: args.limit_request_line,
@@ -241,7 +266,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     settings.upstream.listening_on(addr);
     // The one line on stdout, whatever the log level: the address actually bound (the real
     // port for `--bind 127.0.0.1:0`), for the people and the scripts that start the server.
-    println!("listening on http://{addr}");
+    println!("listening on {scheme}://{addr}");
     tracing::info!(
         target: "kairos::serve",
         "{workers} worker(s), {} sync tokens each, upstream {}",

@@ -87,7 +87,9 @@ pub(crate) struct Activity {
     /// done with it.
     pub(crate) switching: Cell<bool>,
     /// Set when it was answered otherwise: the gate scans what followed it as requests again.
-    pub(crate) resume_gate: Cell<bool>,
+    resume_gate: Cell<bool>,
+    /// The read waiting for that answer.
+    resume_waker: RefCell<Option<Waker>>,
 }
 
 impl Activity {
@@ -104,6 +106,7 @@ impl Activity {
             upgrade: RefCell::new(None),
             switching: Cell::new(false),
             resume_gate: Cell::new(false),
+            resume_waker: RefCell::new(None),
         }
     }
 
@@ -122,6 +125,15 @@ impl Activity {
         match &*refusal {
             Some((number, _)) if *number == request => refusal.take().map(|(_, error)| error),
             _ => None,
+        }
+    }
+
+    /// The request that asked to switch protocols was answered without switching: the gate
+    /// reads on, and the read waiting for this is woken.
+    pub(crate) fn resume(&self) {
+        self.resume_gate.set(true);
+        if let Some(waker) = self.resume_waker.borrow_mut().take() {
+            waker.wake();
         }
     }
 
@@ -231,9 +243,13 @@ impl Read for HyperIo {
             if gate.is_suspended() {
                 // What follows a request that asked to switch protocols waits in the socket
                 // until it is answered: the task is polled again when the answer is ready.
-                let Some(activity) = this.activity.as_ref().filter(|a| a.resume_gate.take()) else {
+                let Some(activity) = this.activity.as_ref() else { return Poll::Pending };
+                if !activity.resume_gate.take() {
+                    // hyper takes this Pending to mean the socket will wake it: the answer
+                    // does instead (`Activity::resume`).
+                    *activity.resume_waker.borrow_mut() = Some(cx.waker().clone());
                     return Poll::Pending;
-                };
+                }
                 let before = buf.remaining();
                 activity.passed(gate.resume(&mut Cursor(&mut buf)));
                 if buf.remaining() < before {

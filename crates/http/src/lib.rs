@@ -1,6 +1,7 @@
 //! # kairos-http
 //!
-//! HTTP for kairos: hyper 1.x speaking HTTP/1.1 over the kairos-rt event loop.
+//! HTTP for kairos: hyper 1.x speaking HTTP/1.1 and HTTP/2, in the clear or over TLS
+//! (rustls), on the kairos-rt event loop.
 //!
 //! ## The model
 //!
@@ -19,7 +20,11 @@
 //! folds a header line (obs-fold), has differing `Content-Length`s or a bad chunk (400). What this
 //! crate adds around it, with uvicorn's defaults ([`ServerConfig`]): backlog, a connection limit, a
 //! concurrency limit answered with 503, the header size limit and a body size limit (413), the
-//! header-read timeout (slowloris) and closing idle keep-alive connections, a handler panic
+//! header-read timeout (slowloris) and closing idle keep-alive connections, TLS with ALPN
+//! ([`TlsConfig`]; a handshake that stalls or fails is closed at a timeout), HTTP/2 by ALPN or by
+//! its preface in the clear (h2c), with its streams, header list and resets limited (the "rapid
+//! reset" flood gets `GOAWAY`), switching protocols ([`upgrade`]: the WebSocket handshake's
+//! way; the connection is handed over after the 101), a handler panic
 //! answered with 500, the `Host` rules of RFC 9112 §3.2 (an HTTP/1.1 request without `Host`, or any
 //! with two or an invalid one, gets 400 and the connection is closed), graceful shutdown on
 //! SIGINT/SIGTERM that ends streams and drains connections, supervised workers with a lifespan each
@@ -38,6 +43,8 @@
 //! | `client/` | [`Client`]: HTTP/1.1 with a keep-alive pool (the chapter's `httpx.AsyncClient`) |
 //! | `body.rs` | [`Body`] (responses), [`RequestBody`] (requests, size-limited) |
 //! | `io.rs` | [`HyperIo`]: the socket as hyper's `Read`/`Write` |
+//! | `transport.rs` | the byte stream under a connection: TCP, or TLS over TCP |
+//! | `upgrade.rs` | [`upgrade::OnUpgrade`]: taking over a connection after a `101` |
 //! | `coalesce.rs` | one write for the answers to a pipelined batch, used by [`HyperIo`] |
 //!
 //! ## Example

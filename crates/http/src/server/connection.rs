@@ -42,6 +42,10 @@ const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// each reset stream costs the server a request it never finishes). hyper's default.
 const H2_MAX_PENDING_RESETS: usize = 20;
 
+/// After an HTTP/2 connection's `GOAWAY`, how long its client has to close it once no stream
+/// is left, before the server does.
+const H2_CLOSE_GRACE: Duration = Duration::from_secs(1);
+
 /// Streams the server may reset for a client's protocol errors before it closes the
 /// connection (the h2 crate's default; bounds the "made you reset" variant of the attack).
 const H2_MAX_LOCAL_RESETS: usize = 1024;
@@ -335,22 +339,30 @@ async fn serve_http2<S, Fut>(
         if let Poll::Ready(result) = connection.as_mut().poll(cx) {
             return Poll::Ready(result);
         }
-        if closing {
-            return Poll::Pending;
-        }
-        if stopping.as_mut().poll(cx).is_ready() {
+        if !closing && stopping.as_mut().poll(cx).is_ready() {
             closing = true;
             connection.as_mut().graceful_shutdown(); // GOAWAY; streams in progress finish
+            timer.as_mut().reset(after(Instant::now(), H2_CLOSE_GRACE));
             continue;
         }
         if timer.as_mut().poll(cx).is_pending() {
             return Poll::Pending;
         }
         let now = Instant::now();
+        if closing {
+            // h2 closes once the client acknowledges the GOAWAY's PING; one that never does
+            // must not hold the shutdown once no stream is left.
+            if activity.in_flight.get() == 0 {
+                return Poll::Ready(Ok(()));
+            }
+            timer.as_mut().reset(after(now, H2_CLOSE_GRACE));
+            continue;
+        }
         let idle_since = activity.last_read.get();
         if activity.in_flight.get() == 0 && now >= after(idle_since, keep_alive) {
             closing = true;
             connection.as_mut().graceful_shutdown();
+            timer.as_mut().reset(after(now, H2_CLOSE_GRACE));
             continue;
         }
         let next = if activity.in_flight.get() > 0 { now } else { idle_since };

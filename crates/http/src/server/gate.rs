@@ -1049,4 +1049,39 @@ mod tests {
         }
         assert_eq!(out.bytes, input);
     }
+
+    #[test]
+    fn what_follows_an_upgrade_request_is_held_until_the_answer() {
+        let head = b"GET /ws HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\n\r\n";
+        let input = [&head[..], b"\x81\x05hello"].concat();
+        // However the bytes arrive: the head passes, the frame after it is held unread.
+        let (bytes, heads, refused) = every_split(LIMITS, &input);
+        assert_eq!((bytes.as_slice(), heads, refused), (&head[..], 1, None));
+
+        let mut gate = Gate::new(LIMITS);
+        let mut out = Out { bytes: Vec::new(), room: usize::MAX };
+        gate.feed(&input, &mut out);
+        assert!(gate.is_suspended());
+        // Switched: the held bytes go with the connection, unscanned.
+        assert_eq!(gate.into_unread(), b"\x81\x05hello");
+
+        // Not switched: what follows is scanned as requests again (here, refused).
+        let mut gate = Gate::new(LIMITS);
+        let mut out = Out { bytes: Vec::new(), room: usize::MAX };
+        gate.feed(&[&head[..], b"GET / HTTP/1.1\nHost: t\n\n"].concat(), &mut out);
+        let passed = gate.resume(&mut out);
+        assert_eq!(passed.heads, 1, "the stand-in");
+        assert!(matches!(passed.refused, Some(Refused::Request(ServerError::BadRequest { .. }))));
+    }
+
+    #[test]
+    fn an_http10_request_or_one_with_a_body_does_not_suspend() {
+        for input in [
+            &b"GET / HTTP/1.0\r\nUpgrade: websocket\r\n\r\nGET / HTTP/1.1\r\nHost: t\r\n\r\n"[..],
+            b"POST / HTTP/1.1\r\nHost: t\r\nUpgrade: x\r\nContent-Length: 2\r\n\r\nokGET / HTTP/1.1\r\nHost: t\r\n\r\n",
+        ] {
+            let (bytes, heads, refused) = every_split(LIMITS, input);
+            assert_eq!((bytes.as_slice(), heads, refused), (input, 2, None));
+        }
+    }
 }

@@ -93,7 +93,7 @@ where
             if let Some(pending) = conn.upgrade.borrow_mut().take() {
                 pending.failed(UpgradeError::NotSwitched);
             }
-            conn.resume_gate.set(true);
+            conn.resume();
         }
     }
     if let Some((method, path)) = logged {
