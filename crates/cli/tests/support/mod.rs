@@ -51,6 +51,7 @@ impl Serve {
         let addr = line
             .trim_end()
             .strip_prefix("listening on http://")
+            .or_else(|| line.trim_end().strip_prefix("listening on https://"))
             .and_then(|addr| addr.parse().ok())
             .unwrap_or_else(|| panic!("kairos serve printed {line:?}, not its address"));
         Serve { child, addr, log, _stdout: stdout }
