@@ -1,6 +1,6 @@
-//! The client over TLS, black-box against a kairos server over loopback sockets, with
-//! certificates made here (rcgen): trusted roots, names, pooled connections, and handshakes
-//! that fail or never finish.
+//! The client over TLS and HTTP/2, black-box against a kairos server over loopback sockets,
+//! with certificates made here (rcgen): trusted roots, names, ALPN's choice of protocol, one
+//! HTTP/2 connection shared by concurrent requests, and handshakes that fail or never finish.
 
 use std::error::Error as _;
 use std::io::{Read, Write};
@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use http::StatusCode;
+use http::{HeaderMap, Method, StatusCode, Version};
 use kairos_http::{
     Body, Client, ClientConfig, ClientError, Request, Response, RunningServer, Server,
     ServerConfig, TlsConfig,
@@ -154,7 +154,15 @@ fn get_and_post_over_https_with_a_given_root() {
 
         let sent = serde_json::json!({"n": 20, "limit": 5});
         let response = client.post_json(&format!("{base}/echo"), &sent).await.unwrap();
+        assert_eq!(response.version(), Version::HTTP_2, "the server offers h2: a body over it");
         assert_eq!(response.json::<serde_json::Value>().await.unwrap(), sent);
+
+        // Past HTTP/2's initial 64 KiB windows both ways: flow control moves it all.
+        let big: Vec<u8> = (0..1024 * 1024).map(|i| (i % 251) as u8).collect();
+        let url = format!("{base}/echo");
+        let response =
+            client.send(Method::POST, &url, HeaderMap::new(), Body::from(big.clone())).await;
+        assert_eq!(response.unwrap().bytes().await.unwrap(), big);
     });
 }
 
@@ -171,7 +179,35 @@ fn a_given_root_adds_to_the_platform_roots() {
 }
 
 #[test]
-fn https_connections_are_pooled_one_request_at_a_time() {
+fn http2_is_chosen_and_one_connection_carries_concurrent_requests() {
+    const N: usize = 8;
+    let id = identity(&["127.0.0.1"]);
+    let (server, _) = start(Some(&id), true);
+    let (addr, connections) = relay(server.local_addr());
+    run(async move {
+        let client = Client::with_config(trusting(&id));
+        // All N start before any connection exists: they share the first one's.
+        let url = format!("https://{addr}/together?n={N}");
+        let requests = (0..N).map(|_| async {
+            let response = client.get(&url).await.unwrap();
+            assert_eq!(response.version(), Version::HTTP_2);
+            response.text().await.unwrap()
+        });
+        let answers = futures::future::join_all(requests).await;
+        assert_eq!(answers, vec!["together"; N], "the requests were not in progress at once");
+        assert_eq!(client.http2_connections(), 1);
+        assert_eq!(client.idle_connections(), 0, "HTTP/2 is shared, not pooled as idle");
+
+        // A later request takes the same connection.
+        let response = client.get(&format!("https://{addr}/")).await.unwrap();
+        assert_eq!(response.version(), Version::HTTP_2);
+        assert_eq!(response.text().await.unwrap(), "Hello, World!");
+    });
+    assert_eq!(connections.load(Ordering::SeqCst), 1, "{N} + 1 requests, one connection");
+}
+
+#[test]
+fn a_server_without_http2_is_spoken_to_in_http1_over_tls() {
     let id = identity(&["127.0.0.1"]);
     let (server, _) = start(Some(&id), false);
     let (addr, connections) = relay(server.local_addr());
@@ -179,9 +215,11 @@ fn https_connections_are_pooled_one_request_at_a_time() {
         let client = Client::with_config(trusting(&id));
         for _ in 0..3 {
             let response = client.get(&format!("https://{addr}/")).await.unwrap();
+            assert_eq!(response.version(), Version::HTTP_11);
             assert_eq!(response.text().await.unwrap(), "Hello, World!");
         }
         assert_eq!(client.idle_connections(), 1, "one keep-alive connection, reused");
+        assert_eq!(client.http2_connections(), 0);
         assert_eq!(connections.load(Ordering::SeqCst), 1);
 
         // Requests at once need a connection each (the pooled one, and two new ones).
@@ -192,6 +230,38 @@ fn https_connections_are_pooled_one_request_at_a_time() {
         .await;
         assert_eq!(answers, vec!["together"; 3]);
         assert_eq!(connections.load(Ordering::SeqCst), 3);
+    });
+}
+
+#[test]
+fn a_client_with_http2_off_speaks_http1_to_an_http2_server() {
+    let id = identity(&["127.0.0.1"]);
+    let (server, _) = start(Some(&id), true);
+    let url = format!("https://{}/", server.local_addr());
+    run(async move {
+        let client = Client::with_config(ClientConfig { http2: false, ..trusting(&id) });
+        let response = client.get(&url).await.unwrap();
+        assert_eq!(response.version(), Version::HTTP_11);
+        assert_eq!(response.text().await.unwrap(), "Hello, World!");
+    });
+}
+
+#[test]
+fn cleartext_is_http1_unless_http2_is_known_to_be_spoken() {
+    let (server, _) = start(None, true);
+    let url = format!("http://{}/", server.local_addr());
+    run(async move {
+        let response = Client::new().get(&url).await.unwrap();
+        assert_eq!(response.version(), Version::HTTP_11);
+
+        let client = Client::with_config(ClientConfig {
+            http2_prior_knowledge: true,
+            ..ClientConfig::default()
+        });
+        let response = client.get(&url).await.unwrap();
+        assert_eq!(response.version(), Version::HTTP_2);
+        assert_eq!(response.text().await.unwrap(), "Hello, World!");
+        assert_eq!(client.http2_connections(), 1);
     });
 }
 

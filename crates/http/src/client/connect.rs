@@ -1,38 +1,82 @@
 //! Opening a connection to an origin: resolving its host, TCP, the TLS handshake for
-//! `https://`, and hyper's HTTP/1.1 over the result.
+//! `https://`, and hyper's HTTP/1.1 or HTTP/2 over the result — HTTP/2 when the TLS handshake
+//! chose it by ALPN, or in the clear with prior knowledge when configured.
 
+use std::cell::Cell;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
+use std::rc::Rc;
+use std::time::Instant;
 
 use futures_rustls::TlsConnector;
-use hyper::client::conn::http1;
+use hyper::client::conn::{http1, http2};
 use kairos_rt::net::TcpStream;
 
-use super::pool::Origin;
+use super::pool::{Origin, Pool};
 use super::{tls, ClientError};
 use crate::transport::Transport;
 use crate::{Body, HyperIo};
 
-/// Opens a connection to `origin`, over TLS when `tls` is given.
+/// A connection ready for a request.
+pub(super) enum Sender {
+    /// An HTTP/1.1 connection: this request has it to itself, and gives it back to the pool
+    /// when its response has been read.
+    Http1(http1::SendRequest<Body>),
+    /// A handle on the origin's shared HTTP/2 connection, and its clock of use.
+    Http2(http2::SendRequest<Body>, Rc<Cell<Instant>>),
+}
+
+/// Runs an HTTP/2 connection's background work (a request body being sent) as tasks on this
+/// loop: hyper's HTTP/2 asks for an executor, and the loop's tasks need not be `Send`.
+#[derive(Clone, Copy)]
+struct LoopExecutor;
+
+impl<F> hyper::rt::Executor<F> for LoopExecutor
+where
+    F: Future + 'static,
+{
+    fn execute(&self, future: F) {
+        kairos_rt::spawn(future).detach();
+    }
+}
+
+/// Opens a connection to `origin`, over TLS when `tls` is given. An HTTP/2 connection is kept
+/// in `pool` as the origin's shared one.
 pub(super) async fn connect(
     origin: &Origin,
     tls: Option<&TlsConnector>,
-) -> Result<http1::SendRequest<Body>, ClientError> {
+    http2_prior_knowledge: bool,
+    pool: &Pool,
+) -> Result<Sender, ClientError> {
     let addr = resolve(origin).await?;
     let tcp = TcpStream::connect(addr).await.map_err(|e| ClientError::Connect(addr, e))?;
     let _ = tcp.set_nodelay(true);
-    let transport = match tls {
-        None => Transport::Tcp(tcp),
+    let (transport, http2) = match tls {
+        None => (Transport::Tcp(tcp), http2_prior_knowledge),
         Some(connector) => {
-            Transport::TlsClient(Box::new(tls::handshake(connector, origin, tcp).await?))
+            let stream = tls::handshake(connector, origin, tcp).await?;
+            let http2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
+            if !http2 {
+                pool.note_http1(origin);
+            }
+            (Transport::TlsClient(Box::new(stream)), http2)
         }
     };
     let io = HyperIo::over(transport);
-    let (sender, connection) =
-        http1::Builder::new().handshake(io).await.map_err(ClientError::Http)?;
-    // The connection's I/O runs as a task on this loop until it closes.
-    spawn_connection(connection);
-    Ok(sender)
+    // Either way the connection's I/O runs as a task on this loop until it closes: for
+    // HTTP/2, once every handle on it is dropped and its last stream is done.
+    if http2 {
+        let (sender, connection) =
+            http2::Builder::new(LoopExecutor).handshake(io).await.map_err(ClientError::Http)?;
+        spawn_connection(connection);
+        let last_used = pool.share(origin.clone(), sender.clone());
+        Ok(Sender::Http2(sender, last_used))
+    } else {
+        let (sender, connection) =
+            http1::Builder::new().handshake(io).await.map_err(ClientError::Http)?;
+        spawn_connection(connection);
+        Ok(Sender::Http1(sender))
+    }
 }
 
 fn spawn_connection(connection: impl Future<Output = hyper::Result<()>> + 'static) {

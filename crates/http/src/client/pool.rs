@@ -1,11 +1,14 @@
-//! The per-origin pool of idle keep-alive connections.
+//! Connections kept for reuse, per origin: idle HTTP/1.1 connections, each carrying one
+//! request at a time, and at most one HTTP/2 connection, shared by every request at once.
 
-use std::cell::RefCell;
-use std::collections::HashMap;
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use hyper::client::conn::http1;
+use hyper::client::conn::{http1, http2};
+use kairos_sync::Lock;
 
 use crate::Body;
 
@@ -57,18 +60,39 @@ struct Idle {
     since: Instant,
 }
 
+/// An origin's HTTP/2 connection, and when a request last started or finished on it.
+struct Shared {
+    sender: http2::SendRequest<Body>,
+    last_used: Rc<Cell<Instant>>,
+}
+
 /// The connections of one [`Client`](super::Client).
 pub(crate) struct Pool {
     /// Idle HTTP/1.1 connections, most recently used last (reused first: warm and least
     /// likely closed).
     idle: RefCell<HashMap<Origin, Vec<Idle>>>,
+    shared: RefCell<HashMap<Origin, Shared>>,
+    /// Per origin that may speak HTTP/2, a turn to connect: requests that find no connection
+    /// at the same moment wait for the first one's rather than opening one each, since an
+    /// HTTP/2 connection would serve them all.
+    turns: RefCell<HashMap<Origin, Rc<Lock<()>>>>,
+    /// Origins whose last TLS handshake chose HTTP/1.1: their requests connect in parallel,
+    /// without waiting a turn.
+    http1_origins: RefCell<HashSet<Origin>>,
     max_idle_per_host: usize,
     idle_timeout: Duration,
 }
 
 impl Pool {
     pub(crate) fn new(max_idle_per_host: usize, idle_timeout: Duration) -> Pool {
-        Pool { idle: RefCell::default(), max_idle_per_host, idle_timeout }
+        Pool {
+            idle: RefCell::default(),
+            shared: RefCell::default(),
+            turns: RefCell::default(),
+            http1_origins: RefCell::default(),
+            max_idle_per_host,
+            idle_timeout,
+        }
     }
 
     /// An idle HTTP/1.1 connection to `origin` that is still open and ready, if any.
@@ -96,9 +120,66 @@ impl Pool {
         }
     }
 
+    /// The origin's HTTP/2 connection, if it is open and has not idled past the timeout (the
+    /// server may be closing it), with its clock of use, touched now.
+    pub(crate) fn shared(
+        &self,
+        origin: &Origin,
+    ) -> Option<(http2::SendRequest<Body>, Rc<Cell<Instant>>)> {
+        let mut shared = self.shared.borrow_mut();
+        let conn = shared.get(origin)?;
+        if conn.sender.is_closed() || conn.last_used.get().elapsed() >= self.idle_timeout {
+            // Dropping our handle lets the connection end once its requests are done.
+            shared.remove(origin);
+            return None;
+        }
+        conn.last_used.set(Instant::now());
+        Some((conn.sender.clone(), Rc::clone(&conn.last_used)))
+    }
+
+    /// Keeps a new HTTP/2 connection as the origin's, replacing any older one; returns its
+    /// clock of use.
+    pub(crate) fn share(
+        &self,
+        origin: Origin,
+        sender: http2::SendRequest<Body>,
+    ) -> Rc<Cell<Instant>> {
+        let last_used = Rc::new(Cell::new(Instant::now()));
+        self.http1_origins.borrow_mut().remove(&origin);
+        self.shared
+            .borrow_mut()
+            .insert(origin, Shared { sender, last_used: Rc::clone(&last_used) });
+        last_used
+    }
+
+    /// The origin's turn to connect (see [`Pool::turns`]).
+    pub(crate) fn turn(&self, origin: &Origin) -> Rc<Lock<()>> {
+        let mut turns = self.turns.borrow_mut();
+        // Turns nobody waits for are dropped here, so the map holds only origins in use.
+        turns.retain(|_, turn| Rc::strong_count(turn) > 1);
+        Rc::clone(turns.entry(origin.clone()).or_insert_with(|| Rc::new(Lock::new(()))))
+    }
+
+    /// Whether the origin's last TLS handshake chose HTTP/1.1.
+    pub(crate) fn speaks_http1(&self, origin: &Origin) -> bool {
+        self.http1_origins.borrow().contains(origin)
+    }
+
+    /// Records that a TLS handshake with the origin chose HTTP/1.1.
+    pub(crate) fn note_http1(&self, origin: &Origin) {
+        if !self.speaks_http1(origin) {
+            self.http1_origins.borrow_mut().insert(origin.clone());
+        }
+    }
+
     /// Idle HTTP/1.1 connections held now.
     pub(crate) fn idle_count(&self) -> usize {
         self.idle.borrow().values().map(Vec::len).sum()
+    }
+
+    /// HTTP/2 connections held now (open or not yet noticed closed).
+    pub(crate) fn shared_count(&self) -> usize {
+        self.shared.borrow().len()
     }
 }
 
@@ -112,8 +193,23 @@ mod tests {
 
     #[test]
     fn the_scheme_is_part_of_the_origin() {
+        let pool = Pool::new(4, Duration::from_secs(4));
+        pool.note_http1(&origin(Scheme::Https));
+        assert!(pool.speaks_http1(&origin(Scheme::Https)));
+        assert!(!pool.speaks_http1(&origin(Scheme::Http)));
         assert_ne!(origin(Scheme::Http), origin(Scheme::Https));
         assert_eq!(origin(Scheme::Https).to_string(), "https://example.com:8443");
+    }
+
+    #[test]
+    fn a_turn_is_shared_while_held_and_forgotten_after() {
+        let pool = Pool::new(4, Duration::from_secs(4));
+        let first = pool.turn(&origin(Scheme::Https));
+        let second = pool.turn(&origin(Scheme::Https));
+        assert!(Rc::ptr_eq(&first, &second), "one turn per origin");
+        drop((first, second));
+        let _other = pool.turn(&origin(Scheme::Http));
+        assert_eq!(pool.turns.borrow().len(), 1, "the unheld turn was dropped");
     }
 
     #[test]

@@ -19,11 +19,13 @@ use super::ClientError;
 pub(super) struct Trust {
     pub(super) platform_roots: bool,
     pub(super) root_certificates: Vec<CertificateDer<'static>>,
+    pub(super) http2: bool,
 }
 
 impl Trust {
-    /// The connector for `https://`: roots, ring's crypto, and ALPN offering `http/1.1`. Reads
-    /// the platform's store from disk, so it blocks: run it on a pool thread.
+    /// The connector for `https://`: roots, ring's crypto, and ALPN offering `h2` (when HTTP/2
+    /// is on) and `http/1.1`. Reads the platform's store from disk, so it blocks: run it on a
+    /// pool thread.
     pub(super) fn connector(self) -> Result<TlsConnector, ClientError> {
         let mut roots = RootCertStore::empty();
         if self.platform_roots {
@@ -57,7 +59,11 @@ impl Trust {
             })?
             .with_root_certificates(roots)
             .with_no_client_auth();
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        config.alpn_protocols = if self.http2 {
+            vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+        } else {
+            vec![b"http/1.1".to_vec()]
+        };
         Ok(TlsConnector::from(Arc::new(config)))
     }
 }
@@ -185,13 +191,13 @@ mod tests {
         // On Debian they come from the ca-certificates package; the error says so if missing.
         let roots = platform_roots().unwrap_or_else(|e| panic!("{e}"));
         assert!(!roots.is_empty());
-        let trust = Trust { platform_roots: true, root_certificates: Vec::new() };
+        let trust = Trust { platform_roots: true, root_certificates: Vec::new(), http2: true };
         trust.connector().unwrap_or_else(|e| panic!("{e}"));
     }
 
     #[test]
     fn no_roots_at_all_is_an_error_that_says_what_to_do() {
-        let trust = Trust { platform_roots: false, root_certificates: Vec::new() };
+        let trust = Trust { platform_roots: false, root_certificates: Vec::new(), http2: true };
         let Err(error) = trust.connector() else { panic!("a connector without roots") };
         assert!(matches!(error, ClientError::RootCertificates(_)), "{error}");
         assert!(error.to_string().contains("ClientConfig::with_root_pem"), "{error}");
