@@ -19,6 +19,8 @@ pub(crate) enum Transport {
     /// The server's side of a TLS connection (boxed: rustls' state is a few KiB, and a plain
     /// connection should not carry that size).
     TlsServer(Box<futures_rustls::server::TlsStream<TcpStream>>),
+    /// The client's side of a TLS connection (boxed for the same reason).
+    TlsClient(Box<futures_rustls::client::TlsStream<TcpStream>>),
     /// The stream was handed on (a connection that switched protocols); nothing is left.
     Taken,
 }
@@ -32,6 +34,7 @@ impl Transport {
     pub(crate) fn alpn(&self) -> Option<&[u8]> {
         match self {
             Transport::TlsServer(tls) => tls.get_ref().1.alpn_protocol(),
+            Transport::TlsClient(tls) => tls.get_ref().1.alpn_protocol(),
             Transport::Tcp(_) | Transport::Taken => None,
         }
     }
@@ -45,6 +48,7 @@ impl Transport {
         match self {
             Transport::Tcp(tcp) => tcp.poll_read_buf(cx, buf),
             Transport::TlsServer(tls) => Pin::new(&mut **tls).poll_read(cx, buf),
+            Transport::TlsClient(tls) => Pin::new(&mut **tls).poll_read(cx, buf),
             Transport::Taken => Poll::Ready(Err(taken())),
         }
     }
@@ -59,6 +63,7 @@ impl Transport {
         match self {
             Transport::Tcp(tcp) => tcp.poll_write_buf(cx, buf),
             Transport::TlsServer(tls) => Pin::new(&mut **tls).poll_write(cx, buf),
+            Transport::TlsClient(tls) => Pin::new(&mut **tls).poll_write(cx, buf),
             Transport::Taken => Poll::Ready(Err(taken())),
         }
     }
@@ -72,6 +77,7 @@ impl Transport {
         match self {
             Transport::Tcp(tcp) => tcp.poll_write_bufs(cx, bufs),
             Transport::TlsServer(tls) => Pin::new(&mut **tls).poll_write_vectored(cx, bufs),
+            Transport::TlsClient(tls) => Pin::new(&mut **tls).poll_write_vectored(cx, bufs),
             Transport::Taken => Poll::Ready(Err(taken())),
         }
     }
@@ -81,6 +87,7 @@ impl Transport {
         match self {
             Transport::Tcp(_) => Poll::Ready(Ok(())),
             Transport::TlsServer(tls) => Pin::new(&mut **tls).poll_flush(cx),
+            Transport::TlsClient(tls) => Pin::new(&mut **tls).poll_flush(cx),
             Transport::Taken => Poll::Ready(Err(taken())),
         }
     }
@@ -91,6 +98,7 @@ impl Transport {
         let result = match self {
             Transport::Tcp(tcp) => tcp.shutdown(Shutdown::Write),
             Transport::TlsServer(tls) => std::task::ready!(Pin::new(&mut **tls).poll_close(cx)),
+            Transport::TlsClient(tls) => std::task::ready!(Pin::new(&mut **tls).poll_close(cx)),
             Transport::Taken => Ok(()),
         };
         Poll::Ready(match result {
@@ -147,6 +155,7 @@ impl std::fmt::Debug for Transport {
         let kind = match self {
             Transport::Tcp(_) => "tcp",
             Transport::TlsServer(_) => "tls (server)",
+            Transport::TlsClient(_) => "tls (client)",
             Transport::Taken => "taken",
         };
         f.debug_tuple("Transport").field(&kind).finish()

@@ -595,7 +595,7 @@ mod client {
             let err = client.get(&format!("http://{closed}/")).await.unwrap_err();
             assert!(matches!(err, ClientError::Connect(..)), "{err}");
             assert!(!err.is_timeout());
-            let err = client.get("https://example.invalid/").await.unwrap_err();
+            let err = client.get("ftp://example.invalid/").await.unwrap_err();
             assert!(matches!(err, ClientError::InvalidUrl(_)), "{err}");
         });
         gate.open(); // lets the server shut down at once

@@ -7,13 +7,22 @@ use std::time::Duration;
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum ClientError {
-    /// The URL cannot be used: not absolute, not `http`, or without a host.
+    /// The URL cannot be used: not absolute, neither `http` nor `https`, or without a host.
     InvalidUrl(String),
     /// The host name did not resolve.
     Resolve(String, std::io::Error),
     /// The TCP connection could not be made (refused, unreachable...).
     Connect(std::net::SocketAddr, std::io::Error),
-    /// The connection was not made within the connect timeout.
+    /// The TLS handshake with the host failed: its certificate is not trusted (signed by an
+    /// unknown authority, made for another name, expired), or the peer does not speak TLS.
+    /// The message says which, and what to do; the source is the handshake's error (for a
+    /// refusal by rustls, an `io::Error` holding the `rustls::Error`).
+    Tls(String, std::io::Error),
+    /// There are no root certificates to verify `https://` servers with: the platform's could
+    /// not be loaded, none were given, or one given is not a certificate.
+    RootCertificates(String),
+    /// The connection (resolving, TCP, the TLS handshake) was not made within the connect
+    /// timeout.
     ConnectTimeout(Duration),
     /// No response (status and headers) came within the request timeout.
     Timeout(Duration),
@@ -36,10 +45,12 @@ impl fmt::Display for ClientError {
             ClientError::InvalidUrl(why) => write!(f, "invalid URL: {why}"),
             ClientError::Resolve(host, e) => write!(f, "cannot resolve host {host:?}: {e}"),
             ClientError::Connect(addr, e) => write!(f, "cannot connect to {addr}: {e}"),
+            ClientError::Tls(host, e) => f.write_str(&super::tls::explain(host, e)),
+            ClientError::RootCertificates(why) => write!(f, "root certificates: {why}"),
             ClientError::ConnectTimeout(d) => {
                 write!(
                     f,
-                    "connecting took longer than the connect timeout ({d:?}); is the server up?"
+                    "connecting took longer than the connect timeout ({d:?}); is the server up and answering?"
                 )
             }
             ClientError::Timeout(d) => write!(
@@ -55,7 +66,9 @@ impl fmt::Display for ClientError {
 impl std::error::Error for ClientError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            ClientError::Resolve(_, e) | ClientError::Connect(_, e) => Some(e),
+            ClientError::Resolve(_, e) | ClientError::Connect(_, e) | ClientError::Tls(_, e) => {
+                Some(e)
+            }
             ClientError::Http(e) => Some(e),
             ClientError::Json(e) => Some(e),
             _ => None,

@@ -1,45 +1,123 @@
-//! An HTTP/1.1 client on the kairos loop with a keep-alive pool — the chapter's
-//! `httpx.AsyncClient` (seed 6.3).
+//! An HTTP client on the kairos loop — the chapter's `httpx.AsyncClient` (seed 6.3): `http://`
+//! and `https://`, HTTP/1.1 with a keep-alive pool, and HTTP/2 when a server offers it.
 //!
 //! - `mod.rs` — [`Client`], [`ClientConfig`], [`ClientResponse`];
-//! - `pool.rs` — idle connections per origin;
-//! - `error.rs` — [`ClientError`], with distinct timeouts.
+//! - `connect.rs` — resolving, TCP, TLS, and hyper's HTTP/1.1 or HTTP/2 over them;
+//! - `tls.rs` — the roots trusted (the platform's, given ones) and the handshake's errors;
+//! - `pool.rs` — connections per origin: idle HTTP/1.1 ones, a shared HTTP/2 one;
+//! - `error.rs` — [`ClientError`], with distinct timeouts and TLS failures.
 //!
 //! A `Client` belongs to the loop it is used on (`!Send`), like an `httpx.AsyncClient` to its
-//! event loop; make one per worker. Connections are reused when a response body has been read
-//! to the end (`text`, `bytes`, `json`); a response dropped unread closes its connection.
+//! event loop; make one per worker.
+//!
+//! **HTTPS.** Servers are verified against the platform's root certificates (on Debian,
+//! `/etc/ssl/certs` from the `ca-certificates` package, read once per `Client`, on its first
+//! `https://` request, off the loop), plus any given with [`ClientConfig::with_root_pem`]; with
+//! [`ClientConfig::platform_roots`] off, only the given ones. The certificate must be valid
+//! for the URL's host: a name (also sent by SNI) or an IP address (matched against the
+//! certificate's IP address SANs). A refusal is [`ClientError::Tls`], whose message says what
+//! to do.
+//!
+//! **HTTP/1.1 and HTTP/2.** Over TLS, ALPN offers `h2` and `http/1.1` and the server chooses.
+//! An HTTP/1.1 connection carries one request at a time: it is reused when a response body
+//! has been read to the end (`text`, `bytes`, `json`), and a response dropped unread closes it.
+//! An HTTP/2 connection carries any number at once: one per origin is shared by every request
+//! to it, and requests that start together wait for the first one's handshake rather than
+//! opening one each. In the clear the client speaks HTTP/1.1, or HTTP/2 from the first byte
+//! with [`ClientConfig::http2_prior_knowledge`] (h2c). [`ClientResponse::version`] says which.
+//!
+//! ```no_run
+//! use kairos_http::{Client, ClientConfig};
+//!
+//! # async fn example() -> Result<(), kairos_http::ClientError> {
+//! // The platform's roots: any public HTTPS site.
+//! let client = Client::new();
+//! let page = client.get("https://example.com/").await?.text().await?;
+//!
+//! // A server whose certificate your own CA signed, and nothing else.
+//! let ca = std::fs::read("ca.pem").unwrap();
+//! let config = ClientConfig { platform_roots: false, ..ClientConfig::default() }
+//!     .with_root_pem(&ca)?;
+//! let internal = Client::with_config(config);
+//! let response = internal.get("https://internal.example:8443/health").await?;
+//! println!("{:?} {}", response.version(), response.status()); // HTTP/2.0 200 OK
+//! # let _ = page;
+//! # Ok(())
+//! # }
+//! ```
 
+mod connect;
 mod error;
 mod pool;
+mod tls;
 
-use std::net::{IpAddr, SocketAddr};
+use std::cell::Cell;
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use futures_rustls::TlsConnector;
+use http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri, Version};
 use http_body_util::BodyExt;
 use hyper::client::conn::http1;
-use kairos_rt::net::TcpStream;
+use kairos_sync::Lock;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 pub use error::ClientError;
-use pool::{Origin, Pool};
+/// A DER-encoded certificate, as [`ClientConfig::root_certificates`] holds them (rustls'
+/// type, re-exported so that no other crate is needed to name it).
+pub use rustls::pki_types::CertificateDer;
 
-use crate::{Body, HyperIo};
+use connect::Sender;
+use pool::{Origin, Pool, Scheme};
+
+use crate::Body;
 
 /// Client settings.
-#[derive(Debug, Clone)]
+///
+/// | setting | default | httpx's |
+/// |---|---|---|
+/// | `connect_timeout` | 5 s | `Timeout(connect=5)` |
+/// | `request_timeout` | 30 s | — (`read=5` per read) |
+/// | `pool_idle_timeout` | 4 s | `keepalive_expiry=5` |
+/// | `max_idle_per_host` | 32 | `max_keepalive_connections=20` (in all) |
+/// | `platform_roots` | on | `verify=True` (certifi's bundle) |
+/// | `root_certificates` | none | `verify=ssl_context` |
+/// | `http2` | on | `http2=False` |
+/// | `http2_prior_knowledge` | off | — |
+#[derive(Clone)]
 pub struct ClientConfig {
-    /// Longest wait for a TCP connection.
+    /// Longest wait for a connection: resolving the host, TCP, and for `https://` the TLS
+    /// handshake (a server that accepts and then never answers it times out here). Requests
+    /// that wait for another's handshake to share its HTTP/2 connection wait within it too.
     pub connect_timeout: Duration,
-    /// Longest wait from sending a request to its response's status and headers.
+    /// Longest wait from sending a request to its response's status and headers, and again
+    /// for reading its body.
     pub request_timeout: Duration,
-    /// An idle pooled connection older than this is not reused.
+    /// An idle pooled connection older than this is not reused: an HTTP/1.1 connection
+    /// since its last response, an HTTP/2 one since a request last started or finished on it.
     pub pool_idle_timeout: Duration,
-    /// Idle connections kept per origin.
+    /// Idle HTTP/1.1 connections kept per origin.
     pub max_idle_per_host: usize,
+    /// Trust the platform's root certificates for `https://` (on Debian, `/etc/ssl/certs`
+    /// from the `ca-certificates` package; `SSL_CERT_FILE` and `SSL_CERT_DIR` override, as
+    /// for OpenSSL). When on and none can be loaded, `https://` requests fail with
+    /// [`ClientError::RootCertificates`], saying how to install them. Turn it off to trust
+    /// only [`root_certificates`](ClientConfig::root_certificates).
+    pub platform_roots: bool,
+    /// Root certificates (a CA, or a self-signed server certificate) trusted as well as the
+    /// platform's, or alone with `platform_roots` off. Add them from PEM with
+    /// [`with_root_pem`](ClientConfig::with_root_pem).
+    pub root_certificates: Vec<CertificateDer<'static>>,
+    /// Offer HTTP/2 to `https://` servers (ALPN `h2` before `http/1.1`); a server that
+    /// chooses it gets one connection per origin for every request at once. Off: HTTP/1.1
+    /// only.
+    pub http2: bool,
+    /// Speak HTTP/2 to `http://` servers from the first byte (h2c with prior knowledge, which
+    /// kairos, hyper and nginx's `http2` listeners serve), rather than HTTP/1.1. Only for
+    /// servers known to speak it: an HTTP/1.1-only server answers the preface with an error.
+    pub http2_prior_knowledge: bool,
 }
 
 impl Default for ClientConfig {
@@ -52,12 +130,43 @@ impl Default for ClientConfig {
             request_timeout: Duration::from_secs(30),
             pool_idle_timeout: Duration::from_secs(4),
             max_idle_per_host: 32,
+            platform_roots: true,
+            root_certificates: Vec::new(),
+            http2: true,
+            http2_prior_knowledge: false,
         }
     }
 }
 
-/// An HTTP/1.1 client with a per-origin keep-alive pool. Cheap to clone (the clones share
-/// the pool).
+impl std::fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The certificates are counted, not dumped: each is a kilobyte of hex.
+        f.debug_struct("ClientConfig")
+            .field("connect_timeout", &self.connect_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .field("pool_idle_timeout", &self.pool_idle_timeout)
+            .field("max_idle_per_host", &self.max_idle_per_host)
+            .field("platform_roots", &self.platform_roots)
+            .field("root_certificates", &self.root_certificates.len())
+            .field("http2", &self.http2)
+            .field("http2_prior_knowledge", &self.http2_prior_knowledge)
+            .finish()
+    }
+}
+
+impl ClientConfig {
+    /// These settings, also trusting every certificate in `pem` (its `-----BEGIN
+    /// CERTIFICATE-----` blocks) as a root: your CA, or a self-signed server's certificate.
+    /// Fails with [`ClientError::RootCertificates`] if `pem` holds no certificate or one that
+    /// cannot be a root.
+    pub fn with_root_pem(mut self, pem: &[u8]) -> Result<ClientConfig, ClientError> {
+        self.root_certificates.extend(tls::roots_from_pem(pem)?);
+        Ok(self)
+    }
+}
+
+/// An HTTP client with a per-origin connection pool. Cheap to clone (the clones share the
+/// pool).
 #[derive(Clone)]
 pub struct Client {
     inner: Rc<Inner>,
@@ -66,6 +175,10 @@ pub struct Client {
 struct Inner {
     config: ClientConfig,
     pool: Pool,
+    /// The TLS settings, made on the first `https://` request (loading the roots reads
+    /// files); a lock, so that requests that start together load them once. A failure is not
+    /// kept: the next request tries again, so installing the roots mends a running client.
+    tls: Lock<Option<TlsConnector>>,
 }
 
 impl Default for Client {
@@ -83,12 +196,17 @@ impl Client {
     /// A client with these settings.
     pub fn with_config(config: ClientConfig) -> Client {
         let pool = Pool::new(config.max_idle_per_host, config.pool_idle_timeout);
-        Client { inner: Rc::new(Inner { config, pool }) }
+        Client { inner: Rc::new(Inner { config, pool, tls: Lock::new(None) }) }
     }
 
-    /// Idle pooled connections right now.
+    /// Idle HTTP/1.1 connections pooled right now.
     pub fn idle_connections(&self) -> usize {
         self.inner.pool.idle_count()
+    }
+
+    /// HTTP/2 connections held right now (one per origin at most, shared by its requests).
+    pub fn http2_connections(&self) -> usize {
+        self.inner.pool.shared_count()
     }
 
     /// `GET url`.
@@ -117,72 +235,151 @@ impl Client {
         body: Body,
     ) -> Result<ClientResponse, ClientError> {
         let uri: Uri = url.parse().map_err(|e| ClientError::InvalidUrl(format!("{url:?}: {e}")))?;
-        match uri.scheme_str() {
-            Some("http") => {}
+        let scheme = match uri.scheme_str() {
+            Some("http") => Scheme::Http,
+            Some("https") => Scheme::Https,
             Some(other) => {
                 return Err(ClientError::InvalidUrl(format!(
-                    "{url:?}: scheme {other:?} is not supported (kairos' client speaks plain http)"
+                    "{url:?}: scheme {other:?} is not supported (kairos' client speaks http and \
+                     https)"
                 )))
             }
-            None => return Err(ClientError::InvalidUrl(format!("{url:?}: needs http://host"))),
-        }
+            None => {
+                return Err(ClientError::InvalidUrl(format!("{url:?}: needs http:// or https://")))
+            }
+        };
         let host =
             uri.host().ok_or_else(|| ClientError::InvalidUrl(format!("{url:?}: no host")))?;
-        let origin: Origin = (host.to_owned(), uri.port_u16().unwrap_or(80));
-        let path = uri.path_and_query().map_or("/", |p| p.as_str());
-
-        let mut request = http::Request::builder()
-            .method(method)
-            .uri(path)
-            .body(body)
-            .map_err(|e| ClientError::InvalidUrl(e.to_string()))?;
-        *request.headers_mut() = headers;
-        let host_header = match uri.port_u16() {
+        let origin = Origin {
+            scheme,
+            host: host.to_owned(),
+            port: uri.port_u16().unwrap_or(scheme.default_port()),
+        };
+        // The host as the request names it: `Host` in HTTP/1.1, `:authority` in HTTP/2.
+        let authority = match uri.port_u16() {
             Some(port) => format!("{host}:{port}"),
             None => host.to_owned(),
         };
-        if let Ok(value) = HeaderValue::from_str(&host_header) {
-            request.headers_mut().insert(header::HOST, value);
+        let path = uri.path_and_query().map_or("/", |p| p.as_str());
+
+        let tls = match scheme {
+            Scheme::Https => Some(self.tls_connector().await?),
+            Scheme::Http => None,
+        };
+        let connect_timeout = self.inner.config.connect_timeout;
+        let sender = kairos_rt::timeout(connect_timeout, self.connection(&origin, tls.as_ref()))
+            .await
+            .map_err(|_| ClientError::ConnectTimeout(connect_timeout))??;
+
+        let mut request = http::Request::new(body);
+        *request.method_mut() = method;
+        *request.headers_mut() = headers;
+        match &sender {
+            Sender::Http1(_) => {
+                // Origin form, with the host in `Host`.
+                *request.uri_mut() = path.parse().map_err(|e| {
+                    ClientError::InvalidUrl(format!("{url:?}: bad path and query: {e}"))
+                })?;
+                if let Ok(value) = HeaderValue::from_str(&authority) {
+                    request.headers_mut().insert(header::HOST, value);
+                }
+            }
+            Sender::Http2(..) => {
+                // HTTP/2 takes `:scheme` and `:authority` from an absolute URI (RFC 9113
+                // §8.3.1: no userinfo in it, so it is rebuilt rather than copied).
+                *request.uri_mut() = Uri::builder()
+                    .scheme(uri.scheme_str().unwrap_or("https"))
+                    .authority(authority.as_str())
+                    .path_and_query(path)
+                    .build()
+                    .map_err(|e| ClientError::InvalidUrl(format!("{url:?}: {e}")))?;
+                *request.version_mut() = Version::HTTP_2;
+            }
         }
 
-        let mut sender = match self.inner.pool.take(&origin) {
-            Some(sender) => sender,
-            None => self.connect(&origin).await?,
-        };
         let timeout = self.inner.config.request_timeout;
-        let response = kairos_rt::timeout(timeout, sender.send_request(request))
-            .await
-            .map_err(|_| ClientError::Timeout(timeout))?
-            .map_err(ClientError::Http)?;
+        let (sent, reuse) = match sender {
+            Sender::Http1(mut sender) => {
+                let sent = kairos_rt::timeout(timeout, sender.send_request(request)).await;
+                (sent, Reuse::Http1 { client: self.clone(), origin, sender })
+            }
+            Sender::Http2(mut sender, last_used) => {
+                let sent = kairos_rt::timeout(timeout, sender.send_request(request)).await;
+                (sent, Reuse::Http2(last_used))
+            }
+        };
+        let response =
+            sent.map_err(|_| ClientError::Timeout(timeout))?.map_err(ClientError::Http)?;
         let (parts, body) = response.into_parts();
         Ok(ClientResponse {
             status: parts.status,
+            version: parts.version,
             headers: parts.headers,
             body: Some(body),
-            reuse: Some(Reuse { client: self.clone(), origin, sender }),
+            timeout,
+            reuse: Some(reuse),
         })
     }
 
-    async fn connect(&self, origin: &Origin) -> Result<http1::SendRequest<Body>, ClientError> {
-        let addr = resolve(origin).await?;
-        let connect_timeout = self.inner.config.connect_timeout;
-        let stream = kairos_rt::timeout(connect_timeout, TcpStream::connect(addr))
-            .await
-            .map_err(|_| ClientError::ConnectTimeout(connect_timeout))?
-            .map_err(|e| ClientError::Connect(addr, e))?;
-        let _ = stream.set_nodelay(true);
-        let (sender, connection) = http1::Builder::new()
-            .handshake(HyperIo::new(stream))
-            .await
-            .map_err(ClientError::Http)?;
-        // The connection's I/O runs as a task on this loop until it closes.
-        kairos_rt::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(target: "kairos::client", "connection closed with an error: {e}");
-            }
-        })
-        .detach();
-        Ok(sender)
+    /// A connection to `origin`: the shared HTTP/2 one, an idle HTTP/1.1 one, or a new one.
+    async fn connection(
+        &self,
+        origin: &Origin,
+        tls: Option<&TlsConnector>,
+    ) -> Result<Sender, ClientError> {
+        let pool = &self.inner.pool;
+        if let Some(sender) = self.pooled(origin) {
+            return Ok(sender);
+        }
+        let config = &self.inner.config;
+        let may_be_http2 = match origin.scheme {
+            Scheme::Http => config.http2_prior_knowledge,
+            Scheme::Https => config.http2 && !pool.speaks_http1(origin),
+        };
+        if !may_be_http2 {
+            return connect::connect(origin, tls, config.http2_prior_knowledge, pool).await;
+        }
+        // The first request to find nothing connects; those that come meanwhile wait for it,
+        // and share its connection if the server chose HTTP/2.
+        let turn = pool.turn(origin);
+        let mine = turn.lock().await;
+        if let Some(sender) = self.pooled(origin) {
+            return Ok(sender);
+        }
+        if pool.speaks_http1(origin) {
+            drop(mine); // nothing to share: the others connect at once too
+        }
+        connect::connect(origin, tls, config.http2_prior_knowledge, pool).await
+    }
+
+    /// A connection from the pool, if one is ready.
+    fn pooled(&self, origin: &Origin) -> Option<Sender> {
+        let pool = &self.inner.pool;
+        if let Some((sender, last_used)) = pool.shared(origin) {
+            return Some(Sender::Http2(sender, last_used));
+        }
+        pool.take(origin).map(Sender::Http1)
+    }
+
+    /// The TLS settings, made from the configuration's roots on first use.
+    async fn tls_connector(&self) -> Result<TlsConnector, ClientError> {
+        let mut slot = self.inner.tls.lock().await;
+        if let Some(connector) = &*slot {
+            return Ok(connector.clone());
+        }
+        let config = &self.inner.config;
+        let trust = tls::Trust {
+            platform_roots: config.platform_roots,
+            root_certificates: config.root_certificates.clone(),
+            http2: config.http2,
+        };
+        // Reading and parsing the platform's store (a few hundred KiB of PEM) blocks: it is
+        // done on the default executor, not on the loop.
+        let connector = kairos_rt::to_thread(move || trust.connector()).await.map_err(|e| {
+            ClientError::RootCertificates(format!("loading the root certificates failed: {e}"))
+        })??;
+        *slot = Some(connector.clone());
+        Ok(connector)
     }
 }
 
@@ -192,40 +389,21 @@ impl std::fmt::Debug for Client {
     }
 }
 
-/// An IP literal needs no lookup; a name is resolved on the default executor (getaddrinfo
-/// blocks, so it must not run on the loop).
-async fn resolve(origin: &Origin) -> Result<SocketAddr, ClientError> {
-    let (host, port) = origin.clone();
-    if let Ok(ip) = host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
-        return Ok(SocketAddr::new(ip, port));
-    }
-    let lookup = kairos_rt::to_thread(move || {
-        use std::net::ToSocketAddrs;
-        (host.as_str(), port).to_socket_addrs().map(|mut addrs| addrs.next())
-    });
-    match lookup.await {
-        Ok(Ok(Some(addr))) => Ok(addr),
-        Ok(Ok(None)) => Err(ClientError::Resolve(
-            origin.0.clone(),
-            std::io::Error::new(std::io::ErrorKind::NotFound, "no address"),
-        )),
-        Ok(Err(e)) => Err(ClientError::Resolve(origin.0.clone(), e)),
-        Err(e) => Err(ClientError::Resolve(origin.0.clone(), std::io::Error::other(e.to_string()))),
-    }
-}
-
-/// Gives the connection back to the pool once the body has been read to its end.
-struct Reuse {
-    client: Client,
-    origin: Origin,
-    sender: http1::SendRequest<Body>,
+/// What happens to the connection once a response's body has been read to its end.
+enum Reuse {
+    /// The HTTP/1.1 connection goes back to the pool.
+    Http1 { client: Client, origin: Origin, sender: http1::SendRequest<Body> },
+    /// The shared HTTP/2 connection was used just now.
+    Http2(Rc<Cell<Instant>>),
 }
 
 /// A response: status and headers at once, the body when asked for.
 pub struct ClientResponse {
     status: StatusCode,
+    version: Version,
     headers: HeaderMap,
     body: Option<hyper::body::Incoming>,
+    timeout: Duration,
     reuse: Option<Reuse>,
 }
 
@@ -235,24 +413,30 @@ impl ClientResponse {
         self.status
     }
 
+    /// The protocol the response came by: `HTTP/1.1`, or `HTTP/2.0` when the server chose
+    /// HTTP/2 (or the client spoke it with prior knowledge).
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
     /// The headers.
     pub fn headers(&self) -> &HeaderMap {
         &self.headers
     }
 
-    /// Reads the whole body (within the request timeout); the connection goes back to the pool.
+    /// Reads the whole body (within the request timeout); an HTTP/1.1 connection goes back to
+    /// the pool.
     pub async fn bytes(mut self) -> Result<Bytes, ClientError> {
         let body = self.body.take().expect("the body is read once");
-        let timeout = self
-            .reuse
-            .as_ref()
-            .map_or(Duration::from_secs(30), |r| r.client.inner.config.request_timeout);
+        let timeout = self.timeout;
         let collected = kairos_rt::timeout(timeout, body.collect())
             .await
             .map_err(|_| ClientError::Timeout(timeout))?
             .map_err(ClientError::Http)?;
-        if let Some(reuse) = self.reuse.take() {
-            reuse.client.inner.pool.put(reuse.origin, reuse.sender);
+        match self.reuse.take() {
+            Some(Reuse::Http1 { client, origin, sender }) => client.inner.pool.put(origin, sender),
+            Some(Reuse::Http2(last_used)) => last_used.set(Instant::now()),
+            None => {}
         }
         Ok(collected.to_bytes())
     }
@@ -272,6 +456,9 @@ impl ClientResponse {
 
 impl std::fmt::Debug for ClientResponse {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClientResponse").field("status", &self.status).finish_non_exhaustive()
+        f.debug_struct("ClientResponse")
+            .field("status", &self.status)
+            .field("version", &self.version)
+            .finish_non_exhaustive()
     }
 }
