@@ -33,14 +33,18 @@
 //! through `tracing`, and one write for the answers to a pipelined batch (hyper writes each on its
 //! own). The 400, 503, 413 and 500 the server writes itself go through one [`ErrorRenderer`]: plain
 //! text by default, the framework's shape when it installs its own. And a client: [`Client`],
-//! pooled, with connect and request timeouts that are errors of their own.
+//! for `http://` and `https://` (verified against the platform's root certificates or given
+//! ones), speaking HTTP/2 when a server offers it by ALPN (one connection per origin, shared by
+//! concurrent requests) and pooled HTTP/1.1 otherwise, with connect and request timeouts and TLS
+//! failures that are errors of their own.
 //!
 //! ## Layout
 //!
 //! | module | what it holds |
 //! |---|---|
 //! | `server/` | [`Server`], [`ServerConfig`], [`ServerError`] and its [`ErrorRenderer`], [`Shutdown`], [`RunningServer`], [`WorkerService`] and [`StartError`] |
-//! | `client/` | [`Client`]: HTTP/1.1 with a keep-alive pool (the chapter's `httpx.AsyncClient`) |
+//! | `client/` | [`Client`] (the chapter's `httpx.AsyncClient`): `http://` and `https://`, HTTP/1.1 with a keep-alive pool, HTTP/2 by ALPN with one shared connection per origin |
+//! | `executor.rs` | hyper's executor on the loop, for HTTP/2's tasks |
 //! | `body.rs` | [`Body`] (responses), [`RequestBody`] (requests, size-limited) |
 //! | `io.rs` | [`HyperIo`]: the socket as hyper's `Read`/`Write` |
 //! | `transport.rs` | the byte stream under a connection: TCP, or TLS over TCP |
@@ -66,6 +70,7 @@
 mod body;
 pub mod client;
 mod coalesce;
+mod executor;
 mod io;
 pub mod server;
 mod transport;

@@ -14,6 +14,7 @@ use kairos_rt::net::TcpStream;
 
 use super::pool::{Origin, Pool};
 use super::{tls, ClientError};
+use crate::executor::LoopExecutor;
 use crate::transport::Transport;
 use crate::{Body, HyperIo};
 
@@ -24,20 +25,6 @@ pub(super) enum Sender {
     Http1(http1::SendRequest<Body>),
     /// A handle on the origin's shared HTTP/2 connection, and its clock of use.
     Http2(http2::SendRequest<Body>, Rc<Cell<Instant>>),
-}
-
-/// Runs an HTTP/2 connection's background work (a request body being sent) as tasks on this
-/// loop: hyper's HTTP/2 asks for an executor, and the loop's tasks need not be `Send`.
-#[derive(Clone, Copy)]
-struct LoopExecutor;
-
-impl<F> hyper::rt::Executor<F> for LoopExecutor
-where
-    F: Future + 'static,
-{
-    fn execute(&self, future: F) {
-        kairos_rt::spawn(future).detach();
-    }
 }
 
 /// Opens a connection to `origin`, over TLS when `tls` is given. An HTTP/2 connection is kept

@@ -29,6 +29,7 @@ use super::accept::{ConnectionHold, WorkerState};
 use super::config::DEFAULT_MAX_HEADERS;
 use super::gate::{Gate, Limits};
 use super::request::respond;
+use crate::executor::LoopExecutor;
 use crate::io::{Activity, HyperIo};
 use crate::transport::Transport;
 use crate::upgrade::Upgraded;
@@ -283,20 +284,6 @@ async fn serve_http1<S, Fut>(
         Err(e) => {
             tracing::debug!(target: "kairos::server", %peer, "connection ended with an error: {e}")
         }
-    }
-}
-
-/// Runs HTTP/2 streams as tasks on the worker's loop: hyper's h2 asks for an executor, and
-/// the loop's tasks need not be `Send`.
-#[derive(Clone, Copy)]
-struct LoopExecutor;
-
-impl<F> hyper::rt::Executor<F> for LoopExecutor
-where
-    F: Future + 'static,
-{
-    fn execute(&self, future: F) {
-        kairos_rt::spawn(future).detach();
     }
 }
 
