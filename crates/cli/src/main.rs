@@ -163,11 +163,14 @@ fn parse_origin(value: &str) -> Result<HeaderValue, String> {
     }
 }
 
-/// Only plain `http://` base URLs: the client speaks HTTP/1.1 without TLS.
+/// An `http://` or `https://` base URL.
 fn parse_upstream(value: &str) -> Result<String, String> {
-    match value.strip_prefix("http://") {
+    match value.strip_prefix("http://").or_else(|| value.strip_prefix("https://")) {
         Some(rest) if !rest.is_empty() => Ok(value.trim_end_matches('/').to_owned()),
-        _ => Err("expected an http:// base URL, such as http://127.0.0.1:8000".to_owned()),
+        _ => {
+            Err("expected an http:// or https:// base URL, such as http://127.0.0.1:8000"
+                .to_owned())
+        }
     }
 }
 
@@ -218,12 +221,22 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         cache_url: args.cache_url,
         cors_origins: args.cors_origins,
         static_dir: args.static_dir,
+        trusted_certificate: None,
     };
+    let mut settings = settings;
     let tls = match (&args.ssl_certfile, &args.ssl_keyfile) {
-        (Some(certificate), Some(key)) => Some(
-            kairos::http::TlsConfig::from_pem_files(certificate, key)
-                .context("cannot use --ssl-certfile and --ssl-keyfile")?,
-        ),
+        (Some(certificate), Some(key)) => {
+            let tls = kairos::http::TlsConfig::from_pem_files(certificate, key)
+                .context("cannot use --ssl-certfile and --ssl-keyfile")?;
+            // `/external` calls this server over https by default: its client trusts the
+            // served certificate (which must name 127.0.0.1 for that call to verify).
+            let pem = std::fs::read(certificate).context("cannot read --ssl-certfile")?;
+            kairos::http::ClientConfig::default()
+                .with_root_pem(&pem)
+                .context("cannot use --ssl-certfile's certificate as a root for /external")?;
+            settings.trusted_certificate = Some(pem.into());
+            Some(tls)
+        }
         _ => None,
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
@@ -263,7 +276,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     running.shutdown_handle().on_signals().context("cannot install the signal handlers")?;
     let addr = running.local_addr();
-    settings.upstream.listening_on(addr);
+    settings.upstream.listening_on(scheme, addr);
     // The one line on stdout, whatever the log level: the address actually bound (the real
     // port for `--bind 127.0.0.1:0`), for the people and the scripts that start the server.
     println!("listening on {scheme}://{addr}");

@@ -16,7 +16,8 @@ struct Certificate {
 
 impl Certificate {
     fn new(name: &str) -> Certificate {
-        let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        let names = vec!["localhost".into(), "127.0.0.1".into()];
+        let made = rcgen::generate_simple_self_signed(names).unwrap();
         let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
             .join(format!("https-{name}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -82,6 +83,12 @@ fn serve_over_tls_speaks_http2_and_http1_on_every_kind_of_route() {
     let (status, events) = tls(&["--http2", "-N"], "/stream?n=3&interval_ms=10");
     assert_eq!(status, "200 2");
     assert_eq!(events.matches("data: ").count(), 3, "{events}");
+    // /external calls this server over https (its client trusts the served certificate),
+    // over HTTP/2: one shared connection for the calls.
+    let (status, external) = tls(&["--http2"], "/external?n=4&limit=2&ms=10");
+    assert_eq!(status, "200 2", "{external}");
+    let external: serde_json::Value = serde_json::from_str(&external).unwrap();
+    assert_eq!((external["n"].as_u64(), external["max_in_flight"].as_u64()), (Some(4), Some(2)));
     let (status, docs) = tls(&["--http2"], "/docs");
     assert_eq!(status, "200 2");
     assert!(docs.contains("swagger"), "the docs page");

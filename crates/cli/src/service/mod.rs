@@ -102,6 +102,9 @@ pub(crate) struct Settings {
     pub(crate) cors_origins: Vec<HeaderValue>,
     /// The directory served at `/static/` (the index page's style and script).
     pub(crate) static_dir: PathBuf,
+    /// A certificate (PEM) `/external`'s client trusts beside the platform's roots: this
+    /// server's own when it serves TLS, so that it can call itself.
+    pub(crate) trusted_certificate: Option<Arc<[u8]>>,
 }
 
 /// Where the index page's assets are: `crates/cli/static` of the source tree the binary was
@@ -128,15 +131,16 @@ impl Upstream {
         Upstream::default()
     }
 
-    /// Records the address the server got; an upstream already set (`fixed`) stays as it is.
-    pub(crate) fn listening_on(&self, addr: SocketAddr) {
+    /// Records the address the server got and its scheme (`http` or `https`); an upstream
+    /// already set (`fixed`) stays as it is.
+    pub(crate) fn listening_on(&self, scheme: &str, addr: SocketAddr) {
         // A wildcard address is not something to connect to: call ourselves on loopback.
         let host = if addr.ip().is_unspecified() {
             SocketAddr::new([127, 0, 0, 1].into(), addr.port())
         } else {
             addr
         };
-        let _ = self.0.set(format!("http://{host}"));
+        let _ = self.0.set(format!("{scheme}://{host}"));
     }
 
     /// The base URL, or a 503 in the instant between the bind and `listening_on`, before
@@ -193,6 +197,7 @@ pub(crate) fn app(settings: Settings) -> App {
     let data_settings = settings.clone();
     let cors_origins = settings.cors_origins.clone();
     let static_dir = settings.static_dir.clone();
+    let trusted = settings.trusted_certificate.clone();
     let app = App::new()
         .docs(DocsConfig {
             title: "kairos: the FastAPI async chapter, served".into(),
@@ -230,7 +235,15 @@ pub(crate) fn app(settings: Settings) -> App {
         // One HTTP client per worker loop (a `Client` belongs to one loop, like
         // `httpx.AsyncClient`), so calls reuse pooled connections across requests instead of
         // opening `limit` new ones each time.
-        .worker_state(kairos::http::Client::new)
+        .worker_state(move || match &trusted {
+            // Checked when the server starts (main.rs), so it parses here.
+            Some(pem) => kairos::http::Client::with_config(
+                kairos::http::ClientConfig::default()
+                    .with_root_pem(pem)
+                    .expect("the served certificate was read before"),
+            ),
+            None => kairos::http::Client::new(),
+        })
         .get(
             "/external",
             documented(external::external, "/external", OUTBOUND)

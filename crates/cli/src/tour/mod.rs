@@ -118,6 +118,7 @@ fn start(scale: Scale) -> anyhow::Result<RunningServer> {
         cache_url: "memory://".into(),
         cors_origins: Vec::new(),
         static_dir: service::DEFAULT_STATIC_DIR.into(),
+        trusted_certificate: None,
     };
     let config = ServerConfig {
         bind: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -128,7 +129,7 @@ fn start(scale: Scale) -> anyhow::Result<RunningServer> {
         ..ServerConfig::default()
     };
     let server = service::app(settings.clone()).serve(config)?;
-    settings.upstream.listening_on(server.local_addr());
+    settings.upstream.listening_on("http", server.local_addr());
     Ok(server)
 }
 
