@@ -257,6 +257,7 @@ pub mod multipart;
 pub mod openapi;
 pub mod response;
 mod router;
+pub mod security;
 pub mod session;
 pub mod sse;
 mod static_files;

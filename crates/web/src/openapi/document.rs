@@ -18,6 +18,7 @@ pub(crate) fn document(router: &Router, config: &DocsConfig) -> Value {
     let mut paths = Map::new();
     let (mut validates, mut http_error) = (false, false);
     let mut tags: Vec<String> = Vec::new();
+    let mut security_schemes = Map::new();
     for (path, method, handler, options) in router.operations() {
         let Some(method_key) = method_key(method) else { continue };
         let names = path_params(path);
@@ -43,6 +44,7 @@ pub(crate) fn document(router: &Router, config: &DocsConfig) -> Value {
         }
         validates |= operation.validates;
         http_error |= operation.uses_http_error;
+        security_schemes.extend(std::mem::take(&mut operation.security_schemes));
         for tag in &operation.meta.tags {
             if !tags.contains(tag) {
                 tags.push(tag.clone());
@@ -88,6 +90,11 @@ pub(crate) fn document(router: &Router, config: &DocsConfig) -> Value {
     }
     if !schemas.is_empty() {
         document["components"] = json!({"schemas": schemas});
+    }
+    if !security_schemes.is_empty() {
+        let mut sorted: Vec<(String, Value)> = security_schemes.into_iter().collect();
+        sorted.sort_by(|a, b| a.0.cmp(&b.0));
+        document["components"]["securitySchemes"] = Value::Object(sorted.into_iter().collect());
     }
     document
 }
@@ -138,6 +145,14 @@ fn finish(mut operation: Operation<'_>, name: Option<&str>, path: &str, method: 
     }
     if let Some(body) = operation.request_body.take() {
         value.insert("requestBody".into(), body);
+    }
+    if !operation.security.is_empty() {
+        // One requirement object naming every scheme: all of them are needed (OpenAPI's AND).
+        let requirement: Map<String, Value> = std::mem::take(&mut operation.security)
+            .into_iter()
+            .map(|(name, scopes)| (name, scopes.into()))
+            .collect();
+        value.insert("security".into(), json!([requirement]));
     }
     let mut responses: Vec<(String, Value)> =
         std::mem::take(&mut operation.responses).into_iter().collect();

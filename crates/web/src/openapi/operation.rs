@@ -76,6 +76,11 @@ pub struct Operation<'a> {
     pub(super) validates: bool,
     pub(super) uses_http_error: bool,
     pub(super) meta: super::route::RouteMeta,
+    /// The security schemes the operation's extractors use, by name, for
+    /// `components/securitySchemes`.
+    pub(super) security_schemes: Map<String, Value>,
+    /// The operation's security requirement: each scheme it needs, with the scopes.
+    pub(super) security: Vec<(String, Vec<String>)>,
 }
 
 impl std::fmt::Debug for Operation<'_> {
@@ -101,6 +106,8 @@ impl<'a> Operation<'a> {
             validates: false,
             uses_http_error: false,
             meta: super::route::RouteMeta::default(),
+            security_schemes: Map::new(),
+            security: Vec::new(),
         }
     }
 
@@ -245,6 +252,26 @@ impl<'a> Operation<'a> {
         self.response(status, description);
         let schema = json!({"$ref": "#/components/schemas/HTTPError"});
         self.response_body(status, "application/json", schema);
+    }
+
+    /// Declares that the operation needs the security scheme `name` (an OpenAPI Security
+    /// Scheme Object, such as `{"type": "http", "scheme": "bearer"}`), with these `scopes`
+    /// (OAuth2's; none for the others). The scheme goes into `components/securitySchemes` —
+    /// which is what gives Swagger UI its Authorize button — and the requirement into the
+    /// operation's `security`; a second declaration of the same scheme adds its scopes.
+    pub fn security(&mut self, name: &str, scheme: Value, scopes: &[&str]) {
+        self.security_schemes.insert(name.to_owned(), scheme);
+        let scopes = scopes.iter().map(|scope| (*scope).to_owned());
+        match self.security.iter_mut().find(|(existing, _)| existing == name) {
+            Some((_, listed)) => {
+                for scope in scopes {
+                    if !listed.contains(&scope) {
+                        listed.push(scope);
+                    }
+                }
+            }
+            None => self.security.push((name.to_owned(), scopes.collect())),
+        }
     }
 
     /// Marks the operation as one whose input is validated, so that the document lists its
