@@ -146,6 +146,31 @@ impl Cache {
         self.write(&self.key(key), tagged(VALUE, &json), ttl.or(self.shared.default_ttl)).await
     }
 
+    /// Adds one to the counter under `key`; returns the count and the time left in its
+    /// window. The first increment starts a window of `window`, which later ones do not
+    /// extend; when it ends, the counter is gone and the next increment starts again from 1
+    /// — a fixed-window counter, the kind a rate limit or a brute-force limit keeps. Over
+    /// Redis the count is one for every instance sharing it.
+    ///
+    /// A counter's key holds a number, not a cached value: read it with `increment` only.
+    ///
+    /// # Errors
+    ///
+    /// [`CacheError::Backend`] if the backend failed.
+    pub async fn increment(
+        &self,
+        key: &str,
+        window: Duration,
+    ) -> Result<(u64, Duration), CacheError> {
+        let key = self.key(key);
+        let result = match &self.shared.backend {
+            Backend::Memory(store) => Ok(store.increment(&key, window).await),
+            #[cfg(feature = "redis")]
+            Backend::Redis(store) => store.increment(&key, window).await,
+        };
+        self.count_failure(result)
+    }
+
     /// Removes `key`; whether it was there.
     ///
     /// # Errors

@@ -24,29 +24,30 @@ impl Default for MemoryOptions {
     }
 }
 
-/// An entry: the stored text and how long it lives.
+/// An entry: the stored text and when it expires.
 #[derive(Clone)]
 struct Entry {
     text: Arc<str>,
-    ttl: Option<Duration>,
+    deadline: Option<Instant>,
 }
 
-/// Each entry expires after its own TTL.
+/// Each entry expires at its own deadline (a `set` gives a new one; a counter's increments
+/// keep the window's).
 struct PerEntryTtl;
 
 impl Expiry<String, Entry> for PerEntryTtl {
-    fn expire_after_create(&self, _key: &String, entry: &Entry, _now: Instant) -> Option<Duration> {
-        entry.ttl
+    fn expire_after_create(&self, _key: &String, entry: &Entry, now: Instant) -> Option<Duration> {
+        entry.deadline.map(|deadline| deadline.saturating_duration_since(now))
     }
 
     fn expire_after_update(
         &self,
         _key: &String,
         entry: &Entry,
-        _now: Instant,
+        now: Instant,
         _left: Option<Duration>,
     ) -> Option<Duration> {
-        entry.ttl
+        entry.deadline.map(|deadline| deadline.saturating_duration_since(now))
     }
 }
 
@@ -71,7 +72,34 @@ impl MemoryStore {
     }
 
     pub(crate) async fn set(&self, key: &str, text: Arc<str>, ttl: Option<Duration>) {
-        self.entries.insert(key.to_owned(), Entry { text, ttl }).await;
+        let deadline = ttl.map(|ttl| Instant::now() + ttl);
+        self.entries.insert(key.to_owned(), Entry { text, deadline }).await;
+    }
+
+    /// One more in the counter under `key`: its count and the time left in its window (see
+    /// [`Cache::increment`](crate::Cache::increment)). moka runs the update under the key's
+    /// lock, so concurrent increments all count.
+    pub(crate) async fn increment(&self, key: &str, window: Duration) -> (u64, Duration) {
+        let now = Instant::now();
+        let entry = self
+            .entries
+            .entry(key.to_owned())
+            .and_upsert_with(|existing| {
+                let counted = existing.map(|entry| entry.into_value()).and_then(|entry| {
+                    let deadline = entry.deadline.filter(|deadline| *deadline > now)?;
+                    let count = entry.text.parse::<u64>().ok()?;
+                    Some((count, deadline))
+                });
+                let (count, deadline) = counted.unwrap_or((0, now + window));
+                let text: Arc<str> = Arc::from((count + 1).to_string());
+                std::future::ready(Entry { text, deadline: Some(deadline) })
+            })
+            .await
+            .into_value();
+        let count = entry.text.parse().unwrap_or(1);
+        let left =
+            entry.deadline.map_or(window, |deadline| deadline.saturating_duration_since(now));
+        (count, left)
     }
 
     pub(crate) async fn delete(&self, key: &str) -> bool {

@@ -63,6 +63,34 @@ impl RedisStore {
         .map_err(backend)
     }
 
+    /// `INCR`, then the window's expiry if the key has none yet (`PEXPIRE ... NX`, Redis 7),
+    /// then what is left of it — in one transaction, so every instance sees one count.
+    pub(crate) async fn increment(
+        &self,
+        key: &str,
+        window: Duration,
+    ) -> Result<(u64, Duration), CacheError> {
+        let mut connection = self.manager.clone();
+        let ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX).max(1);
+        let (count, left): (u64, i64) = kairos_tokio::compat(async move {
+            let (count, _, left): (u64, i64, i64) = redis::pipe()
+                .atomic()
+                .incr(key, 1)
+                .cmd("PEXPIRE")
+                .arg(key)
+                .arg(ms)
+                .arg("NX")
+                .pttl(key)
+                .query_async(&mut connection)
+                .await?;
+            Ok::<_, redis::RedisError>((count, left))
+        })
+        .await
+        .map_err(backend)?;
+        let left = u64::try_from(left).map_or(window, Duration::from_millis);
+        Ok((count, left))
+    }
+
     pub(crate) async fn delete(&self, key: &str) -> Result<bool, CacheError> {
         let mut connection = self.manager.clone();
         let removed: u64 = kairos_tokio::compat(async move { connection.del(key).await })

@@ -266,3 +266,40 @@ fn an_unknown_url_says_what_is_supported() {
         assert!(error.to_string().contains("use memory:// or redis://"), "{error}");
     });
 }
+
+/// A counter, on either backend, shared by `other` (another instance for Redis, the same
+/// cache for memory): every concurrent increment counts, the window is not extended by them,
+/// and a new window starts from one once it ends.
+async fn counts_in_a_fixed_window(one: Cache, other: Cache) {
+    let window = Duration::from_millis(300);
+    let counts = join_all((0..20).map(|i| {
+        let cache = if i % 2 == 0 { one.clone() } else { other.clone() };
+        async move { cache.increment("logins:ada", window).await.unwrap() }
+    }))
+    .await;
+    let mut seen: Vec<u64> = counts.iter().map(|(count, _)| *count).collect();
+    seen.sort_unstable();
+    assert_eq!(seen, (1..=20).collect::<Vec<u64>>(), "each increment counted once");
+    assert!(counts.iter().all(|(_, left)| *left <= window), "{counts:?}");
+    // Namespaces keep counters apart.
+    assert_eq!(one.namespace("other").increment("logins:ada", window).await.unwrap().0, 1);
+    // Past the window (plenty past it: expiry is not a deadline to the millisecond).
+    kairos_rt::sleep(Duration::from_millis(900)).await;
+    assert_eq!(other.increment("logins:ada", window).await.unwrap().0, 1);
+}
+
+#[test]
+fn memory_counts_in_a_fixed_window() {
+    let cache = memory();
+    kairos_rt::run(counts_in_a_fixed_window(cache.clone(), cache));
+}
+
+#[test]
+fn redis_counts_in_a_fixed_window_across_instances() {
+    let redis = Redis::start();
+    kairos_rt::run(async {
+        let (one, other) =
+            (Cache::redis(&redis.url()).await.unwrap(), Cache::redis(&redis.url()).await.unwrap());
+        counts_in_a_fixed_window(one, other).await;
+    });
+}
