@@ -8,6 +8,7 @@
 
 use std::convert::Infallible;
 use std::fmt;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -194,6 +195,9 @@ pub struct RequestBody {
     source: Source,
     read: u64,
     limit: Option<u64>,
+    /// The client's address, for a request that came over a connection. Kept here rather
+    /// than in the request's extensions, which cost two allocations per request to fill.
+    client: Option<SocketAddr>,
 }
 
 enum Source {
@@ -205,13 +209,36 @@ enum Source {
 }
 
 impl RequestBody {
-    pub(crate) fn incoming(body: hyper::body::Incoming, limit: Option<u64>) -> Self {
-        RequestBody { source: Source::Incoming(body), read: 0, limit }
+    pub(crate) fn incoming(
+        body: hyper::body::Incoming,
+        limit: Option<u64>,
+        client: SocketAddr,
+    ) -> Self {
+        RequestBody { source: Source::Incoming(body), read: 0, limit, client: Some(client) }
+    }
+
+    /// The address of the client that sent the request: the connection's peer (a proxy's,
+    /// behind one). `None` for a request made in-process, or whose body a middleware replaced
+    /// with one of its own.
+    pub fn client_addr(&self) -> Option<SocketAddr> {
+        self.client
+    }
+
+    /// The same body, from `client`: for a middleware that knows better (a trusted proxy's
+    /// forwarded address) or a request made in-process.
+    pub fn with_client_addr(mut self, client: SocketAddr) -> Self {
+        self.client = Some(client);
+        self
     }
 
     /// A body made of these bytes — for requests built in-process (tests, internal calls).
     pub fn from_bytes(bytes: impl Into<Bytes>) -> Self {
-        RequestBody { source: Source::Full(Full::new(bytes.into())), read: 0, limit: None }
+        RequestBody {
+            source: Source::Full(Full::new(bytes.into())),
+            read: 0,
+            limit: None,
+            client: None,
+        }
     }
 
     /// Any [`http_body::Body`] of bytes as a request body: how a request whose body a
@@ -229,13 +256,14 @@ impl RequestBody {
                 source: Source::Wrapped(Box::pin(body.map_err(Into::into))),
                 read: 0,
                 limit: None,
+                client: None,
             },
         }
     }
 
     /// An empty body.
     pub fn empty() -> Self {
-        RequestBody { source: Source::Full(Full::default()), read: 0, limit: None }
+        RequestBody { source: Source::Full(Full::default()), read: 0, limit: None, client: None }
     }
 
     /// Reads the whole body into one buffer.

@@ -273,7 +273,9 @@ pub use cookies::Cookies;
 pub use dependency::{Dependency, Depends, Outcome};
 pub use error::{HttpError, ValidationItem};
 pub use exception::Exception;
-pub use extract::{FromRequest, FromRequestParts, Headers, Path, Query, State, WorkerState};
+pub use extract::{
+    ClientAddr, FromRequest, FromRequestParts, Headers, Path, Query, State, WorkerState,
+};
 pub use form::Form;
 pub use handler::{
     on_pool, sync, BlockingHandler, Handler, HandlerKind, PoolHandler, ResponseFuture,

@@ -74,8 +74,10 @@ where
             parts.extensions.insert(ticket);
             *conn.upgrade.borrow_mut() = Some(pending);
         }
-        let request =
-            http::Request::from_parts(parts, RequestBody::incoming(body, config.max_body_size));
+        let request = http::Request::from_parts(
+            parts,
+            RequestBody::incoming(body, config.max_body_size, peer),
+        );
         match AssertUnwindSafe(service(request)).catch_unwind().await {
             Ok(response) => response,
             Err(payload) => {

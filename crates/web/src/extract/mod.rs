@@ -28,6 +28,7 @@
 //! Only the last argument may read the body ([`FromRequest`]); the others see the head
 //! ([`FromRequestParts`]). Implement either trait for your own extractors.
 
+mod client;
 mod header;
 mod path;
 mod query;
@@ -40,6 +41,7 @@ use bytes::Bytes;
 use http::request::Parts;
 use http::{HeaderMap, Method, Uri};
 
+pub use client::ClientAddr;
 pub use header::Headers;
 pub use path::Path;
 pub use query::Query;
@@ -116,6 +118,8 @@ pub(crate) struct RouteContext {
     pub(crate) params: Vec<(String, String)>,
     pub(crate) states: StateMap,
     pub(crate) worker: u64,
+    /// The client's address, from the request's body (where the server keeps it).
+    pub(crate) client: Option<std::net::SocketAddr>,
 }
 
 impl RouteContext {
