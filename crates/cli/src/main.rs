@@ -132,6 +132,15 @@ struct ServeArgs {
     /// Base URL that `/external` calls (default: this server itself).
     #[arg(long, value_parser = parse_upstream)]
     upstream: Option<String>,
+    /// The secret bearer tokens are signed with (HS256; 32 bytes or more). Every instance
+    /// behind one load balancer needs the same. Default: a random one per start, so tokens
+    /// end with the server.
+    #[arg(long, env = "KAIROS_JWT_SECRET", hide_env_values = true)]
+    jwt_secret: Option<String>,
+    /// A username that gets the admin right (every user's items) when it registers; repeat
+    /// for several.
+    #[arg(long = "admin", value_name = "USERNAME")]
+    admins: Vec<String>,
     /// Serve HTTPS with this certificate chain (PEM, the server's certificate first), as
     /// uvicorn's flag; needs --ssl-keyfile. HTTP/2 or HTTP/1.1 is chosen by ALPN.
     #[arg(long, requires = "ssl_keyfile", value_name = "PEM")]
@@ -222,6 +231,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         cors_origins: args.cors_origins,
         static_dir: args.static_dir,
         trusted_certificate: None,
+        jwt_secret: args.jwt_secret,
+        admins: args.admins,
     };
     let mut settings = settings;
     let tls = match (&args.ssl_certfile, &args.ssl_keyfile) {

@@ -13,6 +13,7 @@
 //! | `cached.rs` | `/cached`: a slow loader behind the cache, run once per key |
 //! | `db_lesson.rs` | `/db/async`, `/db/sync`, `/db/bad`: one query, three ways to run a driver |
 //! | `contract.rs` | `POST /contract`: a validated body through two dependencies (the contract benchmark) |
+//! | `auth.rs` | `POST /users`, `POST /token`, `GET /users/me`, `POST /login/bad`: users, tokens and the password hash off the loop |
 //!
 //! Every route is documented at `/docs` (Swagger UI), `/redoc` and `/openapi.json`, served by
 //! kairos-web from the route table: its parameters and their ranges from the query types
@@ -27,6 +28,7 @@
 //! parameter of the request listed at once. A rule across parameters (a whole request's
 //! duration) is a [`Validate`](kairos::web::Validate) impl on the query type.
 
+mod auth;
 mod basics;
 mod cached;
 mod concurrency;
@@ -48,6 +50,7 @@ use std::sync::{Arc, OnceLock};
 
 use kairos::web::http::{HeaderValue, StatusCode};
 use kairos::web::openapi::{DocsConfig, Documented, RouteDocs};
+use kairos::web::security::{JwtKeys, Passwords};
 use kairos::web::validation::Errors;
 use kairos::web::{sync, ApiRouter, App, Handler, HttpError, StaticFiles};
 
@@ -105,6 +108,10 @@ pub(crate) struct Settings {
     /// A certificate (PEM) `/external`'s client trusts beside the platform's roots: this
     /// server's own when it serves TLS, so that it can call itself.
     pub(crate) trusted_certificate: Option<Arc<[u8]>>,
+    /// The secret tokens are signed with (`--jwt-secret`); `None`: a random one per start.
+    pub(crate) jwt_secret: Option<String>,
+    /// Usernames that get the admin right when they register (`--admin`).
+    pub(crate) admins: Vec<String>,
 }
 
 /// Where the index page's assets are: `crates/cli/static` of the source tree the binary was
@@ -171,6 +178,7 @@ const STREAMS: &str = "streaming (7)";
 const DEBUG: &str = "the loop";
 const DATA: &str = "database and cache (4.2, 5.1, next steps)";
 const INDEX: &str = "index";
+const USERS: &str = "users and logins (next steps)";
 
 /// `handler` documented for `/docs` from the index's line about `path` (its summary) and the
 /// example there (its description), under `tag`: what the index says is said once.
@@ -193,6 +201,8 @@ pub(crate) fn app(settings: Settings) -> App {
         .max_workers(settings.cpu_pool)
         .thread_name_prefix("kairos-cpu")
         .build();
+    // Password hashes run on the same CPU pool: they are CPU work like `/cpu`'s.
+    let password_pool = cpu_pool.clone();
     let sync_tokens = settings.sync_pool;
     let data_settings = settings.clone();
     let cors_origins = settings.cors_origins.clone();
@@ -263,7 +273,73 @@ pub(crate) fn app(settings: Settings) -> App {
                 .response::<upload::Uploaded>(StatusCode::OK),
         )
         .mount_static("/static", StaticFiles::new(&static_dir));
-    middleware::around(data(app, &data_settings), &cors_origins)
+    let app = users(data(app, &data_settings), &data_settings, password_pool);
+    middleware::around(app, &cors_origins)
+}
+
+/// Users, tokens and the login lesson (`auth.rs`): the keys, the hasher on the CPU pool and
+/// the login counters in the service's cache (its own connection, namespace `login`).
+fn users(app: App, settings: &Settings, cpu_pool: kairos::rt::ThreadPool) -> App {
+    let keys = match &settings.jwt_secret {
+        Some(secret) => JwtKeys::hs256("k1", secret.as_bytes()),
+        None => {
+            // A random secret: tokens last until this server stops, and another instance
+            // does not take them (give every instance one --jwt-secret).
+            let mut secret = [0u8; 32];
+            getrandom::fill(&mut secret).expect("the operating system's random generator");
+            JwtKeys::hs256("k1", &secret)
+        }
+    };
+    let passwords = Passwords::new(cpu_pool);
+    let admins: Arc<[String]> = settings.admins.clone().into();
+    let cache_url = settings.cache_url.clone();
+    app.lifespan(
+        move || {
+            let (url, keys, passwords, admins) =
+                (cache_url.clone(), keys.clone(), passwords.clone(), Arc::clone(&admins));
+            async move {
+                let limits = kairos_cache::Cache::from_url(&url).await?.namespace("login");
+                Ok::<_, kairos_cache::CacheError>(auth::Auth { keys, passwords, limits, admins })
+            }
+        },
+        |_auth: Arc<auth::Auth>| async {},
+    )
+    .post(
+        "/users",
+        auth::register
+            .summary("Register a user")
+            .tag(USERS)
+            .status_code(StatusCode::CREATED)
+            .response::<auth::User>(StatusCode::CREATED)
+            .error(StatusCode::CONFLICT, "The username is taken"),
+    )
+    .post(
+        "/token",
+        auth::token
+            .summary("Log in: a bearer token for a username and password")
+            .description(
+                "OAuth2's password flow (the form `/docs`' Authorize dialog sends). The \
+                 password is checked on the CPU pool, and against a decoy for an unknown user, \
+                 so both take the same time. Failed logins are limited per user and per \
+                 client address.",
+            )
+            .tag(USERS)
+            .response::<auth::Token>(StatusCode::OK)
+            .error(StatusCode::UNAUTHORIZED, "Incorrect username or password")
+            .error(StatusCode::TOO_MANY_REQUESTS, "Too many login attempts"),
+    )
+    .get(
+        "/users/me",
+        auth::me.summary("Who the token is for").tag(USERS).response::<auth::User>(StatusCode::OK),
+    )
+    .post(
+        "/login/bad",
+        auth::login_bad
+            .summary("/token with the password checked on the loop (the chapter's mistake)")
+            .tag(USERS)
+            .response::<auth::Token>(StatusCode::OK)
+            .error(StatusCode::UNAUTHORIZED, "Incorrect username or password"),
+    )
 }
 
 /// `/items`: one router (FastAPI's `APIRouter(prefix="/items", tags=[...], responses=...)`),

@@ -119,6 +119,8 @@ fn start(scale: Scale) -> anyhow::Result<RunningServer> {
         cors_origins: Vec::new(),
         static_dir: service::DEFAULT_STATIC_DIR.into(),
         trusted_certificate: None,
+        jwt_secret: None,
+        admins: Vec::new(),
     };
     let config = ServerConfig {
         bind: SocketAddr::from(([127, 0, 0, 1], 0)),

@@ -134,6 +134,22 @@ impl Passwords {
     }
 }
 
+impl Passwords {
+    /// [`verify`](Passwords::verify) on the calling thread: for code already off the loop (a
+    /// [`sync`](crate::sync) handler, a pool job). From an async handler it blocks the loop
+    /// for the whole hash — what the chapter warns against, kept for showing just that.
+    pub fn verify_blocking(&self, password: &str, stored: Option<&str>) -> bool {
+        match stored {
+            Some(stored) => self.inner.check(password, stored),
+            None => {
+                let decoy = self.inner.decoy().clone();
+                let _ = self.inner.check(password, &decoy);
+                false
+            }
+        }
+    }
+}
+
 impl Inner {
     fn hash(&self, password: &str) -> Result<String, PasswordError> {
         let salt = SaltString::generate(&mut OsRng);
