@@ -621,8 +621,12 @@ fn dispatch(
                 || !route.options.dependencies.is_empty()
                 || !shared.dependencies.is_empty()
             {
-                let context =
-                    RouteContext { params, states: shared.states.clone(), worker: worker.id() };
+                let context = RouteContext {
+                    params,
+                    states: shared.states.clone(),
+                    worker: worker.id(),
+                    label: route.label,
+                };
                 request.extensions_mut().insert(context);
             }
             match route.chain {

@@ -116,6 +116,9 @@ pub(crate) struct RouteContext {
     pub(crate) params: Vec<(String, String)>,
     pub(crate) states: StateMap,
     pub(crate) worker: u64,
+    /// The route's label, for a task the request spawns that should be reported under it
+    /// (a WebSocket's session).
+    pub(crate) label: kairos_rt::task::Label,
 }
 
 impl RouteContext {
