@@ -338,3 +338,43 @@ fn the_index_pages_upload_form_reports_the_files_size_and_sha256() {
         .unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_index_pages_websocket_panel_shows_ticks_as_they_come_and_an_echo() {
+    use base64::Engine as _;
+
+    let serve = Serve::start(&[]);
+    let mut browser = DevTools::start();
+    browser.call("Page.navigate", serde_json::json!({"url": format!("http://{}/", serve.addr)}));
+    browser.wait_for("document.readyState === 'complete' && !!document.querySelector('#echo')");
+
+    // /ws/ticks: a tick is shown while the socket is still open — the server spaces the 100
+    // ticks 100 ms apart, so the first is on the page ~10 s before the close.
+    browser.wait_for(
+        "(t => /^tick \\d+ \\(\\d+ received\\)$/.test(t))(document.getElementById('ws-ticks').textContent)",
+    );
+
+    // /ws/echo: type, send, see the echo.
+    browser.wait_for("document.getElementById('echo-result').textContent.startsWith('connected')");
+    browser.eval("document.getElementById('echo-text').value = 'from Chromium, over a WebSocket'");
+    browser.eval("document.querySelector('#echo button').click()");
+    browser.wait_for(
+        "document.getElementById('echo-result').textContent === 'echo: from Chromium, over a WebSocket'",
+    );
+
+    // Every tick, then the server's normal close, as the page saw them.
+    browser.wait_for("document.getElementById('ws-ticks').textContent.includes('closed:')");
+    let ticks = browser.eval("document.getElementById('ws-ticks').textContent");
+    assert_eq!(ticks, "tick 99 (100 received)\nclosed: 1000 done");
+
+    // What a person would see (target/tmp/websocket-panel.png): the panels.
+    browser.eval("document.querySelector('.panels').scrollIntoView()");
+    let shot = browser.call("Page.captureScreenshot", serde_json::json!({"format": "png"}));
+    let png =
+        base64::engine::general_purpose::STANDARD.decode(shot["data"].as_str().unwrap()).unwrap();
+    std::fs::write(
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("websocket-panel.png"),
+        png,
+    )
+    .unwrap();
+}

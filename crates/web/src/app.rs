@@ -626,6 +626,7 @@ fn dispatch(
                     states: shared.states.clone(),
                     worker: worker.id(),
                     client: request.body().client_addr(),
+                    label: route.label,
                 };
                 request.extensions_mut().insert(context);
             }

@@ -108,6 +108,13 @@
 //! Streams ([`StreamingResponse`], [`Sse`]) are sent as they are produced, and dropped —
 //! with whatever generates them — as soon as the client goes away.
 //!
+//! WebSockets (FastAPI's `@app.websocket`) are routes too: a [`WebSocketUpgrade`] argument
+//! checks the handshake, and its `on_upgrade` answers the 101 and runs the session — a task on
+//! the worker's loop with a [`WebSocket`] to `recv` from and `send` to, slowed to the client's
+//! pace (a send waits while the client does not read), and closed with the code that says why
+//! it ended (1000, 1001 at a graceful shutdown, 1009, 1002, 1011 for a panic). [`websocket`]
+//! tells the whole story.
+//!
 //! A directory of files is mounted with [`App::mount_static`]`("/static",
 //! `[`StaticFiles`]`::new("public"))` (FastAPI's `app.mount` of Starlette's `StaticFiles`):
 //! each file streamed from the disk in chunks, its file-system calls on the loop's default
@@ -236,6 +243,7 @@
 //! | `streaming.rs` | [`StreamingResponse`] |
 //! | `static_files/` | [`StaticFiles`] and [`App::mount_static`]: a directory served under a prefix (paths checked, files resolved on the default executor, validators and conditional requests, ranges, precompressed variants, streamed bodies) |
 //! | [`sse`] | [`Sse`], [`sse::Event`] |
+//! | [`websocket`] | [`WebSocketUpgrade`] (the handshake, as an extractor) and [`WebSocket`] (a session's socket): a task on the loop per socket, backpressure, close codes |
 //! | `test_client.rs` | [`TestClient`] and its responses and streams |
 #![forbid(unsafe_code)]
 
@@ -264,6 +272,7 @@ mod static_files;
 mod streaming;
 mod test_client;
 pub mod validation;
+pub mod websocket;
 mod worker;
 
 pub use api_router::{ApiRouter, DocumentedResponse};
@@ -291,6 +300,7 @@ pub use static_files::StaticFiles;
 pub use streaming::{IntoChunk, StreamingResponse};
 pub use test_client::{SseEvent, TestClient, TestRequest, TestResponse, TestStream};
 pub use validation::{Valid, Validate};
+pub use websocket::{WebSocket, WebSocketUpgrade};
 pub use worker::{WorkerContext, SYNC_THREAD_PREFIX};
 
 /// A request as handlers see it.

@@ -1,5 +1,6 @@
-//! `/`: the index, every route with its kind and a line of explanation, and a live panel fed
-//! by `/stream`; `/debug/loop`: the worker's loop, counted.
+//! `/`: the index, every route with its kind and a line of explanation, a live panel fed by
+//! `/stream`, a WebSocket panel (`/ws/ticks`, and an echo box on `/ws/echo`) and an upload
+//! form; `/debug/loop`: the worker's loop, counted.
 
 use kairos::web::{Html, Json};
 use serde_json::{json, Value};
@@ -44,6 +45,12 @@ pub(crate) const ROUTES: &[(&str, &str, &str)] = &[
         "20 calls to the upstream, never more than 5 in flight (6.3)",
     ),
     ("/stream?n=100&interval_ms=100", "async", "server-sent events from an async generator (7.1)"),
+    (
+        "/ws/ticks?n=100&interval_ms=100",
+        "websocket",
+        "/stream's twin over a WebSocket: n ticks, then a 1000 close (each socket a task)",
+    ),
+    ("/ws/echo", "websocket", "a WebSocket that echoes every text and binary message"),
     (
         "/items?limit=20&offset=0",
         "async",
@@ -91,6 +98,11 @@ pub(crate) async fn index() -> Html<String> {
          <table><tr><th>route</th><th>kind</th><th>what it shows</th></tr>\n{rows}</table>\n\
          <div class=\"panels\">\
          <section><h2>Live: /stream</h2><pre id=\"live\"></pre></section>\n\
+         <section><h2>WebSocket: /ws/ticks</h2><pre id=\"ws-ticks\"></pre>\
+         <h2>WebSocket: /ws/echo</h2>\
+         <form id=\"echo\"><input id=\"echo-text\" value=\"hello, kairos\" maxlength=\"200\"> \
+         <button type=\"submit\">Send</button></form>\
+         <pre id=\"echo-result\"></pre></section>\n\
          <section><h2>Upload: /upload</h2>\
          <form id=\"upload\" action=\"/upload\" method=\"post\" enctype=\"multipart/form-data\">\
          <input type=\"file\" name=\"file\" required> <button type=\"submit\">Upload</button></form>\

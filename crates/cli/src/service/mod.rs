@@ -14,6 +14,7 @@
 //! | `db_lesson.rs` | `/db/async`, `/db/sync`, `/db/bad`: one query, three ways to run a driver |
 //! | `contract.rs` | `POST /contract`: a validated body through two dependencies (the contract benchmark) |
 //! | `auth.rs` | `POST /users`, `POST /token`, `GET /users/me`, `POST /login/bad`: users, tokens and the password hash off the loop |
+//! | `websocket.rs` | `/ws/echo` and `/ws/ticks`: WebSockets, each a task on the loop |
 //!
 //! Every route is documented at `/docs` (Swagger UI), `/redoc` and `/openapi.json`, served by
 //! kairos-web from the route table: its parameters and their ranges from the query types
@@ -42,6 +43,7 @@ mod items;
 mod middleware;
 mod stream;
 mod upload;
+mod websocket;
 
 use std::fmt::Display;
 use std::net::SocketAddr;
@@ -260,6 +262,9 @@ pub(crate) fn app(settings: Settings) -> App {
                 .error(StatusCode::BAD_GATEWAY, "A call to the upstream failed"),
         )
         .get("/stream", documented(stream::stream, "/stream", STREAMS))
+        // WebSocket routes: not in the OpenAPI document (no HTTP operation), as FastAPI's.
+        .get("/ws/echo", websocket::echo)
+        .get("/ws/ticks", websocket::ticks)
         .get("/debug/loop", documented(index::debug_loop, "/debug/loop", DEBUG))
         .post(
             "/upload",

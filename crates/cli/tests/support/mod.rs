@@ -143,4 +143,41 @@ impl Serve {
         let (head, body) = raw.split_once("\r\n\r\n").expect("a complete HTTP answer");
         (head.split(' ').nth(1).unwrap().parse().unwrap(), head.to_owned(), body.to_owned())
     }
+
+    /// The server's process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Raises the server's limit of open files to `files` (the kernel's default soft limit,
+    /// 1024, is fewer than a thousand sockets and the server's own), within the hard limit.
+    pub(crate) fn raise_fd_limit(&self, files: u64) {
+        let status = Command::new("prlimit")
+            .arg(format!("--pid={}", self.pid()))
+            .arg(format!("--nofile={files}:"))
+            .status()
+            .expect("prlimit (util-linux) runs");
+        assert!(status.success(), "prlimit could not raise the server's open-files limit");
+    }
+
+    /// Starts the server's graceful shutdown, as Ctrl-C or a service manager would: SIGTERM.
+    pub(crate) fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+    }
+
+    /// Waits up to `limit` for the server to exit; its status, or `None` if it still runs.
+    pub(crate) fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let started = Instant::now();
+        while started.elapsed() < limit {
+            if let Some(status) = self.exit_status() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.exit_status()
+    }
 }

@@ -120,6 +120,9 @@ pub(crate) struct RouteContext {
     pub(crate) worker: u64,
     /// The client's address, from the request's body (where the server keeps it).
     pub(crate) client: Option<std::net::SocketAddr>,
+    /// The route's label, for a task the request spawns that should be reported under it
+    /// (a WebSocket's session).
+    pub(crate) label: kairos_rt::task::Label,
 }
 
 impl RouteContext {

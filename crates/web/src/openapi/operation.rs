@@ -282,6 +282,14 @@ impl<'a> Operation<'a> {
         self.validates = true;
     }
 
+    /// Leaves the route out of the document: for an extractor that makes its route no HTTP
+    /// operation (a [`WebSocketUpgrade`](crate::WebSocketUpgrade)'s), as FastAPI leaves out
+    /// its WebSocket routes. A handler hides its own route with
+    /// [`RouteDocs::hidden`](super::RouteDocs::hidden).
+    pub fn hide(&mut self) {
+        self.meta.hidden = true;
+    }
+
     /// `T`'s own schema (not a `$ref` to it), with the generator's transforms applied (the
     /// integer types' bounds): the fields become parameters one by one.
     fn inline_schema_of<T: JsonSchema + ?Sized>(&mut self) -> Value {
