@@ -243,3 +243,20 @@ fn a_graceful_shutdown_closes_open_sockets_with_1001() {
     let status = serve.wait_exit(Duration::from_secs(60)).expect("the server exits");
     assert!(status.success(), "{status:?}");
 }
+
+#[test]
+fn echo_works_over_tls_as_wss() {
+    // A certificate for 127.0.0.1, made here; the client trusts it and checks the name.
+    let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into()]).unwrap();
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("wss-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, made.cert.pem()).unwrap();
+    std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
+    let (cert, key) = (cert.display().to_string(), key.display().to_string());
+    let serve = Serve::start(&["--ssl-certfile", &cert, "--ssl-keyfile", &key]);
+    let seen = &check(&serve, &["wss-echo", &cert])[0];
+    assert_eq!(seen["text"], "over tls", "{seen}");
+    assert_eq!(seen["close"], json!([1000, ""]), "{seen}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -40,6 +40,18 @@ def echo(addr):
         say(text=text, binary=list(binary) == list(range(256)), close=closed(ws))
 
 
+def wss_echo(addr, cafile):
+    """`echo` over TLS, the server's certificate trusted from `cafile`."""
+    import ssl
+
+    context = ssl.create_default_context(cafile=cafile)
+    with connect(f"wss://{addr}/ws/echo", ssl=context) as ws:
+        ws.send("over tls")
+        text = ws.recv()
+        ws.close()
+        say(text=text, close=closed(ws))
+
+
 def ticks(addr, n, interval_ms):
     with connect(f"ws://{addr}/ws/ticks?n={n}&interval_ms={interval_ms}") as ws:
         got = []
