@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Every test: installs what the tests need when it is missing (real servers from Debian's
 # packages — Redis, PostgreSQL — for the fixtures in crates/fixtures; Chromium for the
-# browser tests; curl and h2load, clients nobody here wrote), then runs the
-# workspace's tests. The README's test command, and what .ci/run calls after its checks.
+# browser tests; Python's venv for the OpenAPI validator; curl and h2load, clients nobody
+# here wrote), then runs the workspace's tests. The README's test command, and what .ci/run
+# calls after its checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +11,9 @@ missing=()
 [ -x /usr/bin/redis-server ] || missing+=(redis-server)
 compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || missing+=(postgresql)
 command -v python3 >/dev/null || missing+=(python3)
+# `python3 -m venv` (the OpenAPI tests' venv of openapi-spec-validator, from PyPI) needs
+# ensurepip, which Debian ships apart from python3.
+python3 -c 'import ensurepip' 2>/dev/null || missing+=(python3-venv)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v curl >/dev/null || missing+=(curl)
 command -v h2load >/dev/null || missing+=(nghttp2-client)
