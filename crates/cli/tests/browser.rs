@@ -1,6 +1,8 @@
 //! What a person's browser does with the service: headless Chromium (Debian's `chromium`,
 //! installed by `scripts/test.sh`) loads a page from one origin that calls `kairos serve` on
-//! another. CORS is the browser's rule, so only a browser can show that it holds.
+//! another (CORS is the browser's rule, so only a browser can show that it holds), sends a
+//! file through the index page's form, and logs in through Swagger UI's Authorize dialog at
+//! `/docs` — a client nobody here wrote, reading the document's security scheme.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener};
@@ -242,15 +244,75 @@ impl DevTools {
         result["result"]["value"].clone()
     }
 
-    /// Polls `expression` until it is true; a generous bound, no verdict on speed.
+    /// Polls `expression` until it is true; a generous deadline (the page may load slowly on
+    /// a busy machine), no verdict on speed.
     fn wait_for(&mut self, expression: &str) {
-        for _ in 0..600 {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while std::time::Instant::now() < deadline {
             if self.eval(expression) == serde_json::Value::Bool(true) {
                 return;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
         panic!("{expression} never held");
+    }
+
+    /// Clicks the element `selector` finds the way a person does: scrolled into view, the
+    /// mouse pressed and released at its centre (so the page's own handlers run, React's
+    /// included, and an element covering it would take the click instead).
+    fn click(&mut self, selector: &str) {
+        let selector_js = serde_json::to_string(selector).unwrap();
+        let centre = self.eval(&format!(
+            "(() => {{ const e = document.querySelector({selector_js}); if (!e) return null;
+               e.scrollIntoView({{block: 'center'}}); const r = e.getBoundingClientRect();
+               return [r.x + r.width / 2, r.y + r.height / 2]; }})()"
+        ));
+        let (x, y) = (centre[0].as_f64(), centre[1].as_f64());
+        let (Some(x), Some(y)) = (x, y) else { panic!("nothing to click at {selector}") };
+        for (kind, button) in
+            [("mouseMoved", "none"), ("mousePressed", "left"), ("mouseReleased", "left")]
+        {
+            self.call(
+                "Input.dispatchMouseEvent",
+                serde_json::json!({"type": kind, "x": x, "y": y, "button": button, "clickCount": 1}),
+            );
+        }
+    }
+
+    /// Types `text` into the field `selector` finds, as a keyboard would enter it.
+    fn type_into(&mut self, selector: &str, text: &str) {
+        self.click(selector);
+        self.call("Input.insertText", serde_json::json!({"text": text}));
+    }
+
+    /// The text of the element `selector` finds ("" if there is none).
+    fn text(&mut self, selector: &str) -> String {
+        let selector = serde_json::to_string(selector).unwrap();
+        let text = self.eval(&format!("document.querySelector({selector})?.innerText ?? ''"));
+        text.as_str().unwrap_or_default().to_owned()
+    }
+
+    /// Keeps a screenshot as `target/tmp/{name}.png` for a person to look at: the viewport,
+    /// or the whole of the element `selector` finds.
+    fn screenshot(&mut self, name: &str, selector: Option<&str>) {
+        use base64::Engine as _;
+        let mut params = serde_json::json!({"format": "png"});
+        if let Some(selector) = selector {
+            let selector = serde_json::to_string(selector).unwrap();
+            let clip = self.eval(&format!(
+                "(() => {{ const r = document.querySelector({selector}).getBoundingClientRect();
+                   return {{x: r.x + scrollX, y: r.y + scrollY, width: r.width,
+                            height: r.height, scale: 1}}; }})()"
+            ));
+            params =
+                serde_json::json!({"format": "png", "clip": clip, "captureBeyondViewport": true});
+        }
+        let shot = self.call("Page.captureScreenshot", params);
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(shot["data"].as_str().unwrap())
+            .unwrap();
+        let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.png"));
+        std::fs::write(path, png).unwrap();
     }
 }
 
@@ -287,7 +349,6 @@ fn http_get(port: u16, path: &str) -> String {
 
 #[test]
 fn the_index_pages_upload_form_reports_the_files_size_and_sha256() {
-    use base64::Engine as _;
     use sha2::Digest as _;
 
     let serve = Serve::start(&[]);
@@ -331,18 +392,12 @@ fn the_index_pages_upload_form_reports_the_files_size_and_sha256() {
 
     // What a person would see, for the record (target/tmp/upload-form.png): the panels.
     browser.eval("document.querySelector('.panels').scrollIntoView()");
-    let shot = browser.call("Page.captureScreenshot", serde_json::json!({"format": "png"}));
-    let png =
-        base64::engine::general_purpose::STANDARD.decode(shot["data"].as_str().unwrap()).unwrap();
-    std::fs::write(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("upload-form.png"), png)
-        .unwrap();
+    browser.screenshot("upload-form", None);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn the_index_pages_websocket_panel_shows_ticks_as_they_come_and_an_echo() {
-    use base64::Engine as _;
-
     let serve = Serve::start(&[]);
     let mut browser = DevTools::start();
     browser.call("Page.navigate", serde_json::json!({"url": format!("http://{}/", serve.addr)}));
@@ -369,12 +424,79 @@ fn the_index_pages_websocket_panel_shows_ticks_as_they_come_and_an_echo() {
 
     // What a person would see (target/tmp/websocket-panel.png): the panels.
     browser.eval("document.querySelector('.panels').scrollIntoView()");
-    let shot = browser.call("Page.captureScreenshot", serde_json::json!({"format": "png"}));
-    let png =
-        base64::engine::general_purpose::STANDARD.decode(shot["data"].as_str().unwrap()).unwrap();
-    std::fs::write(
-        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("websocket-panel.png"),
-        png,
-    )
-    .unwrap();
+    browser.screenshot("websocket-panel", None);
+}
+
+/// Swagger UI's Authorize flow, as a person goes through it at `/docs`: the OAuth2 password
+/// dialog the document's scheme makes posts the login form to `/token`, and the token it gets
+/// back is sent with a "Try it out" of `GET /users/me`, whose answer names the user.
+#[test]
+fn swagger_uis_authorize_dialog_logs_in_and_users_me_answers_who() {
+    let serve = Serve::start(&[]);
+    let (username, password) = ("swagger.user", "correct horse battery");
+    let body = serde_json::json!({"username": username, "password": password});
+    let (status, answer) = serve.send("POST", "/users", Some(&body));
+    assert_eq!(status, 201, "{answer}");
+
+    let mut browser = DevTools::start();
+    browser
+        .call("Page.navigate", serde_json::json!({"url": format!("http://{}/docs", serve.addr)}));
+    // The document is loaded and rendered: the scheme's Authorize button and the operation.
+    let op = ".opblock-get:has(.opblock-summary-path[data-path=\"/users/me\"])";
+    browser.wait_for(&format!(
+        "!!document.querySelector('.auth-wrapper .authorize') && !!document.querySelector('{op}')"
+    ));
+    assert_eq!(browser.text(&format!("{op} .opblock-summary-method")), "GET");
+    assert!(browser.eval("!!document.querySelector('.auth-wrapper .authorize.unlocked')") == true);
+
+    browser.click(".auth-wrapper .authorize");
+    browser.wait_for("!!document.querySelector('.modal-ux #oauth_username')");
+    let dialog = browser.text(".modal-ux");
+    assert!(dialog.contains("OAuth2PasswordBearer (OAuth2, password)"), "{dialog}");
+    assert!(dialog.contains("Token URL: /token"), "{dialog}");
+    for scope in ["me", "items", "admin"] {
+        assert!(dialog.lines().any(|line| line.trim() == scope), "scope {scope}: {dialog}");
+    }
+    browser.type_into(".modal-ux #oauth_username", username);
+    browser.type_into(".modal-ux #oauth_password", password);
+    assert_eq!(browser.eval("document.querySelector('#oauth_username').value"), username);
+    // The filled dialog, for the record (target/tmp/swagger-authorize.png): the whole of it,
+    // its buttons too, which it would otherwise scroll to.
+    let content = "document.querySelector('.modal-ux-content').style.maxHeight";
+    browser.eval(&format!("{content} = 'none'"));
+    browser.screenshot("swagger-authorize", Some(".modal-ux .modal-ux-inner"));
+    browser.eval(&format!("{content} = ''"));
+
+    browser.click(".modal-ux .auth-btn-wrapper .authorize");
+    // Logged in: the dialog says so and offers to log out; or it shows the error it got.
+    browser.wait_for(
+        "!!document.querySelector('.modal-ux .errors') || \
+         [...document.querySelectorAll('.modal-ux .auth-btn-wrapper button')] \
+           .some(b => b.innerText.trim() === 'Logout')",
+    );
+    let dialog = browser.text(".modal-ux");
+    let failed = browser.eval("!!document.querySelector('.modal-ux .errors')") == true;
+    assert!(dialog.contains("Authorized") && !failed, "{dialog}");
+    browser.click(".modal-ux .btn-done");
+    browser.wait_for("!document.querySelector('.modal-ux')");
+    assert!(browser.eval("!!document.querySelector('.auth-wrapper .authorize.locked')") == true);
+
+    browser.click(&format!("{op} .opblock-summary-control"));
+    browser.wait_for(&format!("!!document.querySelector('{op} .try-out__btn')"));
+    browser.click(&format!("{op} .try-out__btn"));
+    browser.wait_for(&format!("!!document.querySelector('{op} .btn.execute')"));
+    browser.click(&format!("{op} .btn.execute"));
+    let response = format!("{op} .live-responses-table .response");
+    browser.wait_for(&format!("!!document.querySelector('{response} .response-col_status')"));
+    let status = browser.text(&format!("{response} .response-col_status"));
+    let shown = browser.text(&format!("{response} .response-col_description pre"));
+    // The request Swagger UI made, as its curl line shows it: with the bearer token.
+    let curl = browser.text(&format!("{op} .curl-command"));
+    browser.screenshot("swagger-users-me", Some(op));
+    assert!(status.starts_with("200"), "{status}: {shown}");
+    assert!(curl.contains("Authorization: Bearer "), "{curl}");
+    let user: serde_json::Value =
+        serde_json::from_str(&shown).unwrap_or_else(|_| panic!("{shown}"));
+    assert_eq!(user["username"], username, "{shown}");
+    assert_eq!(user["is_admin"], false, "{shown}");
 }

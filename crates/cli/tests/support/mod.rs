@@ -181,3 +181,58 @@ impl Serve {
         self.exit_status()
     }
 }
+
+/// The pinned validator of OpenAPI documents, from PyPI, in a virtual environment under
+/// `target/` made on first use: a check of the document by a tool nobody here wrote.
+const OPENAPI_SPEC_VALIDATOR: &str = "openapi-spec-validator==0.9.0";
+
+/// The Python of a virtual environment with [`OPENAPI_SPEC_VALIDATOR`], made (with
+/// `python3 -m venv` and pip, which needs PyPI once) unless it is there already; once per
+/// process, whatever the number of tests asking.
+fn validator_python() -> &'static std::path::Path {
+    static PYTHON: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    PYTHON.get_or_init(make_validator_python)
+}
+
+fn make_validator_python() -> std::path::PathBuf {
+    let venv = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("openapi-venv");
+    let python = venv.join("bin").join("python");
+    let installed = |python: &std::path::Path| {
+        Command::new(python)
+            .args(["-m", "pip", "show", "--quiet", "openapi-spec-validator"])
+            .output()
+            .is_ok_and(|out| out.status.success())
+    };
+    if !installed(&python) {
+        let made = Command::new("python3").arg("-m").arg("venv").arg(&venv).status();
+        assert!(
+            made.is_ok_and(|s| s.success()),
+            "python3 -m venv {venv:?} failed (Debian's python3-venv installs what it needs)"
+        );
+        let pip = Command::new(&python)
+            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+            .arg(OPENAPI_SPEC_VALIDATOR)
+            .status();
+        assert!(pip.is_ok_and(|s| s.success()), "pip install {OPENAPI_SPEC_VALIDATOR} failed");
+    }
+    python
+}
+
+/// Fails the test unless [`OPENAPI_SPEC_VALIDATOR`] says the OpenAPI document `body` is
+/// valid, with what it said.
+pub(crate) fn validate_openapi(body: &str) {
+    static CHECKED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = CHECKED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let file = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("openapi-{}-{n}.json", std::process::id()));
+    std::fs::write(&file, body).unwrap();
+    let out = Command::new(validator_python())
+        .args(["-m", "openapi_spec_validator"])
+        .arg(&file)
+        .output()
+        .expect("the validator runs");
+    let _ = std::fs::remove_file(&file);
+    let said =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && said.contains(": OK"), "openapi-spec-validator: {said}");
+}
