@@ -335,7 +335,11 @@ fn users(app: App, settings: &Settings, cpu_pool: kairos::rt::ThreadPool) -> App
     )
     .get(
         "/users/me",
-        auth::me.summary("Who the token is for").tag(USERS).response::<auth::User>(StatusCode::OK),
+        auth::me
+            .summary("Who the token is for")
+            .tag(USERS)
+            .response::<auth::User>(StatusCode::OK)
+            .error(StatusCode::FORBIDDEN, "The token does not carry the me scope"),
     )
     .post(
         "/login/bad",

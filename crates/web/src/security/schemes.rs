@@ -276,9 +276,10 @@ impl FromRequestParts for HttpBasic {
     }
 }
 
-/// The login form of an OAuth2 password flow (FastAPI's `OAuth2PasswordRequestForm`), read
-/// with [`Form`](crate::Form): `username`, `password`, the `scope`s asked for (one string,
-/// space-separated, as OAuth2 sends them) and `grant_type` (`password` if present).
+/// The login form of an OAuth2 password flow (FastAPI's `OAuth2PasswordRequestForm`): `username`,
+/// `password`, the `scope`s asked for (one string, space-separated, as OAuth2 sends them) and
+/// `grant_type` (`password` if present). Read it with `Form<OAuth2PasswordForm>`.
+// (No links in this comment: it is the model's description in the OpenAPI document.)
 #[derive(Clone, Deserialize, schemars::JsonSchema)]
 pub struct OAuth2PasswordForm {
     /// `password`, if sent.
