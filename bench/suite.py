@@ -16,6 +16,9 @@ the machine's speed.
 Writes every measurement to `bench/out/http.json`; `bench/report.py` turns it into markdown.
 """
 import argparse
+import base64
+import hashlib
+import hmac
 import json
 import os
 import re
@@ -57,7 +60,8 @@ class Server:
 
 
 def servers(peers_bin, kairos_bin, kairos_before=None, kairos_workers=1):
-    flags = ["serve", "--bind", f"127.0.0.1:{PORT}", "--log-level", "warn", "--workers", str(kairos_workers)]
+    flags = ["serve", "--bind", f"127.0.0.1:{PORT}", "--log-level", "warn", "--workers", str(kairos_workers),
+             "--jwt-secret", BENCH_JWT_SECRET]
     before = [] if kairos_before is None else [
         # Another build of kairos (say, the commit before a change), throughput rounds only.
         Server("kairos serve (before)", [kairos_before, *flags], full=False),
@@ -392,10 +396,31 @@ def throughput(running, duration, record, chosen=None):
                   file=sys.stderr, flush=True)
 
 
+# kairos serve's /items need a bearer token (each item is its user's): one for the admin
+# scope, which sees the seeded rows (they belong to nobody), signed with the secret the bench
+# gives kairos — HS256 with key id k1, made here with the standard library. Every server gets
+# the header; the peers' /items/{id} ignore it (they check no token: kairos does more work).
+BENCH_JWT_SECRET = "the benchmark's secret, thirty-two bytes or more"
+
+
+def bench_token():
+    def b64(raw):
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    now = int(time.time())
+    header = b64(json.dumps({"alg": "HS256", "typ": "JWT", "kid": "k1"}).encode())
+    claims = b64(json.dumps({"sub": "bench", "scope": "admin", "iat": now,
+                             "exp": now + 24 * 3600}).encode())
+    signature = hmac.new(BENCH_JWT_SECRET.encode(), f"{header}.{claims}".encode(), hashlib.sha256)
+    return f"{header}.{claims}.{b64(signature.digest())}"
+
+
+ITEMS_HEADERS = (("Authorization", f"Bearer {bench_token()}"),)
+
+
 def throughput_items(running, duration, record, database, db_pid=None):
     """GET /items/{id}, random ids, on `database` (the server was started on it)."""
     how = dict(path="/items/1", connections=ITEMS_CONNECTIONS, script="items.lua",
-               script_args=(str(ROWS),))
+               script_args=(str(ROWS),), headers=tuple(f"{k}: {v}" for k, v in ITEMS_HEADERS))
     wrk(**dict(how, duration=1))  # warm-up: the pool's connections, the database's pages
     measured(running, duration, record, items_scenario(database), db_pid=db_pid, **how)
 
@@ -409,7 +434,8 @@ def check_data(servers, log_for, databases, cache):
         answers = {}
         for server in servers:
             with Running(server, log_for(server), database_url=url):
-                answers[server.name] = (exchange("GET", "/items/42"), exchange("GET", "/items/999999"))
+                answers[server.name] = (exchange("GET", "/items/42", headers=ITEMS_HEADERS),
+                                        exchange("GET", "/items/999999", headers=ITEMS_HEADERS))
         reference = None
         for name, ((status, fields, body), (missing, _, missing_body)) in answers.items():
             print(f"items check ({database}): {name:40} 42 -> {status} {body.decode()}\n"

@@ -77,10 +77,10 @@ async function attempt(request) {{
 }}
 (async () => {{
   const simple = await attempt(() => fetch(api + "/json"));
-  const preflighted = await attempt(() => fetch(api + "/items", {{
+  const preflighted = await attempt(() => fetch(api + "/users", {{
     method: "POST",
     headers: {{ "content-type": "application/json" }},
-    body: JSON.stringify({{ name: "from the browser", price: 1.5 }}),
+    body: JSON.stringify({{ username: "browser." + Date.now(), password: "from the browser" }}),
   }}));
   document.getElementById("out").textContent = "simple=" + simple + " preflighted=" + preflighted;
 }})();
@@ -162,8 +162,8 @@ fn a_browser_calls_the_service_from_an_allowed_origin_and_is_refused_from_anothe
     // The refused page's POST never left the browser: its preflight was answered without
     // an allowed origin. One POST reached the service, the allowed page's.
     let log = serve.log();
-    assert_eq!(log.matches("\"OPTIONS /items\" 200").count(), 2, "{log}");
-    assert_eq!(log.matches("\"POST /items\" 201").count(), 1, "{log}");
+    assert_eq!(log.matches("\"OPTIONS /users\" 200").count(), 2, "{log}");
+    assert_eq!(log.matches("\"POST /users\" 201").count(), 1, "{log}");
 
     // What a person would see on each page (target/tmp/cors-allowed.png, cors-refused.png).
     screenshot(&allowed.origin(), "cors-allowed");

@@ -1,4 +1,5 @@
 //! `kairos serve` with its data: `/items` on SQLite (the default) and on a real PostgreSQL,
+//! each item its user's (another user's is a 404, an admin sees all),
 //! surviving a restart, answering 503 while PostgreSQL is down and recovering when it is back;
 //! a database unreachable at start stops the server with status 3; `/cached` runs one loader
 //! for 100 concurrent misses, in memory and in a real Redis.
@@ -64,12 +65,14 @@ fn items_live_in_sqlite_and_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("items.db").display());
     let id = {
-        let serve = Serve::start(&["--database-url", &url]);
+        let mut serve = Serve::start(&["--database-url", &url]);
+        serve.sign_in("tester", "items");
         crud(&serve);
         let (_, kept) = serve.send("POST", "/items", Some(&json!({"name": "kept", "price": 3.0})));
         body(&kept)["id"].as_i64().unwrap()
     }; // killed here
-    let serve = Serve::start(&["--database-url", &url]);
+    let mut serve = Serve::start(&["--database-url", &url]);
+    serve.sign_in("tester", "items");
     let (status, read) = serve.send("GET", &format!("/items/{id}"), None);
     assert_eq!((status, body(&read)["name"].clone()), (200, json!("kept")));
 }
@@ -77,7 +80,8 @@ fn items_live_in_sqlite_and_survive_a_restart() {
 #[test]
 fn items_live_in_postgres_which_may_go_away_and_come_back() {
     let mut postgres = Postgres::start();
-    let serve = Serve::start(&["--database-url", &postgres.url()]);
+    let mut serve = Serve::start(&["--database-url", &postgres.url()]);
+    serve.sign_in("tester", "items");
     crud(&serve);
     let (_, kept) = serve.send("POST", "/items", Some(&json!({"name": "kept", "price": 3.0})));
     let path = format!("/items/{}", body(&kept)["id"]);
@@ -207,7 +211,8 @@ fn under_load(
 #[test]
 fn postgres_killed_mid_load_gives_503s_and_recovers() {
     let mut postgres = Postgres::start();
-    let serve = Serve::start(&["--database-url", &postgres.url()]);
+    let mut serve = Serve::start(&["--database-url", &postgres.url()]);
+    serve.sign_in("tester", "items");
     let (_, kept) = serve.send("POST", "/items", Some(&json!({"name": "kept", "price": 1.0})));
     let path = format!("/items/{}", body(&kept)["id"]);
     let answers = under_load(&serve, &path, 8, || {
@@ -253,4 +258,63 @@ fn redis_killed_mid_load_never_fails_a_request() {
     );
     let slowest = answers.iter().map(|(_, took)| *took).max().unwrap();
     assert!(slowest < Duration::from_secs(20), "a request hung for {slowest:?}");
+}
+
+/// A request as the holder of `token` (none: anonymous): the status and the body.
+fn send_as(
+    serve: &Serve,
+    token: Option<&str>,
+    method: &str,
+    path: &str,
+    json: Option<Value>,
+) -> (u16, String) {
+    let bearer = token.map(|token| format!("Bearer {token}"));
+    let mut headers = vec![("content-type", "application/json")];
+    if let Some(bearer) = &bearer {
+        headers.push(("authorization", bearer));
+    }
+    let json = json.map(|value| value.to_string()).unwrap_or_default();
+    let (status, _, answer) = serve.request(method, path, &headers, &json);
+    (status, answer)
+}
+
+/// Each item is its user's: another user's token finds nothing (404, as if it were not
+/// there), an admin's finds everything; no token is a 401, a token without the scope a 403.
+#[test]
+fn an_item_is_its_users_and_an_admins() {
+    let mut serve = Serve::start(&["--admin", "root"]);
+    let ada = serve.sign_in("ada", "items");
+    let grace = serve.sign_in("grace", "items");
+    let root = serve.sign_in("root", "admin");
+    let profile_only = serve.sign_in("ada", "me");
+    let (ada, grace, root) = (Some(ada.as_str()), Some(grace.as_str()), Some(root.as_str()));
+    let serve = &serve;
+
+    let (status, pen) =
+        send_as(serve, ada, "POST", "/items", Some(json!({"name": "pen", "price": 1.5})));
+    assert_eq!(status, 201, "{pen}");
+    let path = format!("/items/{}", body(&pen)["id"]);
+    send_as(serve, grace, "POST", "/items", Some(json!({"name": "ink", "price": 2.0})));
+
+    assert_eq!(send_as(serve, ada, "GET", &path, None).0, 200);
+    assert_eq!(
+        send_as(serve, grace, "GET", &path, None).0,
+        404,
+        "another user's item is not there"
+    );
+    let replacement = Some(json!({"name": "x", "price": 0.0}));
+    assert_eq!(send_as(serve, grace, "PUT", &path, replacement).0, 404);
+    assert_eq!(send_as(serve, grace, "DELETE", &path, None).0, 404);
+    let names = |token| -> Vec<Value> {
+        let (_, answer) = send_as(serve, token, "GET", "/items", None);
+        body(&answer).as_array().unwrap().iter().map(|item| item["name"].clone()).collect()
+    };
+    assert_eq!(names(ada), [json!("pen")]);
+    assert_eq!(names(grace), [json!("ink")]);
+    assert_eq!(names(root), [json!("pen"), json!("ink")]);
+    assert_eq!(send_as(serve, root, "GET", &path, None).0, 200, "an admin sees every item");
+
+    assert_eq!(send_as(serve, None, "GET", &path, None).0, 401);
+    assert_eq!(send_as(serve, Some(&profile_only), "GET", &path, None).0, 403);
+    assert_eq!(send_as(serve, ada, "DELETE", &path, None).0, 204);
 }

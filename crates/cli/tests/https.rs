@@ -69,14 +69,25 @@ fn serve_over_tls_speaks_http2_and_http1_on_every_kind_of_route() {
     assert_eq!(tls(&["--http1.1"], "/plaintext"), ("200 1.1".into(), "Hello, World!".into()));
     let (status, body) = tls(&["--http2"], "/json");
     assert_eq!((status.as_str(), body.as_str()), ("200 2", r#"{"message":"Hello, World!"}"#));
-    // The database, over HTTP/2: a row created, then read back.
+    // The database, over HTTP/2: a user registered and logged in, a row created, read back.
+    let user = r#"{"username":"h2.user","password":"a password over tls"}"#;
+    let json = "content-type: application/json";
+    assert_eq!(tls(&["--http2", "-H", json, "-d", user], "/users").0, "201 2");
+    let form = "username=h2.user&password=a+password+over+tls";
+    let (status, token) = tls(&["--http2", "-d", form], "/token");
+    assert_eq!(status, "200 2", "{token}");
+    let token = serde_json::from_str::<serde_json::Value>(&token).unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let bearer = format!("authorization: Bearer {token}");
     let (status, created) = tls(
-        &["--http2", "-H", "content-type: application/json", "-d", r#"{"name":"h2","price":2.5}"#],
+        &["--http2", "-H", json, "-H", &bearer, "-d", r#"{"name":"h2","price":2.5}"#],
         "/items",
     );
     assert_eq!(status, "201 2", "{created}");
     let id = serde_json::from_str::<serde_json::Value>(&created).unwrap()["id"].as_i64().unwrap();
-    let (status, read) = tls(&["--http2"], &format!("/items/{id}"));
+    let (status, read) = tls(&["--http2", "-H", &bearer], &format!("/items/{id}"));
     assert_eq!(status, "200 2");
     assert!(read.contains(r#""name":"h2""#), "{read}");
     // A stream (the SSE twin of the chapter's StreamingResponse): every event arrives.

@@ -284,6 +284,30 @@ impl Dependency for CurrentUser {
     }
 }
 
+/// Whose items a request may touch (the `/items` routes' dependency): from the bearer
+/// token alone, without a database read — the user's own with the `items` scope, everyone's
+/// with `admin`; 403 with neither.
+#[derive(Clone)]
+pub(crate) struct ItemsAccess {
+    /// The token's user, who owns what it stores.
+    pub(crate) owner: String,
+    /// Every user's items (the admin scope).
+    pub(crate) all: bool,
+}
+
+impl Dependency for ItemsAccess {
+    type Inputs = (OAuth2PasswordBearer<Login>, State<Auth>);
+
+    async fn resolve((bearer, State(auth)): Self::Inputs) -> Result<Self, HttpError> {
+        let claims = auth.keys.verify(&bearer.token)?;
+        let all = claims.has_scope(SCOPE_ADMIN);
+        if !all && !claims.has_scope(SCOPE_ITEMS) {
+            return Err(kairos::web::security::insufficient_scope(SCOPE_ITEMS));
+        }
+        Ok(ItemsAccess { owner: claims.sub, all })
+    }
+}
+
 /// `GET /users/me`: who the token is for (scope `me`).
 pub(crate) async fn me(Depends(current): Depends<CurrentUser>) -> Result<Json<User>, HttpError> {
     current.require(SCOPE_ME)?;

@@ -54,7 +54,7 @@ pub(crate) const ROUTES: &[(&str, &str, &str)] = &[
     (
         "/items?limit=20&offset=0",
         "async",
-        "items stored in the database (POST, GET, PUT, DELETE; 4.2)",
+        "your items in the database (POST, GET, PUT, DELETE; 4.2): log in at /docs first",
     ),
     (
         "/cached?key=a&ms=200",

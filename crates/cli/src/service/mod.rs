@@ -358,6 +358,7 @@ fn items_router() -> ApiRouter {
         .prefix("/items")
         .tag(DATA)
         .response(StatusCode::SERVICE_UNAVAILABLE, "The database is unavailable")
+        .response(StatusCode::FORBIDDEN, "The token carries neither the items nor the admin scope")
         .post(
             "/",
             items::create

@@ -17,6 +17,8 @@ pub(crate) struct Serve {
     log: std::path::PathBuf,
     /// Kept open: the server may write to it until it is killed.
     _stdout: BufReader<ChildStdout>,
+    /// The bearer token [`send`](Serve::send) carries, once [`sign_in`](Serve::sign_in) got one.
+    token: Option<String>,
 }
 
 impl Serve {
@@ -54,7 +56,7 @@ impl Serve {
             .or_else(|| line.trim_end().strip_prefix("listening on https://"))
             .and_then(|addr| addr.parse().ok())
             .unwrap_or_else(|| panic!("kairos serve printed {line:?}, not its address"));
-        Serve { child, addr, log, _stdout: stdout }
+        Serve { child, addr, log, _stdout: stdout, token: None }
     }
 
     /// What the server has logged so far.
@@ -105,10 +107,13 @@ impl Serve {
         let mut stream = TcpStream::connect(self.addr).unwrap();
         stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
         let body = body.map(Value::to_string).unwrap_or_default();
+        let authorization =
+            self.token.as_ref().map(|token| format!("Authorization: Bearer {token}\r\n"));
         write!(
             stream,
             "{method} {path} HTTP/1.0\r\nHost: localhost\r\nContent-Type: application/json\r\n\
-             Content-Length: {}\r\n\r\n{body}",
+             {}Content-Length: {}\r\n\r\n{body}",
+            authorization.unwrap_or_default(),
             body.len()
         )
         .unwrap();
@@ -235,4 +240,24 @@ pub(crate) fn validate_openapi(body: &str) {
     let said =
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success() && said.contains(": OK"), "openapi-spec-validator: {said}");
+}
+
+impl Serve {
+    /// Registers `username` (if it is not yet) and logs in with `scope`: from now on
+    /// [`send`](Serve::send) carries its bearer token. Returns the token.
+    pub(crate) fn sign_in(&mut self, username: &str, scope: &str) -> String {
+        let password = "a password for the tests";
+        let body = serde_json::json!({"username": username, "password": password}).to_string();
+        let (status, _, answer) =
+            self.request("POST", "/users", &[("content-type", "application/json")], &body);
+        assert!(status == 201 || status == 409, "POST /users: {status} {answer}");
+        let form = format!("username={username}&password={password}&scope={scope}");
+        let form_type = ("content-type", "application/x-www-form-urlencoded");
+        let (status, _, answer) = self.request("POST", "/token", &[form_type], &form);
+        assert_eq!(status, 200, "POST /token: {answer}");
+        let answer: Value = serde_json::from_str(&answer).unwrap();
+        let token = answer["access_token"].as_str().unwrap().to_owned();
+        self.token = Some(token.clone());
+        token
+    }
 }

@@ -1,0 +1,4 @@
+-- Each item belongs to the user who stored it (by username; items stored before users existed
+-- belong to nobody, and only admins see them).
+ALTER TABLE items ADD COLUMN IF NOT EXISTS owner TEXT;
+CREATE INDEX IF NOT EXISTS items_owner ON items (owner);
