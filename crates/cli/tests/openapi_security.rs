@@ -40,6 +40,14 @@ fn the_security_schemes_validate_and_users_me_needs_a_token_the_logins_none() {
     // scopes are the route's business: 403 without `me`); the login routes need none.
     let me = &doc["paths"]["/users/me"]["get"];
     assert_eq!(me["security"], json!([{"OAuth2PasswordBearer": []}]), "{me:#}");
+    // Every /items operation needs the token too (each item is its user's).
+    for (path, method) in
+        [("/items", "get"), ("/items", "post"), ("/items/{id}", "get"), ("/items/{id}", "delete")]
+    {
+        let operation = &doc["paths"][path][method];
+        assert_eq!(operation["security"], json!([{"OAuth2PasswordBearer": []}]), "{method} {path}");
+        assert!(operation["responses"]["401"].is_object(), "{method} {path}: {operation:#}");
+    }
     for (path, method) in [("/token", "post"), ("/users", "post"), ("/login/bad", "post")] {
         let operation = &doc["paths"][path][method];
         assert!(operation.is_object(), "{method} {path} is documented");
