@@ -188,7 +188,8 @@ class Running:
 # 100% the client, not the server, set the rate (the server's CPU per unit still holds).
 
 def load(cmd, timeout):
-    """Runs `cmd` pinned to the load core: (stdout, stderr, status, share of its core used)."""
+    """Runs `cmd` pinned to the load core: (stdout, stderr, status, share of its core used,
+    its CPU seconds)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     done = subprocess.run(["taskset", "-c", LOAD_CORE, *map(str, cmd)], capture_output=True,
@@ -196,11 +197,38 @@ def load(cmd, timeout):
     wall = time.monotonic() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     busy = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-    return done.stdout, done.stderr, done.returncode, busy / max(wall, 1e-9)
+    return done.stdout, done.stderr, done.returncode, busy / max(wall, 1e-9), busy
+
+
+def machine_busy_seconds():
+    """CPU time the whole machine spent busy, both cores, from /proc/stat: user, nice, system
+    and steal (time the hypervisor gave to someone else). Not irq and softirq: with the
+    kernel's IRQ time accounting they are counted there and not in any process's time, so the
+    loopback traffic's softirq work would pass for another program's."""
+    user, nice, system, _idle, _iowait, _irq, _softirq, steal = map(
+        int, open("/proc/stat").readline().split()[1:9])
+    return (user + nice + system + steal) / suite.CLK_TCK
+
+
+def measured(running, run, per):
+    """`run()`, a load generator's measured run, with the server's CPU time around it: adds
+    `cpu_us_per_<per>` (the server's CPU over the count `run` reports under `per`s) and
+    `others_core_share`: the CPU that neither the server nor the load generator used meanwhile
+    (other programs, the hypervisor's steal), as a share of one core. This machine is shared:
+    a round with much of it was disturbed, and the tables say how much there was."""
+    machine, server, started = machine_busy_seconds(), suite.cpu_seconds(running.pid), time.monotonic()
+    result = run()
+    wall = time.monotonic() - started
+    server = suite.cpu_seconds(running.pid) - server
+    others = machine_busy_seconds() - machine - server - result["load_cpu_s"]
+    result[f"cpu_us_per_{per}"] = server / max(result[f"{per}s"], 1) * 1e6
+    result["server_cpu_s"] = round(server, 3)
+    result["others_core_share"] = round(max(others, 0.0) / max(wall, 1e-9), 3)
+    return result
 
 
 def load_json(cmd, timeout):
-    out, err, status, share = load(cmd, timeout)
+    out, err, status, share, busy = load(cmd, timeout)
     try:
         result = json.loads(out.strip().splitlines()[-1])
     except (IndexError, json.JSONDecodeError):
@@ -208,6 +236,7 @@ def load_json(cmd, timeout):
     if "error" in result and status != 0 and "ok" not in result:
         raise Failed(f"{Path(str(cmd[0])).name}: {result['error']}")
     result["load_core_share"] = round(share, 3)
+    result["load_cpu_s"] = round(busy, 3)
     return result
 
 
@@ -224,7 +253,7 @@ def to_ms(value):
 def h2load(args, port, duration):
     cmd = ["h2load", "-c", args.h2_clients, "-m", args.h2_streams, "-t", 1, "-D", duration,
            f"http://127.0.0.1:{port}/plaintext"]
-    out, err, status, share = load(cmd, timeout=duration + 60)
+    out, err, status, share, busy = load(cmd, timeout=duration + 60)
     finished = re.search(r"finished in ([\d.]+)s, ([\d.]+) req/s", out)
     counts = re.search(r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, "
                        r"(\d+) failed, (\d+) errored, (\d+) timeout", out)
@@ -244,6 +273,7 @@ def h2load(args, port, duration):
         "mean_ms": to_ms(latency.group(3)) if latency else None,
         "max_ms": to_ms(latency.group(2)) if latency else None,
         "load_core_share": round(share, 3),
+        "load_cpu_s": round(busy, 3),
     }
 
 
@@ -316,14 +346,12 @@ def measure_ws(running, args):
     echo = [wsload, "echo", "--url", url, "--connections", args.ws_connections,
             "--size", args.size]
     load_json([*echo, "--duration-s", 1], timeout=120)
-    cpu_before = suite.cpu_seconds(running.pid)
-    result = load_json([*echo, "--duration-s", args.duration], timeout=args.duration + 120)
-    cpu = suite.cpu_seconds(running.pid) - cpu_before
+    result = measured(running, lambda: load_json([*echo, "--duration-s", args.duration],
+                                                 timeout=args.duration + 120), "message")
     if not result["messages"]:
         raise Failed(f"no message was echoed: {result['error_samples']}")
     open_count = opened["open"]
     result.update(
-        cpu_us_per_message=cpu / max(result["messages"], 1) * 1e6,
         rss_before_kib=rss_before, rss_open_kib=rss_open, idle_open=open_count,
         idle_alive_after_hold=held["alive_after_hold"], idle_errors=held["errors"],
         idle_error_samples=held["error_samples"],
@@ -333,12 +361,9 @@ def measure_ws(running, args):
 
 def measure_h2c(running, args):
     h2load(args, running.port, 1)  # warm-up
-    cpu_before = suite.cpu_seconds(running.pid)
-    result = h2load(args, running.port, args.duration)
-    cpu = suite.cpu_seconds(running.pid) - cpu_before
+    result = measured(running, lambda: h2load(args, running.port, args.duration), "request")
     if not result["requests"]:
         raise Failed(f"h2load had no request succeed: {result}")
-    result["cpu_us_per_request"] = cpu / max(result["requests"], 1) * 1e6
     return result
 
 
@@ -346,12 +371,10 @@ def measure_tls(running, args, cert):
     tlsload = [f"{args.bin_dir}/tlsload", "--addr", f"127.0.0.1:{running.port}", "--ca", cert,
                "--connections", args.tls_connections]
     load_json([*tlsload, "--duration-s", 1], timeout=120)  # warm-up
-    cpu_before = suite.cpu_seconds(running.pid)
-    result = load_json([*tlsload, "--duration-s", args.duration], timeout=args.duration + 120)
-    cpu = suite.cpu_seconds(running.pid) - cpu_before
+    result = measured(running, lambda: load_json([*tlsload, "--duration-s", args.duration],
+                                                 timeout=args.duration + 120), "handshake")
     if not result["handshakes"]:
         raise Failed(f"no handshake went through: {result['error_samples']}")
-    result["cpu_us_per_handshake"] = cpu / max(result["handshakes"], 1) * 1e6
     return result
 
 
@@ -360,14 +383,15 @@ def summary_line(bench, result):
         return (f"{result['messages_per_s']:>10,.0f} msg/s {result['cpu_us_per_message']:7.2f} µs CPU/msg "
                 f"idle {fmt(result['idle_kib_per_socket'], ' KiB/socket', 1)} "
                 f"({result['idle_alive_after_hold']}/{result['idle_open']} alive) errors "
-                f"{result['errors'] + result['idle_errors']} load core {result['load_core_share']:.0%}")
+                f"{result['errors'] + result['idle_errors']} load core {result['load_core_share']:.0%} "
+                f"others {result['others_core_share']:.0%}")
     if bench == "h2c":
         return (f"{result['rps']:>10,.0f} req/s {result['cpu_us_per_request']:7.2f} µs CPU/req "
                 f"failed {result['failed'] + result['errored'] + result['timeout']} "
-                f"load core {result['load_core_share']:.0%}")
+                f"load core {result['load_core_share']:.0%} others {result['others_core_share']:.0%}")
     return (f"{result['handshakes_per_s']:>10,.0f} handshakes/s {result['cpu_us_per_handshake']:7.1f} µs "
             f"CPU/handshake alpn {result['alpn']} errors {result['errors']} "
-            f"load core {result['load_core_share']:.0%}")
+            f"load core {result['load_core_share']:.0%} others {result['others_core_share']:.0%}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -428,19 +452,21 @@ def table(bench, results, args):
         lines.append(f"`tlsload`: {args.tls_connections} loops of connect, full handshake (rustls "
                      "client, no resumption, ALPN h2 + http/1.1, ECDSA P-256 certificate), close.")
     lines.append(f"Median of {args.rounds} interleaved round(s) of {args.duration} s; server on core "
-                 f"{SERVER_CORE}, load generator on core {LOAD_CORE} (*load core*: how busy it kept "
-                 "its core; near 100% the client set the rate, and the CPU figure is the one that "
-                 "separates the servers).")
+                 f"{SERVER_CORE}, load generator on core {LOAD_CORE}. *load core*: how busy the load "
+                 "generator kept its core (near 100% the client set the rate, and the CPU figure is "
+                 "the one that separates the servers); *others*: CPU used meanwhile by neither "
+                 "(other programs, the hypervisor's steal), in % of a core, the round's disturbance.")
     lines.append("")
     ratio_heads = [f"{c[0]} vs {reference}" for c in columns if c[5]]
-    lines.append("| server | " + " | ".join(c[0] for c in columns) + " | load core | errors | "
+    lines.append("| server | " + " | ".join(c[0] for c in columns) + " | load core | others | errors | "
                  + " | ".join(ratio_heads) + " |")
-    lines.append("|---" * (1 + len(columns) + 2 + len(ratio_heads)) + "|")
+    lines.append("|---" * (1 + len(columns) + 3 + len(ratio_heads)) + "|")
     medians = {name: {c[0]: median(rounds, c[1], c[2]) for c in columns}
                for name, rounds in results.items()}
     for name, rounds in results.items():
         cells = [fmt(medians[name][c[0]], c[3], c[4]) for c in columns]
         cells.append(fmt(median(rounds, "load_core_share") * 100, "%"))
+        cells.append(fmt(median(rounds, "others_core_share") * 100, "%"))
         cells.append(str(errors_of(bench, rounds)))
         for c in columns:
             if not c[5]:
