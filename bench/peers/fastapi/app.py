@@ -20,6 +20,7 @@ measure the stack as people run it, not a tuned one.
 | 7.1 StreamingResponse, SSE | ``/stream`` |
 | issue 12: a validated body through two dependencies | ``POST /contract`` |
 | issue 13: table 4.2's database, the next steps' cache | ``/items/{item_id}``, ``/cached`` |
+| issue 15: WebSockets | ``/ws/echo`` |
 | - | ``/`` (index), ``/debug/loop`` |
 
 Every numeric parameter has the same range as in kairos (``MAX_*`` below mirror the Rust
@@ -53,7 +54,8 @@ import aiosqlite
 import asyncpg
 import httpx
 from aiocache import Cache
-from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, WebSocket
+from fastapi import WebSocketDisconnect
 from fastapi import Path as FastAPIPath
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, PlainTextResponse, StreamingResponse
@@ -679,6 +681,29 @@ async def cached(
     }
 
 
+# --- issue 15: a WebSocket echo ----------------------------------------------------------
+
+
+@app.websocket("/ws/echo")
+async def ws_echo(websocket: WebSocket) -> None:
+    """Every text and binary message sent back as it came, until the client closes. The FastAPI
+    docs' loop, on ``receive()`` rather than ``receive_text()`` so that both kinds come through;
+    uvicorn (its ``websockets`` sans-I/O protocol, picked by ``--ws auto``) answers pings and
+    the closing handshake itself."""
+    await websocket.accept()
+    try:
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            if message.get("text") is not None:
+                await websocket.send_text(message["text"])
+            else:
+                await websocket.send_bytes(message["bytes"])
+    except WebSocketDisconnect:
+        return  # the client went away while its echo was being sent
+
+
 # --- index and the loop ------------------------------------------------------------------
 
 ROUTES = [
@@ -701,6 +726,7 @@ ROUTES = [
     ("/external?n=20&limit=5&ms=200", "async", "20 calls, never more than 5 in flight (6.3)"),
     ("/stream?n=100&interval_ms=100", "async", "server-sent events from an async generator (7.1)"),
     ("/debug/loop", "async", "what asyncio can tell about this worker's loop"),
+    ("/ws/echo", "async", "WebSocket: every text and binary message sent back (issue 15)"),
 ]
 
 
