@@ -345,6 +345,11 @@ fn users(app: App, settings: &Settings, cpu_pool: kairos::rt::ThreadPool) -> App
         "/login/bad",
         auth::login_bad
             .summary("/token with the password checked on the loop (the chapter's mistake)")
+            .description(
+                "Every other request of the worker waits each hash out (~20 ms). Under \
+                 asyncio's 100 ms threshold one hash goes unreported: start with \
+                 `--slow-callback-ms 10` to see the stall detector name this route.",
+            )
             .tag(USERS)
             .response::<auth::Token>(StatusCode::OK)
             .error(StatusCode::UNAUTHORIZED, "Incorrect username or password"),
