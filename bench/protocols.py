@@ -90,6 +90,10 @@ def servers(args, cert, key):
         ],
         "h2c": [
             Server(KAIROS, "h2c", kairos()),
+            # kairos-http alone (no framework, no middleware): like for like with bare hyper;
+            # kairos serve above runs its service's middleware on every request.
+            Server("kairos-http (bare)", "h2c",
+                   lambda port: [f"{args.bin_dir}/peer_kairos_http", str(port)]),
             Server("hyper (tokio current-thread)", "h2c",
                    lambda port: [peer, "hyper-h2c", "--port", str(port)]),
         ],

@@ -60,6 +60,6 @@ case "$only" in
 esac
 export CARGO_TARGET_DIR="$PWD/bench/peers/target"
 cargo build --release -q --manifest-path bench/peers/Cargo.toml \
-  --bin peer_protocols --bin wsload --bin tlsload
+  --bin peer_protocols --bin wsload --bin tlsload --bin peer_kairos_http
 mkdir -p bench/out
 python3 bench/protocols.py --bin-dir "$CARGO_TARGET_DIR/release" "${kairos_flag[@]}" "${args[@]}"
