@@ -214,6 +214,41 @@ fn token_for(auth: &Auth, form: &OAuth2PasswordForm, user: &User) -> Token {
     }
 }
 
+/// Where a login checks its password.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Check {
+    /// On the CPU pool: the loop serves others meanwhile.
+    OnThePool,
+    /// On the loop itself: the chapter's mistake.
+    OnTheLoop,
+}
+
+/// A login, from its form to its token: the attempt counted, the user looked up, the
+/// password checked where `check` says (against a decoy for an unknown user).
+async fn log_in(
+    db: &Database,
+    auth: &Auth,
+    client: Option<IpAddr>,
+    form: &OAuth2PasswordForm,
+    check: Check,
+) -> Result<Json<Token>, HttpError> {
+    count_attempt(&auth.limits, &form.username, client).await?;
+    let found = find(db, &form.username).await?;
+    let stored = found.as_ref().map(|(_, hash)| hash.as_str());
+    let matched = match check {
+        Check::OnThePool => auth.passwords.verify(&form.password, stored).await,
+        // The mistake, on purpose: tens of milliseconds of CPU on the loop.
+        Check::OnTheLoop => auth.passwords.verify_blocking(&form.password, stored),
+    };
+    if !matched {
+        return Err(incorrect());
+    }
+    let (user, _) = found.expect("a password matched, so the user exists");
+    // A success starts the user's count again (the address's keeps counting).
+    let _ = auth.limits.delete(&format!("user:{}", user.username)).await;
+    Ok(Json(token_for(auth, form, &user)))
+}
+
 /// `POST /token`: the OAuth2 password flow's token endpoint. The password is checked on the
 /// CPU pool, against a decoy when the user does not exist (same time, same answer).
 pub(crate) async fn token(
@@ -222,16 +257,7 @@ pub(crate) async fn token(
     ClientAddr(client): ClientAddr,
     Form(form): Form<OAuth2PasswordForm>,
 ) -> Result<Json<Token>, HttpError> {
-    count_attempt(&auth.limits, &form.username, client.map(|addr| addr.ip())).await?;
-    let found = find(&db, &form.username).await?;
-    let stored = found.as_ref().map(|(_, hash)| hash.as_str());
-    if !auth.passwords.verify(&form.password, stored).await {
-        return Err(incorrect());
-    }
-    let (user, _) = found.expect("a password matched, so the user exists");
-    // A success starts the user's count again (the address's keeps counting).
-    let _ = auth.limits.delete(&format!("user:{}", user.username)).await;
-    Ok(Json(token_for(&auth, &form, &user)))
+    log_in(&db, &auth, client.map(|addr| addr.ip()), &form, Check::OnThePool).await
 }
 
 /// `POST /login/bad`: `/token` with the chapter's mistake — the password checked on the loop,
@@ -244,16 +270,7 @@ pub(crate) async fn login_bad(
     ClientAddr(client): ClientAddr,
     Form(form): Form<OAuth2PasswordForm>,
 ) -> Result<Json<Token>, HttpError> {
-    count_attempt(&auth.limits, &form.username, client.map(|addr| addr.ip())).await?;
-    let found = find(&db, &form.username).await?;
-    let stored = found.as_ref().map(|(_, hash)| hash.as_str());
-    // The mistake, on purpose: tens of milliseconds of CPU on the loop.
-    if !auth.passwords.verify_blocking(&form.password, stored) {
-        return Err(incorrect());
-    }
-    let (user, _) = found.expect("a password matched, so the user exists");
-    let _ = auth.limits.delete(&format!("user:{}", user.username)).await;
-    Ok(Json(token_for(&auth, &form, &user)))
+    log_in(&db, &auth, client.map(|addr| addr.ip()), &form, Check::OnTheLoop).await
 }
 
 /// The user a request's bearer token is for (FastAPI's `get_current_user`): the token
