@@ -47,6 +47,30 @@ impl Target {
         Ok(Answer { status, body: body.to_owned(), elapsed })
     }
 
+    /// `POST path` with `body` of `content_type`, read to the end.
+    pub(crate) fn post(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: &str,
+    ) -> anyhow::Result<Answer> {
+        let started = Instant::now();
+        let mut stream = TcpStream::connect(self.addr).context("connect to the tour's server")?;
+        stream.set_read_timeout(Some(READ_TIMEOUT))?;
+        write!(
+            stream,
+            "POST {path} HTTP/1.0\r\nHost: localhost\r\nContent-Type: {content_type}\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        )?;
+        let mut raw = String::new();
+        stream.read_to_string(&mut raw).with_context(|| format!("read POST {path}"))?;
+        let elapsed = started.elapsed();
+        let (head, body) = raw.split_once("\r\n\r\n").context("an incomplete HTTP answer")?;
+        let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).context("no status")?;
+        Ok(Answer { status, body: body.to_owned(), elapsed })
+    }
+
     /// `GET path`, which must answer 200 with JSON.
     pub(crate) fn json(&self, path: &str) -> anyhow::Result<Value> {
         let answer = self.get(path)?;

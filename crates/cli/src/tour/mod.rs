@@ -17,12 +17,14 @@
 //! | `blocking.rs` | 3, 4, 5.2, 6.2: blocking the loop, the sync pool, CPU pools |
 //! | `io.rs` | 6.3, 7: a semaphore around outbound calls, streaming |
 //! | `data.rs` | 4.2, 5.1 on a database: three drivers; a cache's one load for many misses |
+//! | `logins.rs` | next steps: 20 logins with the password hash on the CPU pool, and on the loop |
 
 mod blocking;
 mod client;
 mod concurrency;
 mod data;
 mod io;
+mod logins;
 mod report;
 
 use std::net::SocketAddr;
@@ -94,6 +96,7 @@ pub(crate) fn tour(args: TourArgs) -> anyhow::Result<bool> {
     blocking::run(target, scale, &mut report);
     io::run(target, scale, &mut report);
     data::run(target, scale, &mut report);
+    logins::run(target, &mut report);
     server.shutdown();
     server.wait();
     Ok(report.finish())
