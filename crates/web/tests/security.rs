@@ -228,3 +228,48 @@ fn a_login_gives_a_token_that_opens_what_its_scopes_allow() {
         challenge(&refused)
     );
 }
+
+/// The tokens a server must refuse, over a socket, each with the `invalid_token` challenge:
+/// expired, unsigned (`alg: none`), of another algorithm than its key's, of another key, and
+/// a real one tampered with.
+#[test]
+fn expired_unsigned_foreign_and_tampered_tokens_are_refused() {
+    use base64::Engine as _;
+    let b64 = |json: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json);
+    let client = TestClient::new(app());
+    let keys = JwtKeys::hs256("test", b"thirty-two bytes of test secret!!");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let expired =
+        keys.sign(&Claims { sub: "ada".into(), scope: vec![], iat: now - 20, exp: now - 10 });
+    let claims = format!(r#"{{"sub":"ada","scope":"admin","iat":{now},"exp":{}}}"#, now + 600);
+    let unsigned =
+        format!("{}.{}.", b64(r#"{"alg":"none","typ":"JWT","kid":"test"}"#), b64(&claims));
+    let real = keys.issue("ada", &[], Duration::from_secs(600));
+    let signature = real.rsplit('.').next().unwrap();
+    let other_alg = format!(
+        "{}.{}.{signature}",
+        b64(r#"{"alg":"HS512","typ":"JWT","kid":"test"}"#),
+        b64(&claims)
+    );
+    let other_key = JwtKeys::hs256("test", b"another service's secret, 32 bytes").issue(
+        "ada",
+        &[],
+        Duration::from_secs(600),
+    );
+    let (head, _) = real.split_once('.').unwrap();
+    let tampered = format!("{head}.{}.{signature}", b64(&claims));
+    for (what, token) in [
+        ("expired", expired),
+        ("alg none", unsigned),
+        ("another algorithm", other_alg),
+        ("another key", other_key),
+        ("tampered", tampered),
+    ] {
+        let response = client.get("/me").header("authorization", &format!("Bearer {token}")).send();
+        assert_eq!(response.status(), 401, "{what}");
+        assert!(challenge(&response).starts_with("Bearer error=\"invalid_token\""), "{what}");
+        assert_eq!(response.json::<Value>()["detail"], "Could not validate credentials", "{what}");
+    }
+    let response = client.get("/me").header("authorization", &format!("Bearer {real}")).send();
+    assert_eq!(response.text(), "ada", "the real one opens");
+}
