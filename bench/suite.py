@@ -398,7 +398,7 @@ def throughput(running, duration, record, chosen=None):
 
 # kairos serve's /items need a bearer token (each item is its user's): one for the admin
 # scope, which sees the seeded rows (they belong to nobody), signed with the secret the bench
-# gives kairos — HS256 with key id k1, made here with the standard library. Every server gets
+# gives kairos — HS256, made here with the standard library. Every server gets
 # the header; the peers' /items/{id} ignore it (they check no token: kairos does more work).
 BENCH_JWT_SECRET = "the benchmark's secret, thirty-two bytes or more"
 
@@ -407,7 +407,9 @@ def bench_token():
     def b64(raw):
         return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
     now = int(time.time())
-    header = b64(json.dumps({"alg": "HS256", "typ": "JWT", "kid": "k1"}).encode())
+    # kairos names a key by the first 8 bytes of its secret's SHA-256, in hex.
+    kid = hashlib.sha256(BENCH_JWT_SECRET.encode()).digest()[:8].hex()
+    header = b64(json.dumps({"alg": "HS256", "typ": "JWT", "kid": kid}).encode())
     claims = b64(json.dumps({"sub": "bench", "scope": "admin", "iat": now,
                              "exp": now + 24 * 3600}).encode())
     signature = hmac.new(BENCH_JWT_SECRET.encode(), f"{header}.{claims}".encode(), hashlib.sha256)

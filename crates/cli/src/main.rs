@@ -137,6 +137,10 @@ struct ServeArgs {
     /// end with the server.
     #[arg(long, env = "KAIROS_JWT_SECRET", hide_env_values = true)]
     jwt_secret: Option<String>,
+    /// A secret that signed tokens before --jwt-secret: its tokens are still taken until they
+    /// expire (30 min), new ones are signed with --jwt-secret. Repeat for several.
+    #[arg(long = "jwt-previous-secret", value_name = "SECRET")]
+    jwt_previous_secrets: Vec<String>,
     /// A username that gets the admin right (every user's items) when it registers; repeat
     /// for several.
     #[arg(long = "admin", value_name = "USERNAME")]
@@ -232,6 +236,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         static_dir: args.static_dir,
         trusted_certificate: None,
         jwt_secret: args.jwt_secret,
+        jwt_previous_secrets: args.jwt_previous_secrets,
         admins: args.admins,
     };
     let mut settings = settings;

@@ -184,3 +184,22 @@ fn the_login_that_hashes_on_the_loop_is_named_by_the_stall_detector() {
     }
     assert!(serve.log().contains("POST /login/bad"), "the stall report names it: {}", serve.log());
 }
+
+#[test]
+fn a_rotated_secret_still_opens_its_tokens_and_a_dropped_one_does_not() {
+    let (old, new) =
+        ("the old secret, thirty-two bytes long!!", "the new secret, thirty-two bytes long!!");
+    let before = Serve::start(&["--jwt-secret", old]);
+    let rotated = Serve::start(&["--jwt-secret", new, "--jwt-previous-secret", old]);
+    let dropped = Serve::start(&["--jwt-secret", new]);
+    for serve in [&before, &rotated, &dropped] {
+        assert_eq!(register(serve, "ada", "lovelace1815").0, 201);
+    }
+    let (_, _, token) = login(&before, "ada", "lovelace1815");
+    let old_token = token["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(me(&rotated, &old_token).0, 200, "a token of the previous secret is taken");
+    assert_eq!(me(&dropped, &old_token).0, 401, "and refused once the secret is dropped");
+    // New tokens are signed with the new secret: the instance that dropped the old takes them.
+    let (_, _, token) = login(&rotated, "ada", "lovelace1815");
+    assert_eq!(me(&dropped, token["access_token"].as_str().unwrap()).0, 200);
+}

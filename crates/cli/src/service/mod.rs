@@ -112,6 +112,8 @@ pub(crate) struct Settings {
     pub(crate) trusted_certificate: Option<Arc<[u8]>>,
     /// The secret tokens are signed with (`--jwt-secret`); `None`: a random one per start.
     pub(crate) jwt_secret: Option<String>,
+    /// Secrets that signed tokens before `jwt_secret` did, still taken (`--jwt-previous-secret`).
+    pub(crate) jwt_previous_secrets: Vec<String>,
     /// Usernames that get the admin right when they register (`--admin`).
     pub(crate) admins: Vec<String>,
 }
@@ -282,19 +284,33 @@ pub(crate) fn app(settings: Settings) -> App {
     middleware::around(app, &cors_origins)
 }
 
+/// A token key's id (`kid`): the first 8 bytes of its secret's SHA-256, in hex — the same on
+/// every instance given the secret, and telling nothing of it.
+pub(crate) fn key_id(secret: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(secret)[..8].iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
 /// Users, tokens and the login lesson (`auth.rs`): the keys, the hasher on the CPU pool and
 /// the login counters in the service's cache (its own connection, namespace `login`).
 fn users(app: App, settings: &Settings, cpu_pool: kairos::rt::ThreadPool) -> App {
-    let keys = match &settings.jwt_secret {
-        Some(secret) => JwtKeys::hs256("k1", secret.as_bytes()),
+    let signing = match &settings.jwt_secret {
+        Some(secret) => secret.as_bytes().to_vec(),
         None => {
             // A random secret: tokens last until this server stops, and another instance
             // does not take them (give every instance one --jwt-secret).
             let mut secret = [0u8; 32];
             getrandom::fill(&mut secret).expect("the operating system's random generator");
-            JwtKeys::hs256("k1", &secret)
+            secret.to_vec()
         }
     };
+    // Previous secrets verify the tokens they signed until those expire (rotation); each
+    // key is named by its secret's digest, so every instance names it alike.
+    let mut keys = JwtKeys::hs256(&key_id(&signing), &signing);
+    for previous in &settings.jwt_previous_secrets {
+        keys = keys.rotate_to(&key_id(previous.as_bytes()), previous.as_bytes());
+    }
+    let keys = keys.rotate_to(&key_id(&signing), &signing);
     let passwords = Passwords::new(cpu_pool);
     let admins: Arc<[String]> = settings.admins.clone().into();
     let cache_url = settings.cache_url.clone();

@@ -123,6 +123,7 @@ fn start(scale: Scale) -> anyhow::Result<RunningServer> {
         static_dir: service::DEFAULT_STATIC_DIR.into(),
         trusted_certificate: None,
         jwt_secret: None,
+        jwt_previous_secrets: Vec::new(),
         admins: Vec::new(),
     };
     let config = ServerConfig {
