@@ -96,7 +96,11 @@ fn has_token(headers: &HeaderMap, name: &HeaderName, token: &str) -> bool {
 
 /// RFC 6455 §4.1: the key is a nonce of 16 bytes, base64-encoded.
 fn is_valid_key(key: &[u8]) -> bool {
-    key.len() == 24 && data_encoding::BASE64.decode(key).is_ok_and(|decoded| decoded.len() == 16)
+    use base64::Engine as _;
+    key.len() == 24
+        && base64::engine::general_purpose::STANDARD
+            .decode(key)
+            .is_ok_and(|decoded| decoded.len() == 16)
 }
 
 /// The subprotocols a client offers, in its order: every `Sec-WebSocket-Protocol` line,
