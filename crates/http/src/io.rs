@@ -81,6 +81,9 @@ pub(crate) struct Activity {
     /// How many times the connection task has been polled; a deferred flush is honoured only
     /// within the poll that deferred it.
     pub(crate) polls: Cell<u64>,
+    /// The number of the request that asked to switch protocols and whose answer the gate
+    /// waits for (the gate decides; the request handler asks [`Activity::asks_upgrade`]).
+    upgrade_head: Cell<Option<u64>>,
     /// The request that asked to switch protocols, while it is being answered.
     pub(crate) upgrade: RefCell<Option<crate::upgrade::Pending>>,
     /// Set when that request was answered `101`: the connection is handed over when hyper is
@@ -103,6 +106,7 @@ impl Activity {
             heads_delivered: Cell::new(0),
             refusal: RefCell::new(None),
             polls: Cell::new(0),
+            upgrade_head: Cell::new(None),
             upgrade: RefCell::new(None),
             switching: Cell::new(false),
             resume_gate: Cell::new(false),
@@ -128,9 +132,16 @@ impl Activity {
         }
     }
 
+    /// Whether request `number` is the one the gate holds the connection for: it asked to
+    /// switch protocols (HTTP/1.1, an `Upgrade` field, no body), as the gate read its head.
+    pub(crate) fn asks_upgrade(&self, number: u64) -> bool {
+        self.upgrade_head.get() == Some(number)
+    }
+
     /// The request that asked to switch protocols was answered without switching: the gate
     /// reads on, and the read waiting for this is woken.
     pub(crate) fn resume(&self) {
+        self.upgrade_head.set(None);
         self.resume_gate.set(true);
         if let Some(waker) = self.resume_waker.borrow_mut().take() {
             waker.wake();
@@ -141,6 +152,10 @@ impl Activity {
     fn passed(&self, passed: Passed) {
         self.heads_pending.set(self.heads_pending.get() + passed.heads);
         self.heads_delivered.set(self.heads_delivered.get() + passed.heads as u64);
+        if passed.suspended {
+            // The gate holds what follows this head until its answer is known.
+            self.upgrade_head.set(Some(self.heads_delivered.get()));
+        }
         match passed.refused {
             Some(Refused::Request(error)) => {
                 // The stand-in is the last head delivered.

@@ -71,6 +71,9 @@ pub(crate) struct Passed {
     pub(crate) heads: usize,
     /// Set once, when the gate closed.
     pub(crate) refused: Option<Refused>,
+    /// The last head handed over asked to switch protocols: the gate now holds what follows
+    /// (see [`Gate::is_suspended`]).
+    pub(crate) suspended: bool,
 }
 
 /// Why the gate closed.
@@ -371,7 +374,7 @@ impl Gate {
         match outcome {
             Ok(consumed) => {
                 self.emit(out, &input[..consumed]);
-                (consumed, Passed { heads, refused: None })
+                (consumed, Passed { heads, refused: None, suspended: self.is_suspended() })
             }
             Err(refused) => {
                 self.phase = Phase::Closed;
@@ -396,7 +399,7 @@ impl Gate {
                         refused
                     }
                 };
-                (input.len(), Passed { heads, refused: Some(refused) })
+                (input.len(), Passed { heads, refused: Some(refused), suspended: false })
             }
         }
     }

@@ -53,11 +53,9 @@ where
     });
 
     let overloaded = config.limit_concurrency.filter(|&limit| worker.in_flight.get() > limit);
-    // A request the gate holds what follows for (see `Gate::is_suspended`), until it is known
-    // whether the connection switches protocols.
-    let asks_upgrade = request.version() == Version::HTTP_11
-        && request.headers().contains_key(header::UPGRADE)
-        && request.body().is_end_stream();
+    // The request the gate holds what follows for (see `Gate::is_suspended`), until it is
+    // known whether the connection switches protocols: the gate's reading decides.
+    let asks_upgrade = conn.asks_upgrade(number);
     let response = if let Some(error) = refused {
         close(worker.render_error.render(&error))
     } else if let Err(reason) = check_host(&request) {
