@@ -73,6 +73,11 @@ pub(crate) const ROUTES: &[(&str, &str, &str)] = &[
         "async",
         "the loop's counters: tasks, polls, slow polls (in all and per route), pools",
     ),
+    (
+        "/debug/trace?seconds=2",
+        "async",
+        "what every loop and pool did, poll by poll: a trace for Perfetto's UI",
+    ),
 ];
 
 /// The HTML index.

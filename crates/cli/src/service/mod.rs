@@ -42,6 +42,7 @@ mod index;
 mod items;
 mod middleware;
 mod stream;
+mod trace;
 mod upload;
 mod websocket;
 
@@ -268,6 +269,7 @@ pub(crate) fn app(settings: Settings) -> App {
         .get("/ws/echo", websocket::echo)
         .get("/ws/ticks", websocket::ticks)
         .get("/debug/loop", documented(index::debug_loop, "/debug/loop", DEBUG))
+        .get("/debug/trace", documented(trace::debug_trace, "/debug/trace", DEBUG))
         .post(
             "/upload",
             upload::upload
