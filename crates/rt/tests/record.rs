@@ -34,7 +34,16 @@ fn polls_are_recorded_with_what_woke_them_and_the_trace_is_well_formed() {
             yield_now().await;
             tx.send(7).unwrap();
         });
-        let pooled = spawn_named("pooled", async { to_thread(|| 6 * 7).await.unwrap() });
+        // The job outlasts the task's first poll (a sleep never ends early), so its result
+        // comes back as a wake from the pool's thread.
+        let pooled = spawn_named("pooled", async {
+            to_thread(|| {
+                std::thread::sleep(Duration::from_millis(20));
+                6 * 7
+            })
+            .await
+            .unwrap()
+        });
         sleeper.await.unwrap();
         assert_eq!(waiter.await.unwrap(), 7);
         sender.await.unwrap();
