@@ -65,8 +65,14 @@ where
     // event that every connection watches.
     let relay = {
         let worker = Rc::clone(&worker);
+        let delay = config.shutdown_delay;
         kairos_rt::spawn_named("shutdown-relay", async move {
             shutdown.triggered().await;
+            // Readiness fails from the trigger on; serve on for the delay while the load
+            // balancers notice, then stop accepting and drain.
+            if !delay.is_zero() {
+                kairos_rt::sleep(delay).await;
+            }
             worker.stopping.set();
         })
     };
