@@ -257,6 +257,7 @@ mod exception;
 pub mod extract;
 mod form;
 pub mod handler;
+pub mod health;
 mod json;
 mod lifespan;
 mod logging;
@@ -283,7 +284,7 @@ pub use dependency::{Dependency, Depends, Outcome};
 pub use error::{HttpError, ValidationItem};
 pub use exception::Exception;
 pub use extract::{
-    ClientAddr, FromRequest, FromRequestParts, Headers, Path, Query, State, WorkerState,
+    ClientAddr, FromRequest, FromRequestParts, Headers, Path, Query, RequestUrl, State, WorkerState,
 };
 pub use form::Form;
 pub use handler::{
