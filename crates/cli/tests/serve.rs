@@ -30,7 +30,7 @@ fn baselines_and_the_index() {
         assert!(html.contains(route), "the index lists {route}");
     }
     // Its script, served from /static/, opens the live stream.
-    assert!(serve.get("/static/index.js").1.contains("EventSource('/stream"));
+    assert!(serve.get("/static/index.js").1.contains("EventSource('stream"));
 }
 
 #[test]

@@ -50,6 +50,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
+use kairos::web::health::HealthChecks;
 use kairos::web::http::{HeaderValue, StatusCode};
 use kairos::web::openapi::{DocsConfig, Documented, RouteDocs};
 use kairos::web::security::{JwtKeys, Passwords};
@@ -116,6 +117,13 @@ pub(crate) struct Settings {
     pub(crate) jwt_previous_secrets: Vec<String>,
     /// Usernames that get the admin right when they register (`--admin`).
     pub(crate) admins: Vec<String>,
+    /// The prefix a proxy strips (`--root-path`): `""`, or a path such as `/api`.
+    pub(crate) root_path: String,
+    /// Where liveness and readiness are answered (`--liveness-path`, `--readiness-path`).
+    pub(crate) liveness_path: Option<String>,
+    pub(crate) readiness_path: Option<String>,
+    /// Whether the health checks' requests are in the access log (`--log-health-checks`).
+    pub(crate) log_health_checks: bool,
 }
 
 /// Where the index page's assets are: `crates/cli/static` of the source tree the binary was
@@ -212,7 +220,20 @@ pub(crate) fn app(settings: Settings) -> App {
     let cors_origins = settings.cors_origins.clone();
     let static_dir = settings.static_dir.clone();
     let trusted = settings.trusted_certificate.clone();
+    let health = HealthChecks {
+        liveness: settings.liveness_path.clone(),
+        readiness: settings.readiness_path.clone(),
+    };
+    // What the access log leaves out: the health checks, unless asked.
+    let unlogged: Vec<String> = if settings.log_health_checks {
+        Vec::new()
+    } else {
+        health.liveness.iter().chain(&health.readiness).cloned().collect()
+    };
+    let root_path = settings.root_path.clone();
     let app = App::new()
+        .root_path(&root_path)
+        .health_checks(health)
         .docs(DocsConfig {
             title: "kairos: the FastAPI async chapter, served".into(),
             version: env!("CARGO_PKG_VERSION").into(),
@@ -281,7 +302,7 @@ pub(crate) fn app(settings: Settings) -> App {
         )
         .mount_static("/static", StaticFiles::new(&static_dir));
     let app = users(data(app, &data_settings), &data_settings, password_pool);
-    middleware::around(app, &cors_origins)
+    middleware::around(app, &cors_origins, unlogged.into())
 }
 
 /// A token key's id (`kid`): the first 8 bytes of its secret's SHA-256, in hex — the same on
