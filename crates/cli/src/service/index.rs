@@ -2,7 +2,7 @@
 //! `/stream`, a WebSocket panel (`/ws/ticks`, and an echo box on `/ws/echo`) and an upload
 //! form; `/debug/loop`: the worker's loop, counted.
 
-use kairos::web::{Html, Json, State};
+use kairos::web::{ClientAddr, Html, Json, RequestUrl, State};
 use serde_json::{json, Value};
 
 /// Every route: path with an example query, handler kind, what it shows.
@@ -73,7 +73,36 @@ pub(crate) const ROUTES: &[(&str, &str, &str)] = &[
         "async",
         "the loop's counters: tasks, polls, slow polls (in all and per route), pools",
     ),
+    (
+        "/debug/request",
+        "async",
+        "the request as the service sees it behind a proxy: client address, scheme, URL",
+    ),
 ];
+
+/// `/debug/request`'s answer: what a handler sees of its request behind a proxy.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct SeenRequest {
+    /// The client's address: the peer, or the client a trusted proxy forwarded for.
+    client: Option<String>,
+    /// `http` or `https`, as the client used it (a trusted proxy's `X-Forwarded-Proto`).
+    scheme: Option<String>,
+    /// The URL the client asked for: scheme, host, root path, path and query.
+    url: String,
+}
+
+/// The request as the service sees it: what `--proxy-headers`, `--forwarded-allow-ips` and
+/// `--root-path` make of it (uvicorn's `request.client`, `request.url`).
+pub(crate) async fn debug_request(
+    ClientAddr(client): ClientAddr,
+    RequestUrl(url): RequestUrl,
+) -> Json<SeenRequest> {
+    Json(SeenRequest {
+        client: client.map(|addr| addr.to_string()),
+        scheme: url.scheme_str().map(str::to_owned),
+        url: url.to_string(),
+    })
+}
 
 /// The HTML index. Its links are relative to a `<base>` that carries the root path
 /// (`--root-path`), so they go through a proxy that serves the service under a prefix.

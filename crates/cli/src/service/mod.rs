@@ -289,6 +289,11 @@ pub(crate) fn app(settings: Settings) -> App {
         .get("/ws/echo", websocket::echo)
         .get("/ws/ticks", websocket::ticks)
         .get("/debug/loop", documented(index::debug_loop, "/debug/loop", DEBUG))
+        .get(
+            "/debug/request",
+            documented(index::debug_request, "/debug/request", DEBUG)
+                .response::<index::SeenRequest>(StatusCode::OK),
+        )
         .post(
             "/upload",
             upload::upload
