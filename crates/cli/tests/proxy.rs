@@ -51,7 +51,8 @@ fn forwarded_headers_are_believed_from_trusted_proxies_only() {
     assert_eq!(got["scheme"], "https");
     assert_eq!(got["url"], "https://shop.example/debug/request?x=1");
     // RFC 7239's Forwarded, when no X-Forwarded-For is there.
-    let got = seen(&trusting, &["Forwarded: for=\"[2001:db8::7]:4711\";proto=https;host=a.example"]);
+    let got =
+        seen(&trusting, &["Forwarded: for=\"[2001:db8::7]:4711\";proto=https;host=a.example"]);
     assert_eq!(got["client"], "[2001:db8::7]:4711");
     assert_eq!(got["url"], "https://a.example/debug/request?x=1");
     // Garbled headers are ignored, never a 500: the peer stays the client.
