@@ -65,6 +65,12 @@ struct ServeArgs {
     /// it got.
     #[arg(long, default_value = "127.0.0.1:8000")]
     bind: SocketAddr,
+    /// Listen on a Unix domain socket at this path instead of --bind, for a proxy on the same
+    /// machine (nginx: proxy_pass http://unix:PATH:/;). Once listening, the server prints
+    /// `listening on unix:PATH`. Its peers have no address: forwarded headers are believed
+    /// from them only with --forwarded-allow-ips '*'. Not with --ssl-certfile.
+    #[arg(long, value_name = "PATH", conflicts_with = "ssl_certfile")]
+    uds: Option<std::path::PathBuf>,
     /// Worker threads, one event loop each (1, as uvicorn; 0 = one per core).
     #[arg(long, default_value_t = 1)]
     workers: usize,
@@ -333,6 +339,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let scheme = if tls.is_some() { "https" } else { "http" };
     let config = ServerConfig {
         bind: args.bind,
+        uds: args.uds.clone(),
         tls,
         http2: !args.no_http2,
         http2_max_concurrent_streams: args.http2_max_streams,
@@ -371,10 +378,16 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     running.shutdown_handle().on_signals().context("cannot install the signal handlers")?;
     let addr = running.local_addr();
-    settings.upstream.listening_on(scheme, addr);
     // The one line on stdout, whatever the log level: the address actually bound (the real
     // port for `--bind 127.0.0.1:0`), for the people and the scripts that start the server.
-    println!("listening on {scheme}://{addr}");
+    match running.uds() {
+        // `/external` calls this server over TCP only: give --upstream to use it here.
+        Some(path) => println!("listening on unix:{}", path.display()),
+        None => {
+            settings.upstream.listening_on(scheme, addr);
+            println!("listening on {scheme}://{addr}");
+        }
+    }
     tracing::info!(
         target: "kairos::serve",
         "{workers} worker(s), {} sync tokens each, upstream {}",

@@ -194,3 +194,58 @@ fn readyz_fails_as_soon_as_shutdown_begins_while_the_request_in_flight_completes
     let status = serve.wait_exit(Duration::from_secs(30)).expect("the server exits");
     assert!(status.success(), "{status:?}");
 }
+
+/// `curl --unix-socket PATH` for `path`: the status and the body.
+fn curl_unix(socket: &std::path::Path, path: &str, headers: &[&str]) -> (u16, String) {
+    let mut command = std::process::Command::new("curl");
+    command.args(["-s", "-w", "\n%{http_code}", "--unix-socket"]).arg(socket);
+    for header in headers {
+        command.args(["-H", header]);
+    }
+    let output = command.arg(format!("http://localhost{path}")).output().expect("curl runs");
+    let out = String::from_utf8_lossy(&output.stdout).into_owned();
+    let (body, status) = out.rsplit_once('\n').unwrap_or(("", "0"));
+    (status.trim().parse().unwrap_or(0), body.to_owned())
+}
+
+#[test]
+fn uds_serves_over_a_unix_socket_and_removes_it_at_the_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("kairos.sock");
+    // A stale socket file, as a server killed without its shutdown leaves: replaced.
+    drop(std::os::unix::net::UnixListener::bind(&socket).unwrap());
+    let database = format!("sqlite://{}?mode=rwc", dir.path().join("uds.db").display());
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kairos"))
+        .args(["serve", "--log-level", "error", "--database-url", &database, "--uds"])
+        .arg(&socket)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert_eq!(line.trim_end(), format!("listening on unix:{}", socket.display()));
+
+    assert_eq!(curl_unix(&socket, "/json", &[]), (200, r#"{"message":"Hello, World!"}"#.into()));
+    assert_eq!(curl_unix(&socket, "/readyz", &[]).0, 200);
+    // A Unix socket's peer has no address, and is not a trusted proxy unless `*` says so.
+    let (_, body) = curl_unix(&socket, "/debug/request", &["X-Forwarded-For: 198.51.100.1"]);
+    let seen: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(seen["client"], Value::Null);
+    // Another server cannot take the path while this one listens.
+    let second = std::process::Command::new(env!("CARGO_BIN_EXE_kairos"))
+        .args(["serve", "--database-url", &database, "--uds"])
+        .arg(&socket)
+        .output()
+        .unwrap();
+    assert!(!second.status.success());
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(stderr.contains("another server listens on it"), "{stderr}");
+
+    std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(child.wait().unwrap().success());
+    assert!(!socket.exists(), "the socket file is removed when the server stops");
+}

@@ -215,22 +215,17 @@ impl RequestBody {
     pub(crate) fn incoming(
         body: hyper::body::Incoming,
         limit: Option<u64>,
-        client: SocketAddr,
+        client: Option<SocketAddr>,
         scheme: http::uri::Scheme,
     ) -> Self {
-        RequestBody {
-            source: Source::Incoming(body),
-            read: 0,
-            limit,
-            client: Some(client),
-            scheme: Some(scheme),
-        }
+        RequestBody { source: Source::Incoming(body), read: 0, limit, client, scheme: Some(scheme) }
     }
 
     /// The address of the client that sent the request: the connection's peer, or — when the
     /// peer is a trusted proxy ([`ServerConfig::forwarded_allow_ips`](crate::ServerConfig::forwarded_allow_ips))
     /// — the client the proxy forwarded for (port 0 when it gave none). `None` for a request
-    /// made in-process, or whose body a middleware replaced with one of its own.
+    /// made in-process, or whose body a middleware replaced with one of its own, and for one
+    /// over a Unix socket that no trusted proxy forwarded (its peer has no address).
     pub fn client_addr(&self) -> Option<SocketAddr> {
         self.client
     }

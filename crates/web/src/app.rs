@@ -544,11 +544,18 @@ impl App {
         match server {
             Ok(running) => {
                 tracing::info!(target: "kairos::web", "application startup complete");
-                tracing::info!(
-                    target: "kairos::web",
-                    "listening on http://{} with {workers} worker(s)",
-                    running.local_addr()
-                );
+                match running.uds() {
+                    Some(path) => tracing::info!(
+                        target: "kairos::web",
+                        "listening on unix:{} with {workers} worker(s)",
+                        path.display()
+                    ),
+                    None => tracing::info!(
+                        target: "kairos::web",
+                        "listening on http://{} with {workers} worker(s)",
+                        running.local_addr()
+                    ),
+                }
                 Ok(running)
             }
             Err(error) => {

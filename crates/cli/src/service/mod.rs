@@ -168,7 +168,8 @@ impl Upstream {
         self.0.get().map(String::as_str).ok_or_else(|| {
             HttpError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "the server is still starting: it does not know its own address yet",
+                "this server does not know a TCP address of its own yet (it is starting, or \
+                 listens on a Unix socket: start it with --upstream http://HOST:PORT)",
             )
         })
     }

@@ -11,11 +11,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::future::{select, Either};
-use kairos_rt::net::TcpListener;
 use kairos_sync::semaphore::Permit;
 use kairos_sync::{Event, Semaphore};
 
 use super::connection::serve_connection;
+use super::listener::Listener;
 use super::log_limit::LogLimit;
 use super::{ErrorRenderer, ServerConfig, Shutdown};
 use crate::{Body, Request};
@@ -41,7 +41,7 @@ pub(crate) struct WorkerState {
 /// Serves `listener` on the current loop with `service` until `shutdown` is triggered and the
 /// connections have drained (or `graceful_shutdown_timeout` has passed).
 pub(crate) async fn serve_worker<S, Fut>(
-    listener: TcpListener,
+    listener: Listener,
     service: S,
     config: Arc<ServerConfig>,
     render_error: ErrorRenderer,

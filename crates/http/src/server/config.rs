@@ -11,6 +11,7 @@ use std::time::Duration;
 /// | setting | default | uvicorn's |
 /// |---|---|---|
 /// | `bind` | `127.0.0.1:8000` | `--host 127.0.0.1 --port 8000` |
+/// | `uds` | none (TCP on `bind`) | `--uds` |
 /// | `workers` | 1 | `--workers 1` |
 /// | `backlog` | 2048 | `--backlog 2048` |
 /// | `max_connections` | none | — (accepting pauses at the limit) |
@@ -41,6 +42,13 @@ use std::time::Duration;
 pub struct ServerConfig {
     /// Address to listen on.
     pub bind: SocketAddr,
+    /// Listen on a Unix domain socket at this path instead of `bind` (uvicorn's `--uds`): for
+    /// a proxy on the same machine. The file is made readable and writable by everyone (let
+    /// its directory's permissions say who may connect), a stale one left by a server that is
+    /// gone is replaced, and it is removed when the server stops. Peers have no address, so
+    /// forwarded headers are believed only with [`ForwardedAllowIps::all`](super::ForwardedAllowIps::all)
+    /// (`*`), as in uvicorn. Not with `tls`: the proxy terminates TLS.
+    pub uds: Option<std::path::PathBuf>,
     /// Worker threads, each with its own event loop, all accepting from one listening socket:
     /// whichever loop is free takes the next connection, so a blocked loop strands none.
     pub workers: usize,
@@ -141,6 +149,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 8000)),
+            uds: None,
             workers: 1,
             backlog: 2048,
             max_connections: None,

@@ -198,6 +198,7 @@ impl Server {
         Fut: Future<Output = http::Response<Body>> + 'static,
     {
         let config = Arc::new(self.config.clone());
+        let listener = listener::Listener::Tcp(listener);
         accept::serve_worker(listener, service, config, self.render_error.clone(), shutdown).await
     }
 }

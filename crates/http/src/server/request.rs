@@ -33,7 +33,7 @@ pub(crate) async fn respond<S, Fut>(
     service: Rc<S>,
     worker: Rc<WorkerState>,
     conn: Rc<Activity>,
-    peer: SocketAddr,
+    peer: Option<SocketAddr>,
 ) -> Result<Response<TrackedBody>, Infallible>
 where
     S: Fn(Request) -> Fut + 'static,
@@ -73,9 +73,12 @@ where
         let mut scheme =
             if worker.tls.is_some() { http::uri::Scheme::HTTPS } else { http::uri::Scheme::HTTP };
         if config.proxy_headers && forwarded::present(&parts.headers) {
-            let said =
-                forwarded::resolve(&parts.headers, Some(peer.ip()), &config.forwarded_allow_ips);
-            client = said.client.unwrap_or(peer);
+            let said = forwarded::resolve(
+                &parts.headers,
+                peer.map(|p| p.ip()),
+                &config.forwarded_allow_ips,
+            );
+            client = said.client.or(peer);
             scheme = said.scheme.unwrap_or(scheme);
             if let Some(host) = said.host {
                 forward_host(&mut parts, host);
@@ -114,7 +117,8 @@ where
         let method = method.as_ref().map_or("-", http::Method::as_str);
         tracing::info!(
             target: "kairos::access",
-            "{client} \"{method} {path}\" {} {:.1}ms",
+            "{} \"{method} {path}\" {} {:.1}ms",
+            client.map_or_else(|| "unix".to_owned(), |client| client.to_string()),
             response.status().as_u16(),
             started.elapsed().as_secs_f64() * 1e3
         );

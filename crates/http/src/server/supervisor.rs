@@ -32,7 +32,7 @@ use futures_util::FutureExt as _;
 use super::accept::serve_worker;
 use super::health::{ServerHealth, HEARTBEAT_EVERY, STUCK_AFTER as STALE_AFTER};
 use super::lifespan::{panic_message, StartError, WorkerService};
-use super::listener::bind;
+use super::listener::{bind, bind_unix, Bound};
 use super::{ErrorRenderer, ServerConfig, Shutdown};
 use crate::{Body, BoxError, Request};
 
@@ -64,6 +64,7 @@ pub struct RunningServer {
     supervisor: Option<JoinHandle<()>>,
     shared: Arc<Supervision>,
     health: ServerHealth,
+    uds: Option<std::path::PathBuf>,
 }
 
 /// What the supervisor and the workers share.
@@ -76,9 +77,16 @@ struct Supervision {
 }
 
 impl RunningServer {
-    /// The address the server listens on (with the real port when bound to port 0).
+    /// The address the server listens on (with the real port when bound to port 0). For a
+    /// server on a Unix socket ([`ServerConfig::uds`]), the configured `bind`, which it does
+    /// not listen on: see [`uds`](RunningServer::uds).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The Unix socket the server listens on, if it listens on one ([`ServerConfig::uds`]).
+    pub fn uds(&self) -> Option<&std::path::Path> {
+        self.uds.as_deref()
     }
 
     /// The server's shutdown switch (to trigger from a signal handler, a test, a route...).
@@ -145,8 +153,24 @@ where
     Fut: Future<Output = http::Response<Body>> + 'static,
 {
     let workers = config.workers.max(1);
-    let listener = bind(config.bind, config.backlog)?;
-    let local_addr = listener.local_addr()?;
+    let (listener, local_addr) = match &config.uds {
+        Some(path) => {
+            if config.tls.is_some() {
+                return Err(StartError::Io(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "TLS is not served over a Unix socket: let the proxy in front terminate \
+                     it, or listen on TCP",
+                )));
+            }
+            (Bound::Unix(bind_unix(path, config.backlog)?), config.bind)
+        }
+        None => {
+            let listener = bind(config.bind, config.backlog)?;
+            let local_addr = listener.local_addr()?;
+            (Bound::Tcp(listener), local_addr)
+        }
+    };
+    let uds = config.uds.clone();
     let config = Arc::new(ServerConfig { bind: local_addr, ..config });
     let shutdown = Shutdown::new();
     let health = ServerHealth::new(workers, shutdown.clone());
@@ -214,7 +238,7 @@ where
     };
     gate.trigger();
     health.set_started();
-    Ok(RunningServer { local_addr, shutdown, supervisor: Some(supervisor), shared, health })
+    Ok(RunningServer { local_addr, shutdown, supervisor: Some(supervisor), shared, health, uds })
 }
 
 /// Everything needed to (re)start a worker.
@@ -283,7 +307,7 @@ where
     fn launch(
         self: Arc<Self>,
         index: usize,
-        listener: std::net::TcpListener,
+        listener: Bound,
         reports: Option<mpsc::Sender<Report>>,
     ) -> std::io::Result<WorkerThread> {
         // A fresh worker has not turned yet, but is not stuck either.
@@ -300,7 +324,7 @@ where
     fn run_worker(
         &self,
         index: usize,
-        listener: std::net::TcpListener,
+        listener: Bound,
         mut reporter: Reporter,
         started: Arc<AtomicBool>,
     ) {
@@ -308,7 +332,7 @@ where
         let _alive = AliveGuard(Arc::clone(&self.shared));
         self.health.enter();
         self.config.loop_builder().run(async {
-            let listener = match kairos_rt::net::TcpListener::from_std(listener) {
+            let listener = match listener.into_loop() {
                 Ok(listener) => listener,
                 Err(e) => {
                     reporter.report(Err(format!("cannot use the listening socket: {e}").into()));
@@ -383,7 +407,7 @@ async fn heartbeat(health: ServerHealth, shared: Arc<Supervision>, index: usize)
 /// the ones whose startup failed, report stuck ones, wait for all at shutdown.
 fn supervise<F, StartFut, E, S, Fut>(
     launcher: Arc<Launcher<F>>,
-    listener: std::net::TcpListener,
+    listener: Bound,
     mut threads: Vec<WorkerThread>,
 ) where
     F: Fn(usize) -> StartFut + Send + Sync + 'static,
@@ -457,6 +481,10 @@ fn supervise<F, StartFut, E, S, Fut>(
     drop(listener);
     for worker in threads {
         let _ = worker.thread.join();
+    }
+    // A Unix socket's file outlives the socket: remove it, so the next start finds none.
+    if let Some(path) = &launcher.config.uds {
+        let _ = std::fs::remove_file(path);
     }
 }
 
