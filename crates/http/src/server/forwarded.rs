@@ -204,7 +204,7 @@ fn x_forwarded(headers: &HeaderMap, trusted: &ForwardedAllowIps) -> Forwarded {
         .flat_map(|value| value.split(','))
         .map(str::trim)
         .collect();
-    let client = client_of(&hops, trusted, |hop| node_address(hop));
+    let client = client_of(&hops, trusted, node_address);
     // The proxy that writes these sets them whole (nginx's `$scheme`, haproxy's `set-header`);
     // a list's first entry is the outermost proxy's.
     let first = |name: HeaderName| {
