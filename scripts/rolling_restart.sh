@@ -8,6 +8,7 @@
 #
 #   bash scripts/rolling_restart.sh            # 3 rounds (9 restarts) per proxy, ≈ 1 minute each
 #   ROUNDS=5 CLIENTS=16 bash scripts/rolling_restart.sh
+#   PROFILE=debug bash scripts/rolling_restart.sh   # the test build's binaries (no release build)
 #
 # Installs nginx and haproxy from Debian's packages when missing (as root).
 set -euo pipefail
@@ -29,7 +30,9 @@ export KAIROS_ROLLING_ROUNDS="${ROUNDS:-3}"
 export KAIROS_ROLLING_CLIENTS="${CLIENTS:-8}"
 export KAIROS_ROLLING_STEADY_SECS="${STEADY_SECS:-5}"
 export KAIROS_ROLLING_REPORT="$report"
+profile=(--release)
+[ "${PROFILE:-release}" = debug ] && profile=()
 # One proxy at a time, so that the two runs do not share the machine's cores.
-cargo test --release -p kairos-cli --test deploy -- --test-threads 1
+cargo test "${profile[@]}" -p kairos-cli --test deploy -- --test-threads 1
 echo "== results (one line per proxy)"
 cat "$report"
