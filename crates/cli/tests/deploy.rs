@@ -105,7 +105,18 @@ impl Proxy {
 }
 
 impl Drop for Proxy {
+    /// SIGTERM, so that nginx's master stops its worker processes (SIGKILL would leave them
+    /// running, orphaned, on the port); SIGKILL only if the proxy is still there after 5 s.
     fn drop(&mut self) {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(5) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
