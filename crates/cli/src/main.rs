@@ -65,6 +65,12 @@ struct ServeArgs {
     /// it got.
     #[arg(long, default_value = "127.0.0.1:8000")]
     bind: SocketAddr,
+    /// Listen on a Unix domain socket at this path instead of --bind, for a proxy on the same
+    /// machine (nginx: proxy_pass http://unix:PATH:/;). Once listening, the server prints
+    /// `listening on unix:PATH`. Its peers have no address: forwarded headers are believed
+    /// from them only with --forwarded-allow-ips '*'. Not with --ssl-certfile.
+    #[arg(long, value_name = "PATH", conflicts_with = "ssl_certfile")]
+    uds: Option<std::path::PathBuf>,
     /// Worker threads, one event loop each (1, as uvicorn; 0 = one per core).
     #[arg(long, default_value_t = 1)]
     workers: usize,
@@ -167,6 +173,43 @@ struct ServeArgs {
     /// Most requests in progress at once on one HTTP/2 connection.
     #[arg(long, default_value_t = 100)]
     http2_max_streams: u32,
+    /// Believe X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host and Forwarded (RFC 7239)
+    /// from the proxies --forwarded-allow-ips lists: the client address, scheme and host they
+    /// give are what handlers and the access log see. On by default, as in uvicorn.
+    #[arg(long, overrides_with = "no_proxy_headers")]
+    proxy_headers: bool,
+    /// Ignore forwarded headers from everyone: the connection's peer is the client.
+    #[arg(long, overrides_with = "proxy_headers")]
+    no_proxy_headers: bool,
+    /// The proxies whose forwarded headers are believed: a comma-separated list of IP
+    /// addresses and networks (127.0.0.1,10.0.0.0/8,::1), or * for every peer (needed for a
+    /// proxy on a Unix socket). The client is the first address that is not one of them,
+    /// reading X-Forwarded-For from the right.
+    #[arg(long, env = "FORWARDED_ALLOW_IPS", default_value = "127.0.0.1",
+          value_parser = parse_forwarded_allow_ips)]
+    forwarded_allow_ips: kairos::http::server::ForwardedAllowIps,
+    /// The prefix a proxy strips before passing requests on (FastAPI's root_path), such as
+    /// /api: the OpenAPI document's servers, the /docs page's URLs and the index page's links
+    /// get it in front.
+    #[arg(long, default_value = "", value_parser = parse_root_path)]
+    root_path: String,
+    /// Seconds the server keeps accepting and serving after SIGTERM, with /readyz answering
+    /// 503, before it closes its socket and drains: long enough for the load balancer's
+    /// health checks to notice (its interval × its fall count), so no request is refused.
+    #[arg(long, default_value_t = 0.0, value_parser = parse_seconds)]
+    shutdown_delay: f64,
+    /// Where liveness is answered: 200 while every worker's loop turns, 503 naming a stuck
+    /// one ("" for none).
+    #[arg(long, default_value = "/healthz", value_parser = parse_route_path)]
+    liveness_path: String,
+    /// Where readiness is answered: 200 while serving, 503 while starting and from the start
+    /// of a graceful shutdown ("" for none).
+    #[arg(long, default_value = "/readyz", value_parser = parse_route_path)]
+    readiness_path: String,
+    /// Write the health checks' requests to the access log too (left out by default: a
+    /// balancer asks every second).
+    #[arg(long)]
+    log_health_checks: bool,
     /// Log level: error, warn, info, debug or trace.
     #[arg(long, default_value = "info",
           value_parser = ["error", "warn", "info", "debug", "trace"])]
@@ -182,6 +225,40 @@ fn parse_origin(value: &str) -> Result<HeaderValue, String> {
     match HeaderValue::from_str(value) {
         Ok(origin) if valid => Ok(origin),
         _ => Err("expected an origin such as http://localhost:3000 (no path), or *".to_owned()),
+    }
+}
+
+/// `--forwarded-allow-ips`: addresses, networks or `*`.
+fn parse_forwarded_allow_ips(
+    value: &str,
+) -> Result<kairos::http::server::ForwardedAllowIps, String> {
+    value.parse().map_err(|e: kairos::http::server::ForwardedAllowIpsError| e.to_string())
+}
+
+/// `--root-path`: empty, or a path that starts with `/` (a trailing `/` is dropped).
+fn parse_root_path(value: &str) -> Result<String, String> {
+    let value = value.trim_end_matches('/');
+    if value.is_empty() || (value.starts_with('/') && !value.contains(['?', '#', ' '])) {
+        Ok(value.to_owned())
+    } else {
+        Err("expected a path that starts with /, such as /api (or \"\" for none)".to_owned())
+    }
+}
+
+/// A route's path: empty (none), or one that starts with `/`.
+fn parse_route_path(value: &str) -> Result<String, String> {
+    if value.is_empty() || (value.starts_with('/') && !value.contains(['?', '#', ' ', '{'])) {
+        Ok(value.to_owned())
+    } else {
+        Err("expected a path that starts with /, such as /healthz (or \"\" for none)".to_owned())
+    }
+}
+
+/// A duration in seconds, 0 or more (fractions allowed: 0.5).
+fn parse_seconds(value: &str) -> Result<f64, String> {
+    match value.parse::<f64>() {
+        Ok(seconds) if seconds.is_finite() && (0.0..=3600.0).contains(&seconds) => Ok(seconds),
+        _ => Err("expected seconds between 0 and 3600, such as 5 or 0.5".to_owned()),
     }
 }
 
@@ -247,6 +324,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         jwt_secret: args.jwt_secret,
         jwt_previous_secrets: args.jwt_previous_secrets,
         admins: args.admins,
+        root_path: args.root_path,
+        liveness_path: (!args.liveness_path.is_empty()).then_some(args.liveness_path),
+        readiness_path: (!args.readiness_path.is_empty()).then_some(args.readiness_path),
+        log_health_checks: args.log_health_checks,
     };
     let mut settings = settings;
     let tls = match (&args.ssl_certfile, &args.ssl_keyfile) {
@@ -270,6 +351,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     let config = ServerConfig {
         bind: args.bind,
+        uds: args.uds.clone(),
         tls,
         http2: !args.no_http2,
         http2_max_concurrent_streams: args.http2_max_streams,
@@ -282,6 +364,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         strict: !args.lenient_http,
         keep_alive_timeout: Duration::from_secs(args.timeout_keep_alive),
         graceful_shutdown_timeout: Duration::from_secs(args.timeout_graceful_shutdown),
+        shutdown_delay: Duration::from_secs_f64(args.shutdown_delay),
+        // uvicorn's: on unless --no-proxy-headers, believing --forwarded-allow-ips only.
+        proxy_headers: args.proxy_headers || !args.no_proxy_headers,
+        forwarded_allow_ips: args.forwarded_allow_ips,
         // Each worker's loop (0 turns the stall detector off).
         slow_callback_duration: Some(Duration::from_millis(args.slow_callback_ms)),
         record_events: args.record_events,
@@ -305,10 +391,16 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     running.shutdown_handle().on_signals().context("cannot install the signal handlers")?;
     let addr = running.local_addr();
-    settings.upstream.listening_on(scheme, addr);
     // The one line on stdout, whatever the log level: the address actually bound (the real
     // port for `--bind 127.0.0.1:0`), for the people and the scripts that start the server.
-    println!("listening on {scheme}://{addr}");
+    match running.uds() {
+        // `/external` calls this server over TCP only: give --upstream to use it here.
+        Some(path) => println!("listening on unix:{}", path.display()),
+        None => {
+            settings.upstream.listening_on(scheme, addr);
+            println!("listening on {scheme}://{addr}");
+        }
+    }
     tracing::info!(
         target: "kairos::serve",
         "{workers} worker(s), {} sync tokens each, upstream {}",

@@ -3,12 +3,13 @@
 // with fetch so that its JSON answer shows under it (without script, the form posts and the
 // browser shows the JSON).
 const live = document.getElementById('live');
-const source = new EventSource('/stream?n=100&interval_ms=100');
+// Every URL relative to the page's <base>, which carries the root path behind a proxy.
+const source = new EventSource('stream?n=100&interval_ms=100');
 source.onmessage = (event) => { live.textContent = 'data: ' + event.data; };
 source.onerror = () => source.close();
 
-// WebSockets, on this page's own host (wss: when the page came over https:).
-const wsBase = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host;
+// WebSockets, on this page's own host and base (wss: when the page came over https:).
+const wsBase = new URL('.', document.baseURI).href.replace(/^http/, 'ws').replace(/\/$/, '');
 
 const wsTicks = document.getElementById('ws-ticks');
 const ticks = new WebSocket(wsBase + '/ws/ticks?n=100&interval_ms=100');

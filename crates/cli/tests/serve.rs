@@ -26,11 +26,13 @@ fn baselines_and_the_index() {
     assert_eq!(serve.json("/json").0, serde_json::json!({"message": "Hello, World!"}));
     let (status, html, _) = serve.get("/");
     assert_eq!(status, 200);
-    for route in ["/sync?ms=", "/gather?", "/external?", "/debug/loop", "action=\"/upload\""] {
+    // Linked relative to the page's <base>, which carries the root path (none here).
+    assert!(html.contains("<base href=\"/\">"), "{html}");
+    for route in ["\"sync?ms=", "\"gather?", "\"external?", "\"debug/loop", "action=\"upload\""] {
         assert!(html.contains(route), "the index lists {route}");
     }
     // Its script, served from /static/, opens the live stream.
-    assert!(serve.get("/static/index.js").1.contains("EventSource('/stream"));
+    assert!(serve.get("/static/index.js").1.contains("EventSource('stream"));
 }
 
 #[test]
@@ -400,6 +402,9 @@ fn the_openapi_document_passes_openapi_spec_validator_and_lists_every_route() {
         "/token",
         "/users/me",
         "/login/bad",
+        "/debug/request",
+        "/healthz",
+        "/readyz",
     ];
     let paths = doc["paths"].as_object().unwrap();
     let listed: Vec<&str> = paths.keys().map(String::as_str).collect();
@@ -491,7 +496,7 @@ fn docs_pages_are_served_and_linked_from_the_index() {
     let serve = Serve::start(&[]);
     let (status, index, _) = serve.get("/");
     assert_eq!(status, 200);
-    assert!(index.contains("href=\"/docs\"") && index.contains("href=\"/redoc\""), "{index}");
+    assert!(index.contains("href=\"docs\"") && index.contains("href=\"redoc\""), "{index}");
     for (page, asset) in
         [("/docs", "/docs/swagger-ui-bundle.js"), ("/redoc", "/redoc/redoc.standalone.js")]
     {

@@ -198,6 +198,9 @@ pub struct RequestBody {
     /// The client's address, for a request that came over a connection. Kept here rather
     /// than in the request's extensions, which cost two allocations per request to fill.
     client: Option<SocketAddr>,
+    /// `https` for a request that came over TLS (or that a trusted proxy says did), else
+    /// `http`; `None` for one made in-process.
+    scheme: Option<http::uri::Scheme>,
 }
 
 enum Source {
@@ -212,14 +215,17 @@ impl RequestBody {
     pub(crate) fn incoming(
         body: hyper::body::Incoming,
         limit: Option<u64>,
-        client: SocketAddr,
+        client: Option<SocketAddr>,
+        scheme: http::uri::Scheme,
     ) -> Self {
-        RequestBody { source: Source::Incoming(body), read: 0, limit, client: Some(client) }
+        RequestBody { source: Source::Incoming(body), read: 0, limit, client, scheme: Some(scheme) }
     }
 
-    /// The address of the client that sent the request: the connection's peer (a proxy's,
-    /// behind one). `None` for a request made in-process, or whose body a middleware replaced
-    /// with one of its own.
+    /// The address of the client that sent the request: the connection's peer, or — when the
+    /// peer is a trusted proxy ([`ServerConfig::forwarded_allow_ips`](crate::ServerConfig::forwarded_allow_ips))
+    /// — the client the proxy forwarded for (port 0 when it gave none). `None` for a request
+    /// made in-process, or whose body a middleware replaced with one of its own, and for one
+    /// over a Unix socket that no trusted proxy forwarded (its peer has no address).
     pub fn client_addr(&self) -> Option<SocketAddr> {
         self.client
     }
@@ -231,6 +237,21 @@ impl RequestBody {
         self
     }
 
+    /// The scheme the client used: `https` over TLS, `http` in the clear — or what a trusted
+    /// proxy says (`X-Forwarded-Proto`, `Forwarded: proto=`), since a proxy that terminates
+    /// TLS speaks plain HTTP to the server. `None` for a request made in-process, or whose
+    /// body a middleware replaced.
+    pub fn scheme(&self) -> Option<&http::uri::Scheme> {
+        self.scheme.as_ref()
+    }
+
+    /// The same body, with the client's `scheme`: for a request made in-process, or a
+    /// middleware that knows better.
+    pub fn with_scheme(mut self, scheme: http::uri::Scheme) -> Self {
+        self.scheme = Some(scheme);
+        self
+    }
+
     /// A body made of these bytes — for requests built in-process (tests, internal calls).
     pub fn from_bytes(bytes: impl Into<Bytes>) -> Self {
         RequestBody {
@@ -238,6 +259,7 @@ impl RequestBody {
             read: 0,
             limit: None,
             client: None,
+            scheme: None,
         }
     }
 
@@ -257,13 +279,20 @@ impl RequestBody {
                 read: 0,
                 limit: None,
                 client: None,
+                scheme: None,
             },
         }
     }
 
     /// An empty body.
     pub fn empty() -> Self {
-        RequestBody { source: Source::Full(Full::default()), read: 0, limit: None, client: None }
+        RequestBody {
+            source: Source::Full(Full::default()),
+            read: 0,
+            limit: None,
+            client: None,
+            scheme: None,
+        }
     }
 
     /// Reads the whole body into one buffer.

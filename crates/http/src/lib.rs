@@ -31,8 +31,13 @@
 //! (an async, fallible startup on the worker's loop before it accepts, a shutdown after it drains:
 //! [`Server::start_with`]), an access log
 //! through `tracing`, and one write for the answers to a pipelined batch (hyper writes each on its
-//! own). The 400, 503, 413 and 500 the server writes itself go through one [`ErrorRenderer`]: plain
-//! text by default, the framework's shape when it installs its own. And a client: [`Client`],
+//! own). Behind a proxy: the client address, scheme and host that a *trusted* proxy forwards
+//! (`X-Forwarded-*`, RFC 7239's `Forwarded`; [`server::ForwardedAllowIps`], uvicorn's
+//! defaults), a Unix socket to listen on ([`ServerConfig::uds`]), a delay between the start
+//! of a graceful shutdown and the socket's close ([`ServerConfig::shutdown_delay`]), and each
+//! server's liveness and readiness for health checks ([`server::ServerHealth`]). The 400,
+//! 503, 413 and 500 the server writes itself go through one [`ErrorRenderer`]: plain text by
+//! default, the framework's shape when it installs its own. And a client: [`Client`],
 //! for `http://` and `https://` (verified against the platform's root certificates or given
 //! ones), speaking HTTP/2 when a server offers it by ALPN (one connection per origin, shared by
 //! concurrent requests) and pooled HTTP/1.1 otherwise, with connect and request timeouts and TLS

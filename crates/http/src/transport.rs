@@ -1,4 +1,4 @@
-//! The byte stream under a connection: plain TCP, or TLS over TCP (rustls, driven by
+//! The byte stream under a connection: plain TCP, a Unix domain socket, or TLS over TCP (rustls, driven by
 //! futures-rustls over the kairos socket's `futures-io` traits).
 //!
 //! One enum rather than a generic parameter: every layer above (the request gate, the write
@@ -11,11 +11,13 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use futures_io::{AsyncRead, AsyncWrite};
-use kairos_rt::net::TcpStream;
+use kairos_rt::net::{TcpStream, UnixStream};
 
 /// A connection's byte stream, as the server and the client use it.
 pub(crate) enum Transport {
     Tcp(TcpStream),
+    /// A Unix domain socket's connection (a server behind a proxy on the same machine).
+    Unix(UnixStream),
     /// The server's side of a TLS connection (boxed: rustls' state is a few KiB, and a plain
     /// connection should not carry that size).
     TlsServer(Box<futures_rustls::server::TlsStream<TcpStream>>),
@@ -35,7 +37,7 @@ impl Transport {
         match self {
             Transport::TlsServer(tls) => tls.get_ref().1.alpn_protocol(),
             Transport::TlsClient(tls) => tls.get_ref().1.alpn_protocol(),
-            Transport::Tcp(_) | Transport::Taken => None,
+            Transport::Tcp(_) | Transport::Unix(_) | Transport::Taken => None,
         }
     }
 
@@ -47,6 +49,7 @@ impl Transport {
     ) -> Poll<io::Result<usize>> {
         match self {
             Transport::Tcp(tcp) => tcp.poll_read_buf(cx, buf),
+            Transport::Unix(unix) => unix.poll_read_buf(cx, buf),
             Transport::TlsServer(tls) => Pin::new(&mut **tls).poll_read(cx, buf),
             Transport::TlsClient(tls) => Pin::new(&mut **tls).poll_read(cx, buf),
             Transport::Taken => Poll::Ready(Err(taken())),
@@ -62,6 +65,7 @@ impl Transport {
     ) -> Poll<io::Result<usize>> {
         match self {
             Transport::Tcp(tcp) => tcp.poll_write_buf(cx, buf),
+            Transport::Unix(unix) => unix.poll_write_buf(cx, buf),
             Transport::TlsServer(tls) => Pin::new(&mut **tls).poll_write(cx, buf),
             Transport::TlsClient(tls) => Pin::new(&mut **tls).poll_write(cx, buf),
             Transport::Taken => Poll::Ready(Err(taken())),
@@ -76,6 +80,7 @@ impl Transport {
     ) -> Poll<io::Result<usize>> {
         match self {
             Transport::Tcp(tcp) => tcp.poll_write_bufs(cx, bufs),
+            Transport::Unix(unix) => unix.poll_write_bufs(cx, bufs),
             Transport::TlsServer(tls) => Pin::new(&mut **tls).poll_write_vectored(cx, bufs),
             Transport::TlsClient(tls) => Pin::new(&mut **tls).poll_write_vectored(cx, bufs),
             Transport::Taken => Poll::Ready(Err(taken())),
@@ -85,7 +90,7 @@ impl Transport {
     /// Pushes out what TLS holds (records not yet written); nothing to do over plain TCP.
     pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self {
-            Transport::Tcp(_) => Poll::Ready(Ok(())),
+            Transport::Tcp(_) | Transport::Unix(_) => Poll::Ready(Ok(())),
             Transport::TlsServer(tls) => Pin::new(&mut **tls).poll_flush(cx),
             Transport::TlsClient(tls) => Pin::new(&mut **tls).poll_flush(cx),
             Transport::Taken => Poll::Ready(Err(taken())),
@@ -97,6 +102,7 @@ impl Transport {
     pub(crate) fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let result = match self {
             Transport::Tcp(tcp) => tcp.shutdown(Shutdown::Write),
+            Transport::Unix(unix) => unix.shutdown(Shutdown::Write),
             Transport::TlsServer(tls) => std::task::ready!(Pin::new(&mut **tls).poll_close(cx)),
             Transport::TlsClient(tls) => std::task::ready!(Pin::new(&mut **tls).poll_close(cx)),
             Transport::Taken => Ok(()),
@@ -154,6 +160,7 @@ impl std::fmt::Debug for Transport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let kind = match self {
             Transport::Tcp(_) => "tcp",
+            Transport::Unix(_) => "unix",
             Transport::TlsServer(_) => "tls (server)",
             Transport::TlsClient(_) => "tls (client)",
             Transport::Taken => "taken",

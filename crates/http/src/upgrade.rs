@@ -235,7 +235,7 @@ pub struct Upgraded {
     /// Bytes the client sent past its request before the switch, read first.
     unread: Vec<u8>,
     unread_at: usize,
-    peer: SocketAddr,
+    peer: Option<SocketAddr>,
     hold: ConnectionHold,
 }
 
@@ -243,20 +243,20 @@ impl Upgraded {
     pub(crate) fn new(
         transport: Transport,
         unread: Vec<u8>,
-        peer: SocketAddr,
+        peer: Option<SocketAddr>,
         hold: ConnectionHold,
     ) -> Upgraded {
         Upgraded { transport, unread, unread_at: 0, peer, hold }
     }
 
-    /// The client's address.
-    pub fn peer_addr(&self) -> SocketAddr {
+    /// The client's address; `None` over a Unix socket, whose peer has none.
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
         self.peer
     }
 
     /// Whether the connection is encrypted (it came over TLS).
     pub fn is_tls(&self) -> bool {
-        !matches!(self.transport, Transport::Tcp(_))
+        !matches!(self.transport, Transport::Tcp(_) | Transport::Unix(_))
     }
 
     /// Resolves when the server begins a graceful shutdown: the moment to close the

@@ -58,6 +58,8 @@ pub struct App {
     sync_tokens: usize,
     request_timeout: Duration,
     docs: DocsConfig,
+    /// The prefix a proxy strips before the App sees a path ([`App::root_path`]).
+    root_path: Option<Arc<str>>,
 }
 
 /// The service an [`App`] becomes on each worker.
@@ -83,7 +85,57 @@ impl App {
             sync_tokens: DEFAULT_SYNC_TOKENS,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             docs: DocsConfig::default(),
+            root_path: None,
         }
+    }
+
+    /// Adds health-check routes: liveness and readiness at the paths `checks` gives
+    /// (`HealthChecks::default()`: `/healthz` and `/readyz`), documented in OpenAPI. See
+    /// [`HealthChecks`](crate::health::HealthChecks) for what each answers.
+    ///
+    /// ```
+    /// use kairos_web::health::HealthChecks;
+    /// use kairos_web::{App, TestClient};
+    ///
+    /// let client = TestClient::new(App::new().health_checks(HealthChecks::default()));
+    /// let ready: serde_json::Value = client.get("/readyz").send().json();
+    /// assert_eq!(ready["status"], "ready");
+    /// let alive: serde_json::Value = client.get("/healthz").send().json();
+    /// assert_eq!(alive["workers"], 1);
+    /// ```
+    pub fn health_checks(self, checks: crate::health::HealthChecks) -> App {
+        crate::health::add(self, &checks)
+    }
+
+    /// Serves the App behind a proxy that strips `prefix` from every path (FastAPI's and
+    /// uvicorn's `root_path`): nginx's `location /api/ { proxy_pass http://app/; }` sends
+    /// `/api/items` here as `/items`. Routes stay as written; what goes back to the browser
+    /// gets the prefix: the OpenAPI document's `servers` (so `/docs` calls `/api/items`), the
+    /// URL `/docs` and `/redoc` load the document and their scripts from, an OAuth2 token
+    /// URL that is a path, and [`RequestUrl`](crate::RequestUrl). A redirect the App makes
+    /// itself (a static directory's missing slash) is relative, so it holds under any prefix.
+    ///
+    /// `prefix` starts with `/` and has no trailing `/` (one is removed); `""` or `"/"`
+    /// means none.
+    ///
+    /// ```
+    /// use kairos_web::App;
+    ///
+    /// let app = App::new().root_path("/api/v1/");
+    /// assert_eq!(app.openapi()["servers"][0]["url"], "/api/v1");
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If `prefix` is not empty and does not start with `/`.
+    pub fn root_path(mut self, prefix: &str) -> App {
+        let prefix = prefix.trim_end_matches('/');
+        assert!(
+            prefix.is_empty() || prefix.starts_with('/'),
+            "the root path {prefix:?} must start with / (such as /api), or be empty for none"
+        );
+        self.root_path = (!prefix.is_empty()).then(|| Arc::from(prefix));
+        self
     }
 
     /// Adds shared state, read by handlers with [`State<S>`](crate::State). One value per type
@@ -381,7 +433,7 @@ impl App {
     /// [`hidden`](crate::openapi::RouteDocs::hidden) left out), as a served App answers it at
     /// `/openapi.json`: see [`openapi`](crate::openapi) for where each part comes from.
     pub fn openapi(&self) -> serde_json::Value {
-        crate::openapi::document(&self.router, &self.docs)
+        crate::openapi::document(&self.router, &self.docs, self.root_path.as_deref())
     }
 
     /// Sets the document's title, version and description, and where the App serves it and
@@ -440,8 +492,9 @@ impl App {
             sync_tokens,
             request_timeout,
             docs,
+            root_path,
         } = self;
-        crate::openapi::mount(&mut router, &docs);
+        crate::openapi::mount(&mut router, &docs, root_path.as_deref());
         let chains = router.number_chains();
         tracing::info!(target: "kairos::web", "waiting for application startup");
         // No loop is made for an App without lifespans: serving it from a thread that runs
@@ -466,6 +519,7 @@ impl App {
             sync_tokens,
             request_timeout,
             graceful_shutdown_timeout: config.graceful_shutdown_timeout,
+            root_path,
         });
         // The App's shutdowns: after the workers, on the supervisor's thread; or here if the
         // server did not start.
@@ -490,11 +544,18 @@ impl App {
         match server {
             Ok(running) => {
                 tracing::info!(target: "kairos::web", "application startup complete");
-                tracing::info!(
-                    target: "kairos::web",
-                    "listening on http://{} with {workers} worker(s)",
-                    running.local_addr()
-                );
+                match running.uds() {
+                    Some(path) => tracing::info!(
+                        target: "kairos::web",
+                        "listening on unix:{} with {workers} worker(s)",
+                        path.display()
+                    ),
+                    None => tracing::info!(
+                        target: "kairos::web",
+                        "listening on http://{} with {workers} worker(s)",
+                        running.local_addr()
+                    ),
+                }
                 Ok(running)
             }
             Err(error) => {
@@ -562,6 +623,7 @@ impl fmt::Debug for App {
             .field("sync_tokens", &self.sync_tokens)
             .field("request_timeout", &self.request_timeout)
             .field("docs", &self.docs)
+            .field("root_path", &self.root_path)
             .finish()
     }
 }
@@ -602,6 +664,7 @@ struct Shared {
     request_timeout: Duration,
     /// How long a worker's shutdown waits for its background tasks.
     graceful_shutdown_timeout: Duration,
+    root_path: Option<Arc<str>>,
 }
 
 /// Routes one request: 404, 405, or the handler.
@@ -627,6 +690,8 @@ fn dispatch(
                     states: shared.states.clone(),
                     worker: worker.id(),
                     client: request.body().client_addr(),
+                    scheme: request.body().scheme().cloned(),
+                    root_path: shared.root_path.clone(),
                     label: route.label,
                 };
                 request.extensions_mut().insert(context);

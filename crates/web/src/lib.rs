@@ -229,8 +229,9 @@
 //! | [`middleware`] | [`middleware::Next`], [`middleware::from_fn`], [`middleware::Timeout`], [`middleware::Compression`], [`middleware::RouteLayer`]; how layers are kept, stacked once per worker and run |
 //! | `exception.rs` | [`Exception`], [`App::exception_handler`], [`App::status_handler`] |
 //! | [`handler`] | [`Handler`], [`HandlerKind`], [`sync`], [`on_pool`], [`BlockingHandler`] |
+//! | [`health`] | [`health::HealthChecks`]: liveness and readiness routes from the server's [`ServerHealth`](kairos_http::server::ServerHealth) ([`App::health_checks`]) |
 //! | `worker.rs` | [`WorkerContext`]: a worker's sync limiter, sync pool and the states its lifespans made |
-//! | [`extract`] | [`FromRequestParts`], [`FromRequest`], [`Path`], [`Query`], [`Headers`], [`State`], [`WorkerState`] |
+//! | [`extract`] | [`FromRequestParts`], [`FromRequest`], [`Path`], [`Query`], [`Headers`], [`State`], [`WorkerState`], [`ClientAddr`], [`RequestUrl`] |
 //! | [`cookies`] | [`cookies::CookieJar`], [`cookies::SignedCookieJar`], [`cookies::PrivateCookieJar`], [`cookies::CookieKeys`], [`Cookies`]; reading leniently, the defaults, writing `Set-Cookie` |
 //! | [`session`] | [`session::SessionLayer`] and [`session::Session`]: a session in one encrypted cookie |
 //! | `json.rs` | [`Json`], in and out |
@@ -257,6 +258,7 @@ mod exception;
 pub mod extract;
 mod form;
 pub mod handler;
+pub mod health;
 mod json;
 mod lifespan;
 mod logging;
@@ -283,7 +285,7 @@ pub use dependency::{Dependency, Depends, Outcome};
 pub use error::{HttpError, ValidationItem};
 pub use exception::Exception;
 pub use extract::{
-    ClientAddr, FromRequest, FromRequestParts, Headers, Path, Query, State, WorkerState,
+    ClientAddr, FromRequest, FromRequestParts, Headers, Path, Query, RequestUrl, State, WorkerState,
 };
 pub use form::Form;
 pub use handler::{

@@ -2,7 +2,7 @@
 //! `/stream`, a WebSocket panel (`/ws/ticks`, and an echo box on `/ws/echo`) and an upload
 //! form; `/debug/loop`: the worker's loop, counted.
 
-use kairos::web::{Html, Json};
+use kairos::web::{ClientAddr, Html, Json, RequestUrl, State};
 use serde_json::{json, Value};
 
 /// Every route: path with an example query, handler kind, what it shows.
@@ -78,15 +78,47 @@ pub(crate) const ROUTES: &[(&str, &str, &str)] = &[
         "async",
         "what every loop and pool did, poll by poll: a trace for Perfetto's UI",
     ),
+    (
+        "/debug/request",
+        "async",
+        "the request as the service sees it behind a proxy: client address, scheme, URL",
+    ),
 ];
 
-/// The HTML index.
-pub(crate) async fn index() -> Html<String> {
+/// `/debug/request`'s answer: what a handler sees of its request behind a proxy.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct SeenRequest {
+    /// The client's address: the peer, or the client a trusted proxy forwarded for.
+    client: Option<String>,
+    /// `http` or `https`, as the client used it (a trusted proxy's `X-Forwarded-Proto`).
+    scheme: Option<String>,
+    /// The URL the client asked for: scheme, host, root path, path and query.
+    url: String,
+}
+
+/// The request as the service sees it: what `--proxy-headers`, `--forwarded-allow-ips` and
+/// `--root-path` make of it (uvicorn's `request.client`, `request.url`).
+pub(crate) async fn debug_request(
+    ClientAddr(client): ClientAddr,
+    RequestUrl(url): RequestUrl,
+) -> Json<SeenRequest> {
+    Json(SeenRequest {
+        client: client.map(|addr| addr.to_string()),
+        scheme: url.scheme_str().map(str::to_owned),
+        url: url.to_string(),
+    })
+}
+
+/// The HTML index. Its links are relative to a `<base>` that carries the root path
+/// (`--root-path`), so they go through a proxy that serves the service under a prefix.
+pub(crate) async fn index(State(settings): State<super::Settings>) -> Html<String> {
+    let base = escape(&format!("{}/", settings.root_path)).replace('"', "&quot;");
     let rows: String = ROUTES
         .iter()
         .map(|(path, kind, what)| {
             format!(
-                "<tr><td><a href=\"{path}\">{path}</a></td><td>{kind}</td><td>{}</td></tr>\n",
+                "<tr><td><a href=\"{}\">{path}</a></td><td>{kind}</td><td>{}</td></tr>\n",
+                &path[1..],
                 escape(what)
             )
         })
@@ -94,12 +126,13 @@ pub(crate) async fn index() -> Html<String> {
     Html(format!(
         "<!doctype html>\n<html><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>kairos</title><link rel=\"stylesheet\" href=\"/static/index.css\"></head><body>\n\
+         <base href=\"{base}\">\
+         <title>kairos</title><link rel=\"stylesheet\" href=\"static/index.css\"></head><body>\n\
          <h1>kairos: the FastAPI async chapter, served</h1>\n\
          <p>Every route with its parameters, their ranges and its answers: \
-         <a href=\"/docs\">/docs</a> (Swagger UI, to try them) or \
-         <a href=\"/redoc\">/redoc</a>; the document itself is \
-         <a href=\"/openapi.json\">/openapi.json</a>.</p>\n\
+         <a href=\"docs\">/docs</a> (Swagger UI, to try them) or \
+         <a href=\"redoc\">/redoc</a>; the document itself is \
+         <a href=\"openapi.json\">/openapi.json</a>.</p>\n\
          <table><tr><th>route</th><th>kind</th><th>what it shows</th></tr>\n{rows}</table>\n\
          <div class=\"panels\">\
          <section><h2>Live: /stream</h2><pre id=\"live\"></pre></section>\n\
@@ -109,10 +142,10 @@ pub(crate) async fn index() -> Html<String> {
          <button type=\"submit\">Send</button></form>\
          <pre id=\"echo-result\"></pre></section>\n\
          <section><h2>Upload: /upload</h2>\
-         <form id=\"upload\" action=\"/upload\" method=\"post\" enctype=\"multipart/form-data\">\
+         <form id=\"upload\" action=\"upload\" method=\"post\" enctype=\"multipart/form-data\">\
          <input type=\"file\" name=\"file\" required> <button type=\"submit\">Upload</button></form>\
          <pre id=\"upload-result\"></pre></section></div>\n\
-         <script src=\"/static/index.js\"></script>\n</body></html>\n"
+         <script src=\"static/index.js\"></script>\n</body></html>\n"
     ))
 }
 

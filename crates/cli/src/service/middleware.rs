@@ -3,6 +3,7 @@
 //! with `--cors-origin`, and compression (gzip, br, zstd) of answers past 1 KiB — `/stream`'s
 //! events are left as they are, each sent the moment it is made.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use kairos::web::http::header::{HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
@@ -13,11 +14,15 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 
 /// `app` with the service's middleware around it.
-pub(crate) fn around(app: App, cors_origins: &[HeaderValue]) -> App {
+/// `unlogged`: paths the access log leaves out (the health checks, asked every second).
+pub(crate) fn around(app: App, cors_origins: &[HeaderValue], unlogged: Arc<[String]>) -> App {
     let app = app
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(from_fn(access_log));
+        .layer(from_fn(move |request: Request, next: Next| {
+            let unlogged = Arc::clone(&unlogged);
+            async move { access_log(request, next, &unlogged).await }
+        }));
     let app = match cors(cors_origins) {
         Some(cors) => app.layer(cors),
         None => app,
@@ -25,21 +30,27 @@ pub(crate) fn around(app: App, cors_origins: &[HeaderValue]) -> App {
     app.layer(Compression::new())
 }
 
-/// One line per request at INFO, target `kairos::access`: method, path, status, the time to
-/// the response's head and the request id, as `"GET /items/1" 200 0.4ms id=6f1c...`.
-async fn access_log(request: Request, next: Next) -> Response {
+/// One line per request at INFO, target `kairos::access`: the client's address and scheme
+/// (behind a trusted proxy, the ones it forwarded), method, path, status, the time to the
+/// response's head and the request id, as
+/// `198.51.100.7:0 https "GET /items/1" 200 0.4ms id=6f1c...`.
+async fn access_log(request: Request, next: Next, unlogged: &[String]) -> Response {
     // Only when its lines would be written: at `--log-level warn` this costs one check.
-    if !tracing::enabled!(target: "kairos::access", tracing::Level::INFO) {
+    if !tracing::enabled!(target: "kairos::access", tracing::Level::INFO)
+        || unlogged.iter().any(|path| path == request.uri().path())
+    {
         return next.run(request).await;
     }
     let started = Instant::now();
     let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+    let client = request.body().client_addr().map_or_else(|| "-".to_owned(), |a| a.to_string());
+    let scheme = request.body().scheme().map_or("-", |scheme| scheme.as_str()).to_owned();
     let id = request.headers().get(X_REQUEST_ID).cloned();
     let response = next.run(request).await;
     let id = id.as_ref().and_then(|id| id.to_str().ok()).unwrap_or("-");
     tracing::info!(
         target: "kairos::access",
-        "\"{method} {path}\" {} {:.1}ms id={id}",
+        "{client} {scheme} \"{method} {path}\" {} {:.1}ms id={id}",
         response.status().as_u16(),
         started.elapsed().as_secs_f64() * 1e3
     );

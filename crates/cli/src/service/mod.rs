@@ -51,6 +51,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
+use kairos::web::health::HealthChecks;
 use kairos::web::http::{HeaderValue, StatusCode};
 use kairos::web::openapi::{DocsConfig, Documented, RouteDocs};
 use kairos::web::security::{JwtKeys, Passwords};
@@ -117,6 +118,13 @@ pub(crate) struct Settings {
     pub(crate) jwt_previous_secrets: Vec<String>,
     /// Usernames that get the admin right when they register (`--admin`).
     pub(crate) admins: Vec<String>,
+    /// The prefix a proxy strips (`--root-path`): `""`, or a path such as `/api`.
+    pub(crate) root_path: String,
+    /// Where liveness and readiness are answered (`--liveness-path`, `--readiness-path`).
+    pub(crate) liveness_path: Option<String>,
+    pub(crate) readiness_path: Option<String>,
+    /// Whether the health checks' requests are in the access log (`--log-health-checks`).
+    pub(crate) log_health_checks: bool,
 }
 
 /// Where the index page's assets are: `crates/cli/static` of the source tree the binary was
@@ -161,7 +169,8 @@ impl Upstream {
         self.0.get().map(String::as_str).ok_or_else(|| {
             HttpError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "the server is still starting: it does not know its own address yet",
+                "this server does not know a TCP address of its own yet (it is starting, or \
+                 listens on a Unix socket: start it with --upstream http://HOST:PORT)",
             )
         })
     }
@@ -213,7 +222,20 @@ pub(crate) fn app(settings: Settings) -> App {
     let cors_origins = settings.cors_origins.clone();
     let static_dir = settings.static_dir.clone();
     let trusted = settings.trusted_certificate.clone();
+    let health = HealthChecks {
+        liveness: settings.liveness_path.clone(),
+        readiness: settings.readiness_path.clone(),
+    };
+    // What the access log leaves out: the health checks, unless asked.
+    let unlogged: Vec<String> = if settings.log_health_checks {
+        Vec::new()
+    } else {
+        health.liveness.iter().chain(&health.readiness).cloned().collect()
+    };
+    let root_path = settings.root_path.clone();
     let app = App::new()
+        .root_path(&root_path)
+        .health_checks(health)
         .docs(DocsConfig {
             title: "kairos: the FastAPI async chapter, served".into(),
             version: env!("CARGO_PKG_VERSION").into(),
@@ -270,6 +292,11 @@ pub(crate) fn app(settings: Settings) -> App {
         .get("/ws/ticks", websocket::ticks)
         .get("/debug/loop", documented(index::debug_loop, "/debug/loop", DEBUG))
         .get("/debug/trace", documented(trace::debug_trace, "/debug/trace", DEBUG))
+        .get(
+            "/debug/request",
+            documented(index::debug_request, "/debug/request", DEBUG)
+                .response::<index::SeenRequest>(StatusCode::OK),
+        )
         .post(
             "/upload",
             upload::upload
@@ -283,7 +310,7 @@ pub(crate) fn app(settings: Settings) -> App {
         )
         .mount_static("/static", StaticFiles::new(&static_dir));
     let app = users(data(app, &data_settings), &data_settings, password_pool);
-    middleware::around(app, &cors_origins)
+    middleware::around(app, &cors_origins, unlogged.into())
 }
 
 /// A token key's id (`kid`): the first 8 bytes of its secret's SHA-256, in hex — the same on

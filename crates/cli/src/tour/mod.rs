@@ -125,6 +125,10 @@ fn start(scale: Scale) -> anyhow::Result<RunningServer> {
         jwt_secret: None,
         jwt_previous_secrets: Vec::new(),
         admins: Vec::new(),
+        root_path: String::new(),
+        liveness_path: Some("/healthz".into()),
+        readiness_path: Some("/readyz".into()),
+        log_health_checks: false,
     };
     let config = ServerConfig {
         bind: SocketAddr::from(([127, 0, 0, 1], 0)),

@@ -25,6 +25,12 @@ impl Serve {
     /// Starts `kairos serve` on port 0 and reads the address it got from its first line:
     /// the kernel picks the port at the bind itself, so two tests never race for one.
     pub(crate) fn start(extra: &[&str]) -> Serve {
+        Serve::start_on("127.0.0.1:0", extra)
+    }
+
+    /// [`start`](Serve::start) on `bind`: a port of its own (an instance started again on
+    /// the port it had, behind a proxy whose configuration names it).
+    pub(crate) fn start_on(bind: &str, extra: &[&str]) -> Serve {
         static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let tmp = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
@@ -38,7 +44,7 @@ impl Serve {
         let own_database: &[&str] =
             if extra.contains(&"--database-url") { &[] } else { &["--database-url", &database] };
         let mut child = Command::new(env!("CARGO_BIN_EXE_kairos"))
-            .args(["serve", "--bind", "127.0.0.1:0"])
+            .args(["serve", "--bind", bind])
             .args(quiet)
             .args(own_database)
             .args(extra)
@@ -260,4 +266,17 @@ impl Serve {
         self.token = Some(token.clone());
         token
     }
+}
+
+/// Whether `check` holds within 10 s, asked every 50 ms: for what a server does a little
+/// after it is asked (a log line written, a shutdown begun), without a tight wall-clock bound.
+pub(crate) fn eventually(mut check: impl FnMut() -> bool) -> bool {
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(10) {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
 }

@@ -11,11 +11,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::future::{select, Either};
-use kairos_rt::net::TcpListener;
 use kairos_sync::semaphore::Permit;
 use kairos_sync::{Event, Semaphore};
 
 use super::connection::serve_connection;
+use super::listener::Listener;
 use super::log_limit::LogLimit;
 use super::{ErrorRenderer, ServerConfig, Shutdown};
 use crate::{Body, Request};
@@ -41,7 +41,7 @@ pub(crate) struct WorkerState {
 /// Serves `listener` on the current loop with `service` until `shutdown` is triggered and the
 /// connections have drained (or `graceful_shutdown_timeout` has passed).
 pub(crate) async fn serve_worker<S, Fut>(
-    listener: TcpListener,
+    listener: Listener,
     service: S,
     config: Arc<ServerConfig>,
     render_error: ErrorRenderer,
@@ -65,8 +65,14 @@ where
     // event that every connection watches.
     let relay = {
         let worker = Rc::clone(&worker);
+        let delay = config.shutdown_delay;
         kairos_rt::spawn_named("shutdown-relay", async move {
             shutdown.triggered().await;
+            // Readiness fails from the trigger on; serve on for the delay while the load
+            // balancers notice, then stop accepting and drain.
+            if !delay.is_zero() {
+                kairos_rt::sleep(delay).await;
+            }
             worker.stopping.set();
         })
     };

@@ -11,6 +11,7 @@ use std::time::Duration;
 /// | setting | default | uvicorn's |
 /// |---|---|---|
 /// | `bind` | `127.0.0.1:8000` | `--host 127.0.0.1 --port 8000` |
+/// | `uds` | none (TCP on `bind`) | `--uds` |
 /// | `workers` | 1 | `--workers 1` |
 /// | `backlog` | 2048 | `--backlog 2048` |
 /// | `max_connections` | none | — (accepting pauses at the limit) |
@@ -23,6 +24,9 @@ use std::time::Duration;
 /// | `max_body_size` | 16 MiB | — (413 past it) |
 /// | `strict` | on | — (h11 is strict on most of it; llhttp's lenient flags off) |
 /// | `graceful_shutdown_timeout` | 30 s | `--timeout-graceful-shutdown` |
+/// | `shutdown_delay` | 0 | — (Kubernetes' `preStop: sleep`; Envoy's drain time) |
+/// | `proxy_headers` | on | `--proxy-headers` (on by default) |
+/// | `forwarded_allow_ips` | `127.0.0.1` | `--forwarded-allow-ips` (or `$FORWARDED_ALLOW_IPS`) |
 /// | `access_log` | on | `--access-log` |
 /// | `tls` | none (plain TCP) | `--ssl-certfile`, `--ssl-keyfile` |
 /// | `tls_handshake_timeout` | 10 s | — (nginx's `ssl_handshake_timeout` is 60 s) |
@@ -39,6 +43,13 @@ use std::time::Duration;
 pub struct ServerConfig {
     /// Address to listen on.
     pub bind: SocketAddr,
+    /// Listen on a Unix domain socket at this path instead of `bind` (uvicorn's `--uds`): for
+    /// a proxy on the same machine. The file is made readable and writable by everyone (let
+    /// its directory's permissions say who may connect), a stale one left by a server that is
+    /// gone is replaced, and it is removed when the server stops. Peers have no address, so
+    /// forwarded headers are believed only with [`ForwardedAllowIps::all`](super::ForwardedAllowIps::all)
+    /// (`*`), as in uvicorn. Not with `tls`: the proxy terminates TLS.
+    pub uds: Option<std::path::PathBuf>,
     /// Worker threads, each with its own event loop, all accepting from one listening socket:
     /// whichever loop is free takes the next connection, so a blocked loop strands none.
     pub workers: usize,
@@ -104,6 +115,22 @@ pub struct ServerConfig {
     pub http2_max_concurrent_streams: u32,
     /// How long a graceful shutdown waits for requests in progress before closing them.
     pub graceful_shutdown_timeout: Duration,
+    /// How long the server keeps accepting and serving after a graceful shutdown begins,
+    /// before it closes its listening socket and drains: the time a load balancer needs to
+    /// see readiness fail ([`ServerHealth::readiness`](super::ServerHealth::readiness) turns
+    /// at once) and stop sending new requests, so that none is refused meanwhile. Zero (the
+    /// default, uvicorn's behaviour): the socket closes at once, and a proxy must retry
+    /// refused connections on another instance.
+    pub shutdown_delay: Duration,
+    /// Believe the `X-Forwarded-For`/`-Proto`/`-Host` and `Forwarded` headers of requests
+    /// whose peer is in [`forwarded_allow_ips`](ServerConfig::forwarded_allow_ips): the
+    /// client address, scheme and host they give replace the connection's (see
+    /// [`RequestBody::client_addr`](crate::RequestBody::client_addr),
+    /// [`RequestBody::scheme`](crate::RequestBody::scheme) and the `Host` header). On by
+    /// default, as in uvicorn: with the default list only a proxy on this machine is believed.
+    pub proxy_headers: bool,
+    /// The proxies whose forwarded headers are believed (uvicorn's default: `127.0.0.1`).
+    pub forwarded_allow_ips: super::ForwardedAllowIps,
     /// Log each request through `tracing` (target `kairos::access`, level INFO).
     pub access_log: bool,
     /// The stall threshold of each worker's loop: a poll that holds the loop longer is
@@ -127,6 +154,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 8000)),
+            uds: None,
             workers: 1,
             backlog: 2048,
             max_connections: None,
@@ -143,6 +171,9 @@ impl Default for ServerConfig {
             http2: true,
             http2_max_concurrent_streams: 100,
             graceful_shutdown_timeout: Duration::from_secs(30),
+            shutdown_delay: Duration::ZERO,
+            proxy_headers: true,
+            forwarded_allow_ips: super::ForwardedAllowIps::default(),
             access_log: true,
             slow_callback_duration: None,
             record_events: 0,

@@ -21,9 +21,9 @@ use std::rc::Rc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
+use super::listener::Stream;
 use futures_util::future::{select, Either};
 use hyper::server::conn::{http1, http2};
-use kairos_rt::net::TcpStream;
 
 use super::accept::{ConnectionHold, WorkerState};
 use super::config::DEFAULT_MAX_HEADERS;
@@ -75,8 +75,8 @@ enum Protocol {
 
 /// Serves `stream` until the client closes it, it idles out, or the server shuts down.
 pub(crate) async fn serve_connection<S, Fut>(
-    stream: TcpStream,
-    peer: SocketAddr,
+    stream: Stream,
+    peer: Option<SocketAddr>,
     service: Rc<S>,
     worker: Rc<WorkerState>,
     hold: ConnectionHold,
@@ -109,27 +109,44 @@ async fn within<F: Future>(worker: &WorkerState, limit: Duration, future: F) -> 
 /// the start of the first request), or `None` if the connection ended first — a handshake
 /// that failed or stalled costs a line at debug level and nothing else.
 async fn open(
-    stream: TcpStream,
-    peer: SocketAddr,
+    stream: Stream,
+    peer: Option<SocketAddr>,
     worker: &WorkerState,
 ) -> Option<(Transport, Vec<u8>, Protocol)> {
     let config = &worker.config;
-    let mut transport = match &worker.tls {
+    let stream = match stream {
+        Stream::Tcp(tcp) => tcp,
+        // No TLS over a Unix socket (refused when the server starts): the proxy in front
+        // terminates it.
+        Stream::Unix(unix) => return sniff(Transport::Unix(unix), peer, worker).await,
+    };
+    let transport = match &worker.tls {
         None => Transport::Tcp(stream),
         Some(acceptor) => {
             match within(worker, config.tls_handshake_timeout, acceptor.accept(stream)).await {
                 Some(Ok(tls)) => Transport::TlsServer(Box::new(tls)),
                 Some(Err(e)) => {
-                    tracing::debug!(target: "kairos::server", %peer, "TLS handshake failed: {e}");
+                    tracing::debug!(target: "kairos::server", peer = ?peer, "TLS handshake failed: {e}");
                     return None;
                 }
                 None => {
-                    tracing::debug!(target: "kairos::server", %peer, "TLS handshake timed out");
+                    tracing::debug!(target: "kairos::server", peer = ?peer, "TLS handshake timed out");
                     return None;
                 }
             }
         }
     };
+    sniff(transport, peer, worker).await
+}
+
+/// The protocol of an open transport: ALPN's choice over TLS, else HTTP/2 if the first bytes
+/// are its preface (with the bytes read to tell).
+async fn sniff(
+    mut transport: Transport,
+    peer: Option<SocketAddr>,
+    worker: &WorkerState,
+) -> Option<(Transport, Vec<u8>, Protocol)> {
+    let config = &worker.config;
     if transport.alpn() == Some(b"h2") {
         return Some((transport, Vec::new(), Protocol::Http2));
     }
@@ -154,7 +171,7 @@ async fn open(
         }
     });
     let Some(protocol) = within(worker, config.header_read_timeout, sniff).await else {
-        tracing::debug!(target: "kairos::server", %peer, "header read timeout");
+        tracing::debug!(target: "kairos::server", peer = ?peer, "header read timeout");
         return None;
     };
     Some((transport, first[..len].to_vec(), protocol))
@@ -165,7 +182,7 @@ async fn serve_http1<S, Fut>(
     transport: Transport,
     sniffed: Vec<u8>,
     opened: Instant,
-    peer: SocketAddr,
+    peer: Option<SocketAddr>,
     service: Rc<S>,
     worker: Rc<WorkerState>,
     hold: ConnectionHold,
@@ -253,7 +270,7 @@ async fn serve_http1<S, Fut>(
             Some(started) if now >= after(started, header_timeout) => {
                 // A head begun and never finished (or nothing sent since the connection
                 // opened): drop the connection, as hyper's own header-read timeout does.
-                tracing::debug!(target: "kairos::server", %peer, "header read timeout");
+                tracing::debug!(target: "kairos::server", peer = ?peer, "header read timeout");
                 return Poll::Ready(Ok(()));
             }
             Some(started) => timer.as_mut().reset(after(started, header_timeout)),
@@ -282,7 +299,7 @@ async fn serve_http1<S, Fut>(
         Ok(()) => {}
         // Clients vanish all the time; only say so at debug level.
         Err(e) => {
-            tracing::debug!(target: "kairos::server", %peer, "connection ended with an error: {e}")
+            tracing::debug!(target: "kairos::server", peer = ?peer, "connection ended with an error: {e}")
         }
     }
 }
@@ -291,7 +308,7 @@ async fn serve_http1<S, Fut>(
 async fn serve_http2<S, Fut>(
     transport: Transport,
     sniffed: Vec<u8>,
-    peer: SocketAddr,
+    peer: Option<SocketAddr>,
     service: Rc<S>,
     worker: Rc<WorkerState>,
 ) where
@@ -357,6 +374,6 @@ async fn serve_http2<S, Fut>(
     })
     .await;
     if let Err(e) = outcome {
-        tracing::debug!(target: "kairos::server", %peer, "HTTP/2 connection ended with an error: {e}");
+        tracing::debug!(target: "kairos::server", peer = ?peer, "HTTP/2 connection ended with an error: {e}");
     }
 }

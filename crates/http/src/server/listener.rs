@@ -18,6 +18,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::path::Path;
 
 use socket2::{Domain, Protocol, Socket, Type};
 
@@ -36,4 +37,89 @@ pub(crate) fn bind(addr: SocketAddr, backlog: u32) -> io::Result<std::net::TcpLi
     socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
     socket.set_nonblocking(true)?;
     Ok(socket.into())
+}
+
+/// Binds a Unix domain socket at `path` for `--uds`, readable and writable by everyone (as
+/// uvicorn leaves it: restrict who may connect with the directory's permissions). A socket
+/// file left by a server that is gone (nothing accepts on it) is replaced; one a live server
+/// listens on, or a file that is not a socket, is an error that says so.
+pub(crate) fn bind_unix(path: &Path, backlog: u32) -> io::Result<std::os::unix::net::UnixListener> {
+    use std::os::unix::fs::{FileTypeExt as _, PermissionsExt as _};
+    if let Ok(metadata) = std::fs::symlink_metadata(path) {
+        let in_use = || {
+            io::Error::new(
+                io::ErrorKind::AddrInUse,
+                format!("cannot listen on {}: another server listens on it", path.display()),
+            )
+        };
+        if !metadata.file_type().is_socket() {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!(
+                    "cannot listen on {}: it exists and is not a socket (remove it, or choose \
+                     another path)",
+                    path.display()
+                ),
+            ));
+        }
+        match std::os::unix::net::UnixStream::connect(path) {
+            Ok(_) => return Err(in_use()),
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => std::fs::remove_file(path)?,
+            Err(e) => return Err(e),
+        }
+    }
+    let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
+    socket.bind(&socket2::SockAddr::unix(path)?).map_err(|e| {
+        io::Error::new(e.kind(), format!("cannot listen on {}: {e}", path.display()))
+    })?;
+    socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
+    socket.set_nonblocking(true)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))?;
+    Ok(socket.into())
+}
+
+/// The listening socket as bound, before a worker's loop adopts its copy.
+pub(crate) enum Bound {
+    Tcp(std::net::TcpListener),
+    Unix(std::os::unix::net::UnixListener),
+}
+
+impl Bound {
+    /// Another descriptor of the same socket, for another worker.
+    pub(crate) fn try_clone(&self) -> io::Result<Bound> {
+        Ok(match self {
+            Bound::Tcp(tcp) => Bound::Tcp(tcp.try_clone()?),
+            Bound::Unix(unix) => Bound::Unix(unix.try_clone()?),
+        })
+    }
+
+    /// The socket registered with the current loop.
+    pub(crate) fn into_loop(self) -> io::Result<Listener> {
+        Ok(match self {
+            Bound::Tcp(tcp) => Listener::Tcp(kairos_rt::net::TcpListener::from_std(tcp)?),
+            Bound::Unix(unix) => Listener::Unix(kairos_rt::net::UnixListener::from_std(unix)?),
+        })
+    }
+}
+
+/// A worker's listening socket, on its loop.
+pub(crate) enum Listener {
+    Tcp(kairos_rt::net::TcpListener),
+    Unix(kairos_rt::net::UnixListener),
+}
+
+/// An accepted connection's socket.
+pub(crate) enum Stream {
+    Tcp(kairos_rt::net::TcpStream),
+    Unix(kairos_rt::net::UnixStream),
+}
+
+impl Listener {
+    /// The next connection, and its peer's address (none for a Unix socket's).
+    pub(crate) async fn accept(&self) -> io::Result<(Stream, Option<SocketAddr>)> {
+        match self {
+            Listener::Tcp(tcp) => tcp.accept().await.map(|(s, peer)| (Stream::Tcp(s), Some(peer))),
+            Listener::Unix(unix) => unix.accept().await.map(|s| (Stream::Unix(s), None)),
+        }
+    }
 }

@@ -14,6 +14,10 @@
 //!   service, panic → 500, access log;
 //! - `error.rs` — [`ServerError`], the answers the server makes itself, and the
 //!   [`ErrorRenderer`] that writes them (plain text unless a framework installs its own);
+//! - `forwarded.rs` — behind a proxy: the client, scheme and host a trusted proxy forwards
+//!   ([`ForwardedAllowIps`]);
+//! - `health.rs` — [`ServerHealth`]: every worker's heartbeat (liveness) and the server's
+//!   phase (readiness), for health-check routes;
 //! - `shutdown.rs` — [`Shutdown`], the cross-thread switch, and SIGINT/SIGTERM;
 //! - `lifespan.rs` — what a worker does before it accepts and after it drains
 //!   ([`WorkerService`]), and why a server did not start ([`StartError`]);
@@ -24,7 +28,9 @@ mod accept;
 mod config;
 mod connection;
 mod error;
+mod forwarded;
 pub(crate) mod gate;
+mod health;
 mod lifespan;
 mod listener;
 mod log_limit;
@@ -40,6 +46,8 @@ use std::sync::Arc;
 pub(crate) use accept::ConnectionHold;
 pub use config::{ConfigureLoop, ServerConfig};
 pub use error::{render_plain, ErrorRenderer, ServerError};
+pub use forwarded::{ForwardedAllowIps, ForwardedAllowIpsError};
+pub use health::{NotReady, ServerHealth, StuckWorker, STUCK_AFTER};
 pub use lifespan::{StartError, WorkerService};
 pub use request::TrackedBody;
 pub use shutdown::{Shutdown, Triggered};
@@ -190,6 +198,7 @@ impl Server {
         Fut: Future<Output = http::Response<Body>> + 'static,
     {
         let config = Arc::new(self.config.clone());
+        let listener = listener::Listener::Tcp(listener);
         accept::serve_worker(listener, service, config, self.render_error.clone(), shutdown).await
     }
 }

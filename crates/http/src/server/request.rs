@@ -19,6 +19,7 @@ use http_body::{Body as HttpBody, Frame, SizeHint};
 use kairos_sync::event::Wait;
 
 use super::accept::WorkerState;
+use super::forwarded;
 use super::ServerError;
 use crate::body::{BoxError, RequestBody};
 use crate::io::Activity;
@@ -32,7 +33,7 @@ pub(crate) async fn respond<S, Fut>(
     service: Rc<S>,
     worker: Rc<WorkerState>,
     conn: Rc<Activity>,
-    peer: SocketAddr,
+    peer: Option<SocketAddr>,
 ) -> Result<Response<TrackedBody>, Infallible>
 where
     S: Fn(Request) -> Fut + 'static,
@@ -46,6 +47,8 @@ where
     // `--log-level warn` they are not): no allocation per request else.
     let logging =
         config.access_log && tracing::enabled!(target: "kairos::access", tracing::Level::INFO);
+    // The client as far as the log is concerned: a trusted proxy's word replaces the peer's.
+    let mut client = peer;
     let logged = logging.then(|| match &refused {
         // hyper parsed a stand-in: the request line it replaced is not known.
         Some(_) => (None, "(refused)".to_owned()),
@@ -67,6 +70,20 @@ where
         worker.render_error.render(&ServerError::Overloaded { limit })
     } else {
         let (mut parts, body) = request.into_parts();
+        let mut scheme =
+            if worker.tls.is_some() { http::uri::Scheme::HTTPS } else { http::uri::Scheme::HTTP };
+        if config.proxy_headers && forwarded::present(&parts.headers) {
+            let said = forwarded::resolve(
+                &parts.headers,
+                peer.map(|p| p.ip()),
+                &config.forwarded_allow_ips,
+            );
+            client = said.client.or(peer);
+            scheme = said.scheme.unwrap_or(scheme);
+            if let Some(host) = said.host {
+                forward_host(&mut parts, host);
+            }
+        }
         if asks_upgrade {
             let (ticket, pending) = Pending::register();
             parts.extensions.insert(ticket);
@@ -74,7 +91,7 @@ where
         }
         let request = http::Request::from_parts(
             parts,
-            RequestBody::incoming(body, config.max_body_size, peer),
+            RequestBody::incoming(body, config.max_body_size, client, scheme),
         );
         match AssertUnwindSafe(service(request)).catch_unwind().await {
             Ok(response) => response,
@@ -100,7 +117,8 @@ where
         let method = method.as_ref().map_or("-", http::Method::as_str);
         tracing::info!(
             target: "kairos::access",
-            "{peer} \"{method} {path}\" {} {:.1}ms",
+            "{} \"{method} {path}\" {} {:.1}ms",
+            client.map_or_else(|| "unix".to_owned(), |client| client.to_string()),
             response.status().as_u16(),
             started.elapsed().as_secs_f64() * 1e3
         );
@@ -108,6 +126,20 @@ where
     let (parts, body) = response.into_parts();
     let stop = (body.is_stream()).then(|| worker.stopping.wait());
     Ok(Response::from_parts(parts, TrackedBody { body, _guard: guard, stop }))
+}
+
+/// Makes `host` the request's host: its `Host` header, and its target's authority when it
+/// has one (HTTP/2's `:authority`, an absolute-form target).
+fn forward_host(parts: &mut http::request::Parts, host: HeaderValue) {
+    if parts.uri.authority().is_some() {
+        let authority = host.to_str().ok().and_then(|h| h.parse::<http::uri::Authority>().ok());
+        let mut uri = parts.uri.clone().into_parts();
+        uri.authority = authority;
+        if let Ok(uri) = http::Uri::from_parts(uri) {
+            parts.uri = uri;
+        }
+    }
+    parts.headers.insert(header::HOST, host);
 }
 
 /// HTTP/2's counterparts of the limits the gate enforces on an HTTP/1.1 head (h2 bounds the
@@ -146,7 +178,7 @@ fn check_host<B>(request: &http::Request<B>) -> Result<(), &'static str> {
 /// Whether `value` is `uri-host [ ":" port ]`: an IP literal in brackets or a reg-name (which
 /// covers IPv4 addresses), then an optional colon and digits. The empty value is allowed: it
 /// is how a request whose target has no authority says so.
-fn valid_host(value: &[u8]) -> bool {
+pub(crate) fn valid_host(value: &[u8]) -> bool {
     let (host, port) = if let Some(rest) = value.strip_prefix(b"[") {
         let Some(end) = rest.iter().position(|&b| b == b']') else { return false };
         let literal = &rest[..end];

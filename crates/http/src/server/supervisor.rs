@@ -21,7 +21,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::pin::pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -30,13 +30,12 @@ use futures_util::future::{select, Either};
 use futures_util::FutureExt as _;
 
 use super::accept::serve_worker;
+use super::health::{ServerHealth, HEARTBEAT_EVERY, STUCK_AFTER as STALE_AFTER};
 use super::lifespan::{panic_message, StartError, WorkerService};
-use super::listener::bind;
+use super::listener::{bind, bind_unix, Bound};
 use super::{ErrorRenderer, ServerConfig, Shutdown};
 use crate::{Body, BoxError, Request};
 
-const HEARTBEAT_EVERY: Duration = Duration::from_millis(100);
-const STALE_AFTER: Duration = Duration::from_secs(1);
 const SUPERVISE_EVERY: Duration = Duration::from_millis(50);
 /// The wait before starting again a replacement worker whose startup failed, doubled after
 /// each failure in a row up to [`RETRY_AT_MOST`]: a database that is down for a while is
@@ -64,6 +63,8 @@ pub struct RunningServer {
     shutdown: Shutdown,
     supervisor: Option<JoinHandle<()>>,
     shared: Arc<Supervision>,
+    health: ServerHealth,
+    uds: Option<std::path::PathBuf>,
 }
 
 /// What the supervisor and the workers share.
@@ -76,9 +77,16 @@ struct Supervision {
 }
 
 impl RunningServer {
-    /// The address the server listens on (with the real port when bound to port 0).
+    /// The address the server listens on (with the real port when bound to port 0). For a
+    /// server on a Unix socket ([`ServerConfig::uds`]), the configured `bind`, which it does
+    /// not listen on: see [`uds`](RunningServer::uds).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The Unix socket the server listens on, if it listens on one ([`ServerConfig::uds`]).
+    pub fn uds(&self) -> Option<&std::path::Path> {
+        self.uds.as_deref()
     }
 
     /// The server's shutdown switch (to trigger from a signal handler, a test, a route...).
@@ -89,6 +97,11 @@ impl RunningServer {
     /// Starts a graceful shutdown.
     pub fn shutdown(&self) {
         self.shutdown.trigger();
+    }
+
+    /// The server's liveness and readiness, as its health checks read them.
+    pub fn health(&self) -> ServerHealth {
+        self.health.clone()
     }
 
     /// Workers replaced since the start because their loop died.
@@ -140,13 +153,32 @@ where
     Fut: Future<Output = http::Response<Body>> + 'static,
 {
     let workers = config.workers.max(1);
-    let listener = bind(config.bind, config.backlog)?;
-    let local_addr = listener.local_addr()?;
+    let (listener, local_addr) = match &config.uds {
+        Some(path) => {
+            if config.tls.is_some() {
+                return Err(StartError::Io(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "TLS is not served over a Unix socket: let the proxy in front terminate \
+                     it, or listen on TCP",
+                )));
+            }
+            (Bound::Unix(bind_unix(path, config.backlog)?), config.bind)
+        }
+        None => {
+            let listener = bind(config.bind, config.backlog)?;
+            let local_addr = listener.local_addr()?;
+            (Bound::Tcp(listener), local_addr)
+        }
+    };
+    let uds = config.uds.clone();
     let config = Arc::new(ServerConfig { bind: local_addr, ..config });
+    let shutdown = Shutdown::new();
+    let health = ServerHealth::new(workers, shutdown.clone());
     let launcher = Arc::new(Launcher {
         config,
         render_error,
-        shutdown: Shutdown::new(),
+        health: health.clone(),
+        shutdown,
         gate: Shutdown::new(),
         shared: Arc::new(Supervision::default()),
         startup,
@@ -205,13 +237,16 @@ where
         }
     };
     gate.trigger();
-    Ok(RunningServer { local_addr, shutdown, supervisor: Some(supervisor), shared })
+    health.set_started();
+    Ok(RunningServer { local_addr, shutdown, supervisor: Some(supervisor), shared, health, uds })
 }
 
 /// Everything needed to (re)start a worker.
 struct Launcher<F> {
     config: Arc<ServerConfig>,
     render_error: ErrorRenderer,
+    /// The heartbeats (one slot per worker index, reused by a replacement) and the phase.
+    health: ServerHealth,
     shutdown: Shutdown,
     /// Opened once every first worker's startup has succeeded: until then none accepts.
     gate: Shutdown,
@@ -221,7 +256,6 @@ struct Launcher<F> {
 
 struct WorkerThread {
     thread: JoinHandle<()>,
-    heartbeat: Arc<AtomicU64>,
     stale_reported: bool,
     /// Set once the worker's startup has succeeded: a thread that ends without it failed to
     /// start (and is retried with a wait), one that ends with it had its loop die.
@@ -273,39 +307,32 @@ where
     fn launch(
         self: Arc<Self>,
         index: usize,
-        listener: std::net::TcpListener,
+        listener: Bound,
         reports: Option<mpsc::Sender<Report>>,
     ) -> std::io::Result<WorkerThread> {
-        let heartbeat = Arc::new(AtomicU64::new(now_ms()));
-        let beat = Arc::clone(&heartbeat);
+        // A fresh worker has not turned yet, but is not stuck either.
+        self.health.beat(index);
         let started = Arc::new(AtomicBool::new(false));
         let reporter = Reporter { index, reports };
         let started_flag = Arc::clone(&started);
         let thread = std::thread::Builder::new()
             .name(format!("kairos-worker-{index}"))
-            .spawn(move || self.run_worker(index, listener, beat, reporter, started_flag))?;
-        Ok(WorkerThread {
-            thread,
-            heartbeat,
-            stale_reported: false,
-            started,
-            failures: 0,
-            retry_at: None,
-        })
+            .spawn(move || self.run_worker(index, listener, reporter, started_flag))?;
+        Ok(WorkerThread { thread, stale_reported: false, started, failures: 0, retry_at: None })
     }
 
     fn run_worker(
         &self,
         index: usize,
-        listener: std::net::TcpListener,
-        beat: Arc<AtomicU64>,
+        listener: Bound,
         mut reporter: Reporter,
         started: Arc<AtomicBool>,
     ) {
         self.shared.alive.fetch_add(1, Ordering::SeqCst);
         let _alive = AliveGuard(Arc::clone(&self.shared));
+        self.health.enter();
         self.config.loop_builder().run(async {
-            let listener = match kairos_rt::net::TcpListener::from_std(listener) {
+            let listener = match listener.into_loop() {
                 Ok(listener) => listener,
                 Err(e) => {
                     reporter.report(Err(format!("cannot use the listening socket: {e}").into()));
@@ -314,7 +341,7 @@ where
             };
             let heartbeat = kairos_rt::spawn_named(
                 "heartbeat",
-                heartbeat(beat, Arc::clone(&self.shared), index),
+                heartbeat(self.health.clone(), Arc::clone(&self.shared), index),
             );
             // A panic in the startup is its failure, reported like an error; the loop lives.
             let made = match std::panic::catch_unwind(AssertUnwindSafe(|| (self.startup)(index))) {
@@ -363,11 +390,11 @@ where
 
 /// Writes the heartbeat from the worker's own loop; returns only when a test asks the worker
 /// to die.
-async fn heartbeat(beat: Arc<AtomicU64>, shared: Arc<Supervision>, index: usize) {
+async fn heartbeat(health: ServerHealth, shared: Arc<Supervision>, index: usize) {
     let mut ticks = kairos_rt::interval(HEARTBEAT_EVERY);
     loop {
         ticks.tick().await;
-        beat.store(now_ms(), Ordering::Relaxed);
+        health.beat(index);
         let mut requests = shared.crash_requests.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(at) = requests.iter().position(|&i| i == index) {
             requests.remove(at);
@@ -380,7 +407,7 @@ async fn heartbeat(beat: Arc<AtomicU64>, shared: Arc<Supervision>, index: usize)
 /// the ones whose startup failed, report stuck ones, wait for all at shutdown.
 fn supervise<F, StartFut, E, S, Fut>(
     launcher: Arc<Launcher<F>>,
-    listener: std::net::TcpListener,
+    listener: Bound,
     mut threads: Vec<WorkerThread>,
 ) where
     F: Fn(usize) -> StartFut + Send + Sync + 'static,
@@ -436,15 +463,15 @@ fn supervise<F, StartFut, E, S, Fut>(
             if worker.failures > 0 && worker.started.load(Ordering::SeqCst) {
                 worker.failures = 0; // a retry succeeded: the next failure waits 100 ms again
             }
-            let silent = now_ms().saturating_sub(worker.heartbeat.load(Ordering::Relaxed));
-            if silent >= STALE_AFTER.as_millis() as u64 && !worker.stale_reported {
+            let silent = launcher.health.silent(index).as_millis();
+            if silent >= STALE_AFTER.as_millis() && !worker.stale_reported {
                 worker.stale_reported = true;
                 tracing::error!(
                     target: "kairos::server",
                     "worker {index}'s event loop has not turned for {silent} ms: something blocks it \
                      (see the stall detector's report for the task)"
                 );
-            } else if silent < STALE_AFTER.as_millis() as u64 {
+            } else if silent < STALE_AFTER.as_millis() {
                 worker.stale_reported = false;
             }
         }
@@ -455,17 +482,16 @@ fn supervise<F, StartFut, E, S, Fut>(
     for worker in threads {
         let _ = worker.thread.join();
     }
+    // A Unix socket's file outlives the socket: remove it, so the next start finds none.
+    if let Some(path) = &launcher.config.uds {
+        let _ = std::fs::remove_file(path);
+    }
 }
 
 /// The wait before the `failures`-th retry of a startup: 100 ms, doubled each time, 10 s
 /// at most.
 fn retry_wait(failures: u32) -> Duration {
     RETRY_FIRST.saturating_mul(1 << failures.saturating_sub(1).min(16)).min(RETRY_AT_MOST)
-}
-
-fn now_ms() -> u64 {
-    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-    START.get_or_init(Instant::now).elapsed().as_millis() as u64
 }
 
 struct AliveGuard(Arc<Supervision>);

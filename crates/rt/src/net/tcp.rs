@@ -13,8 +13,8 @@ use crate::io::reactor::{Direction, Registration};
 use crate::time::{sleep, Sleep};
 
 /// The first pause after `accept` fails for lack of resources; it doubles up to the maximum.
-const ACCEPT_BACKOFF_START: Duration = Duration::from_millis(5);
-const ACCEPT_BACKOFF_MAX: Duration = Duration::from_millis(500);
+pub(super) const ACCEPT_BACKOFF_START: Duration = Duration::from_millis(5);
+pub(super) const ACCEPT_BACKOFF_MAX: Duration = Duration::from_millis(500);
 
 /// A listening TCP socket — what asyncio's `loop.create_server` sits on.
 ///
@@ -96,7 +96,7 @@ impl TcpListener {
 }
 
 /// Errors that say "the process or system is out of something", not "this connection failed".
-fn is_resource_exhaustion(e: &io::Error) -> bool {
+pub(super) fn is_resource_exhaustion(e: &io::Error) -> bool {
     matches!(
         e.raw_os_error(),
         Some(libc::EMFILE) | Some(libc::ENFILE) | Some(libc::ENOBUFS) | Some(libc::ENOMEM)

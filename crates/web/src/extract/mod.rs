@@ -41,7 +41,7 @@ use bytes::Bytes;
 use http::request::Parts;
 use http::{HeaderMap, Method, Uri};
 
-pub use client::ClientAddr;
+pub use client::{ClientAddr, RequestUrl};
 pub use header::Headers;
 pub use path::Path;
 pub use query::Query;
@@ -120,6 +120,10 @@ pub(crate) struct RouteContext {
     pub(crate) worker: u64,
     /// The client's address, from the request's body (where the server keeps it).
     pub(crate) client: Option<std::net::SocketAddr>,
+    /// The scheme the client used, from the request's body (where the server keeps it).
+    pub(crate) scheme: Option<http::uri::Scheme>,
+    /// The App's root path ([`App::root_path`](crate::App::root_path)).
+    pub(crate) root_path: Option<std::sync::Arc<str>>,
     /// The route's label, for a task the request spawns that should be reported under it
     /// (a WebSocket's session).
     pub(crate) label: kairos_rt::task::Label,

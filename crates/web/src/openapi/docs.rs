@@ -85,14 +85,19 @@ const JSON: &str = "application/json";
 ///
 /// If one of their URLs is a route of the App's already: a programming error, reported at
 /// start with what to change.
-pub(crate) fn mount(router: &mut Router, config: &DocsConfig) {
+///
+/// Under a root path the pages' own URLs stay as routed (the proxy strips the prefix), while
+/// what the browser fetches — the document, the scripts — gets the prefix in front.
+pub(crate) fn mount(router: &mut Router, config: &DocsConfig, root_path: Option<&str>) {
     let Some(openapi_url) = &config.openapi_url else { return };
-    let document = document(router, config);
+    let document = document(router, config, root_path);
+    let root = root_path.unwrap_or("");
+    let public_openapi_url = format!("{root}{openapi_url}");
     let body = serde_json::to_vec(&document).expect("a JSON value serializes");
     add(router, openapi_url, JSON, Bytes::from(body), false);
     if let Some(docs_url) = &config.docs_url {
         let base = docs_url.trim_end_matches('/');
-        let page = swagger_ui_page(&config.title, openapi_url, base);
+        let page = swagger_ui_page(&config.title, &public_openapi_url, &format!("{root}{base}"));
         add(router, docs_url, HTML, Bytes::from(page), false);
         let bundle = Bytes::from_static(SWAGGER_UI_BUNDLE);
         add(router, &format!("{base}/swagger-ui-bundle.js"), JAVASCRIPT, bundle, true);
@@ -101,7 +106,7 @@ pub(crate) fn mount(router: &mut Router, config: &DocsConfig) {
     }
     if let Some(redoc_url) = &config.redoc_url {
         let base = redoc_url.trim_end_matches('/');
-        let page = redoc_page(&config.title, openapi_url, base);
+        let page = redoc_page(&config.title, &public_openapi_url, &format!("{root}{base}"));
         add(router, redoc_url, HTML, Bytes::from(page), false);
         add(router, &format!("{base}/redoc.standalone.js"), JAVASCRIPT, redoc_script(), true);
     }

@@ -8,7 +8,12 @@ use crate::router::Router;
 use crate::validation::schema_settings;
 
 /// The document of every route of `router` but those marked hidden.
-pub(crate) fn document(router: &Router, config: &DocsConfig) -> Value {
+///
+/// With a root path (a proxy serves the App under a prefix it strips, FastAPI's `root_path`),
+/// the document names it as its server — so `/docs`' "Try it out" calls go through the
+/// proxy — and an OAuth2 token URL that is a path gets it in front, as the browser must ask
+/// the proxy for it.
+pub(crate) fn document(router: &Router, config: &DocsConfig, root_path: Option<&str>) -> Value {
     let mut settings = schema_settings();
     // Models go where OpenAPI keeps them; no schema names its dialect (`$schema`): the
     // document's is theirs.
@@ -94,9 +99,32 @@ pub(crate) fn document(router: &Router, config: &DocsConfig) -> Value {
     if !security_schemes.is_empty() {
         let mut sorted: Vec<(String, Value)> = security_schemes.into_iter().collect();
         sorted.sort_by(|a, b| a.0.cmp(&b.0));
+        if let Some(root) = root_path {
+            for (_, scheme) in &mut sorted {
+                prefix_token_urls(scheme, root);
+            }
+        }
         document["components"]["securitySchemes"] = Value::Object(sorted.into_iter().collect());
     }
+    if let Some(root) = root_path {
+        document["servers"] = json!([{"url": root}]);
+    }
     document
+}
+
+/// `root` in front of each flow's `tokenUrl` (and `authorizationUrl`, `refreshUrl`) that is
+/// a path; a full URL is left as it is.
+fn prefix_token_urls(scheme: &mut Value, root: &str) {
+    let Some(flows) = scheme.get_mut("flows").and_then(Value::as_object_mut) else { return };
+    for flow in flows.values_mut() {
+        for key in ["tokenUrl", "authorizationUrl", "refreshUrl"] {
+            if let Some(url) = flow.get_mut(key) {
+                if let Some(path) = url.as_str().filter(|url| url.starts_with('/')) {
+                    *url = format!("{root}{path}").into();
+                }
+            }
+        }
+    }
 }
 
 /// The operation object: the route's own metadata, or what its name and path give.

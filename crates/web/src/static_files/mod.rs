@@ -397,9 +397,13 @@ fn not_found() -> Response {
 }
 
 /// `307` to the same path with a slash: a directory's index is served at `dir/`, where its
-/// relative links resolve.
+/// relative links resolve. The `Location` is relative (`./dir/`, RFC 9110 §10.2.2): the
+/// browser resolves it against the URL it asked for, so it holds behind a proxy that strips
+/// a prefix (`/app/static/dir` → `/app/static/dir/`) without the App knowing the prefix.
 fn redirect(request: &StaticRequest) -> Response {
-    let mut location = format!("{}/", request.raw_path);
+    let last = request.raw_path.rsplit('/').next().unwrap_or_default();
+    // `./` first: a segment with a colon would otherwise read as a scheme.
+    let mut location = format!("./{last}/");
     if let Some(query) = &request.query {
         location.push('?');
         location.push_str(query);

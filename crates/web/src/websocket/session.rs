@@ -75,7 +75,7 @@ pub(super) async fn run<F, Fut>(
                         let message = kairos_rt::task::panic_message(payload.as_ref());
                         tracing::error!(
                             target: "kairos::web",
-                            "WebSocket session with {peer} panicked: {message}; closing it with 1011"
+                            "WebSocket session with {peer:?} panicked: {message}; closing it with 1011"
                         );
                         Ended::Panicked
                     }

@@ -56,7 +56,7 @@ use super::{close_code, CloseFrame, Message, WsError};
 pub struct WebSocket {
     conn: Rc<RefCell<Conn>>,
     protocol: Option<String>,
-    peer: SocketAddr,
+    peer: Option<SocketAddr>,
     close_timeout: Duration,
 }
 
@@ -73,7 +73,7 @@ impl WebSocket {
     pub(super) fn new(
         conn: Rc<RefCell<Conn>>,
         protocol: Option<String>,
-        peer: SocketAddr,
+        peer: Option<SocketAddr>,
         close_timeout: Duration,
     ) -> WebSocket {
         WebSocket { conn, protocol, peer, close_timeout }
@@ -163,8 +163,9 @@ impl WebSocket {
         self.protocol.as_deref()
     }
 
-    /// The client's address.
-    pub fn peer_addr(&self) -> SocketAddr {
+    /// The address of the connection's peer (a proxy's, behind one); `None` over a Unix
+    /// socket, whose peer has none.
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
         self.peer
     }
 

@@ -1,0 +1,236 @@
+//! Unix domain sockets: [`UnixListener`] and [`UnixStream`] on the loop's reactor — what a
+//! server listens on when only a proxy on the same machine talks to it (uvicorn's `--uds`):
+//! no port to allocate or firewall, and file permissions say who may connect.
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::future::{poll_fn, Future};
+use std::io::{self, IoSlice, Read, Write};
+use std::net::Shutdown;
+use std::path::Path;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use crate::io::reactor::{Direction, Registration};
+use crate::time::{sleep, Sleep};
+
+use super::tcp::{is_resource_exhaustion, ACCEPT_BACKOFF_MAX, ACCEPT_BACKOFF_START};
+
+/// A listening Unix domain socket — asyncio's `loop.create_unix_server`.
+///
+/// Running out of file descriptors is handled as [`TcpListener`](super::TcpListener) does:
+/// the error is returned, and the next `accept` first pauses (5 ms, doubling up to 500 ms).
+pub struct UnixListener {
+    reg: Registration<mio::net::UnixListener>,
+    backoff: Cell<Option<Duration>>,
+    backoff_sleep: RefCell<Option<Sleep>>,
+}
+
+impl UnixListener {
+    /// Binds to `path` (which must not exist) and listens, with the kernel's default backlog.
+    /// For another backlog, build a `std::os::unix::net::UnixListener` with `socket2` and
+    /// pass it to [`from_std`](Self::from_std).
+    pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixListener> {
+        UnixListener::from_mio(mio::net::UnixListener::bind(path)?)
+    }
+
+    /// Adopts a listening std socket (switching it to non-blocking mode).
+    pub fn from_std(listener: std::os::unix::net::UnixListener) -> io::Result<UnixListener> {
+        listener.set_nonblocking(true)?;
+        UnixListener::from_mio(mio::net::UnixListener::from_std(listener))
+    }
+
+    fn from_mio(listener: mio::net::UnixListener) -> io::Result<UnixListener> {
+        Ok(UnixListener {
+            reg: Registration::new(listener)?,
+            backoff: Cell::new(None),
+            backoff_sleep: RefCell::new(None),
+        })
+    }
+
+    /// The path this listener is bound to, if it has one.
+    pub fn local_path(&self) -> Option<std::path::PathBuf> {
+        let addr = self.reg.source().local_addr().ok()?;
+        addr.as_pathname().map(Path::to_path_buf)
+    }
+
+    /// Accepts a connection. A Unix socket's peer has no address to report (a client's
+    /// socket is rarely bound to a path), so none is returned.
+    pub async fn accept(&self) -> io::Result<UnixStream> {
+        poll_fn(|cx| self.poll_accept(cx)).await
+    }
+
+    /// Polls for a connection (for implementing accept loops by hand).
+    pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<UnixStream>> {
+        {
+            let mut pause = self.backoff_sleep.borrow_mut();
+            if let Some(sleep) = pause.as_mut() {
+                if Pin::new(sleep).poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                *pause = None;
+            }
+        }
+        match self.reg.poll_io(cx, Direction::Read, |listener| listener.accept()) {
+            Poll::Ready(Ok((stream, _peer))) => {
+                self.backoff.set(None);
+                Poll::Ready(UnixStream::from_mio(stream))
+            }
+            Poll::Ready(Err(e)) => {
+                if is_resource_exhaustion(&e) {
+                    let next = match self.backoff.get() {
+                        None => ACCEPT_BACKOFF_START,
+                        Some(d) => (d * 2).min(ACCEPT_BACKOFF_MAX),
+                    };
+                    self.backoff.set(Some(next));
+                    *self.backoff_sleep.borrow_mut() = Some(sleep(next));
+                }
+                Poll::Ready(Err(e))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl fmt::Debug for UnixListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnixListener").field("path", &self.local_path()).finish()
+    }
+}
+
+/// A Unix domain socket connection: [`TcpStream`](super::TcpStream)'s counterpart, with the
+/// same `AsyncRead`/`AsyncWrite` implementations.
+pub struct UnixStream {
+    reg: Registration<mio::net::UnixStream>,
+}
+
+impl UnixStream {
+    /// Connects to the socket at `path` without blocking the loop.
+    pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
+        let stream = UnixStream::from_mio(mio::net::UnixStream::connect(path)?)?;
+        poll_fn(|cx| stream.reg.poll_ready(cx, Direction::Write)).await;
+        if let Some(e) = stream.reg.source().take_error()? {
+            return Err(e);
+        }
+        Ok(stream)
+    }
+
+    /// Adopts a connected std stream (switching it to non-blocking mode).
+    pub fn from_std(stream: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
+        stream.set_nonblocking(true)?;
+        UnixStream::from_mio(mio::net::UnixStream::from_std(stream))
+    }
+
+    fn from_mio(stream: mio::net::UnixStream) -> io::Result<UnixStream> {
+        Ok(UnixStream { reg: Registration::new(stream)? })
+    }
+
+    /// Shuts down the read half, the write half, or both. Non-blocking.
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.reg.source().shutdown(how)
+    }
+
+    /// Polls a read into `buf`; `Ok(0)` means the peer closed its side.
+    pub fn poll_read_buf(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        let asked = buf.len();
+        let polled = self.reg.poll_io(cx, Direction::Read, |mut s| s.read(buf));
+        if let Poll::Ready(Ok(n)) = polled {
+            if n > 0 && n < asked {
+                // A short read drained the socket (as for TCP): wait for the next edge.
+                self.reg.clear_available(Direction::Read);
+            }
+        }
+        polled
+    }
+
+    /// Polls a write of `buf`, returning how much was written.
+    pub fn poll_write_buf(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.reg.poll_io(cx, Direction::Write, |mut s| s.write(buf))
+    }
+
+    /// Polls a vectored write (`writev`): several buffers in one system call.
+    pub fn poll_write_bufs(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.reg.poll_io(cx, Direction::Write, |mut s| s.write_vectored(bufs))
+    }
+}
+
+impl futures_io::AsyncRead for UnixStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_read_buf(cx, buf)
+    }
+}
+
+impl futures_io::AsyncWrite for UnixStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_write_buf(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_write_bufs(cx, bufs)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(())) // writes go straight to the kernel
+    }
+
+    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.shutdown(Shutdown::Write) {
+            Err(e) if e.kind() != io::ErrorKind::NotConnected => Poll::Ready(Err(e)),
+            _ => Poll::Ready(Ok(())),
+        }
+    }
+}
+
+impl fmt::Debug for UnixStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnixStream").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    #[test]
+    fn a_connection_over_a_unix_socket_carries_bytes_both_ways() {
+        let dir = std::env::temp_dir().join(format!("kairos-unix-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("echo.sock");
+        let _ = std::fs::remove_file(&path);
+        crate::run(async {
+            let listener = UnixListener::bind(&path).unwrap();
+            assert_eq!(listener.local_path().as_deref(), Some(path.as_path()));
+            let server = crate::spawn(async move {
+                let mut stream = listener.accept().await.unwrap();
+                let mut buf = [0u8; 5];
+                stream.read_exact(&mut buf).await.unwrap();
+                stream.write_all(&buf).await.unwrap();
+            });
+            let mut client = UnixStream::connect(&path).await.unwrap();
+            client.write_all(b"hello").await.unwrap();
+            let mut back = [0u8; 5];
+            client.read_exact(&mut back).await.unwrap();
+            assert_eq!(&back, b"hello");
+            server.await.unwrap();
+        });
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
