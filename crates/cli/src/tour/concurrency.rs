@@ -35,6 +35,7 @@ fn elapsed_s(body: &Value) -> anyhow::Result<f64> {
 /// first takes the longest (2 s).
 fn sequential_vs_concurrent(target: Target, scale: Scale, report: &mut Report) {
     let s = scale.route();
+    report.mark();
     let sequential = target.json(&format!("/sequential?scale={s}")).and_then(|b| elapsed_s(&b));
     let seq = sequential.as_ref().ok().copied();
     report.push(Row::new(
@@ -44,6 +45,7 @@ fn sequential_vs_concurrent(target: Target, scale: Scale, report: &mut Report) {
         sequential
             .map(|t| Measured::new(secs(t)).value("elapsed_s", t).verdict(t >= at_least(3.0 * s))),
     ));
+    report.mark();
     let concurrent = target.json(&format!("/concurrent?scale={s}")).and_then(|b| elapsed_s(&b));
     report.push(Row::new(
         "2.1",
@@ -64,6 +66,7 @@ fn sequential_vs_concurrent(target: Target, scale: Scale, report: &mut Report) {
 /// (`return_exceptions=True`) or propagates as a 500 whose detail is the error.
 fn gather(target: Target, scale: Scale, report: &mut Report) {
     let s = scale.route();
+    report.mark();
     let elapsed = target.json(&format!("/gather?scale={s}")).and_then(|b| elapsed_s(&b));
     report.push(Row::new(
         "2.2",
@@ -75,6 +78,7 @@ fn gather(target: Target, scale: Scale, report: &mut Report) {
                 .verdict(t >= at_least(2.0 * s) && t <= 3.5 * s)
         }),
     ));
+    report.mark();
     let in_slot =
         target.json(&format!("/gather?scale={s}&fail=B&return_exceptions=true")).map(|b| {
             let slot = b["results"][1].clone();
@@ -86,6 +90,7 @@ fn gather(target: Target, scale: Scale, report: &mut Report) {
         "B's slot holds the error".to_owned(),
         in_slot,
     ));
+    report.mark();
     let propagated =
         target.get(&format!("/gather?scale={s}&fail=B&return_exceptions=false")).and_then(|a| {
             let detail: Value = serde_json::from_str(&a.body)?;

@@ -12,7 +12,8 @@
 //! | module | sections |
 //! |---|---|
 //! | `client.rs` | the plain HTTP/1.0 client the experiments use |
-//! | `report.rs` | a row of the report, printed as a table line or a JSON line |
+//! | `report.rs` | a row of the report, printed as a table line or a JSON line, kept for the page |
+//! | `page.rs` | `--html FILE`: the report as one self-contained page, a timeline per run |
 //! | `concurrency.rs` | 1.3, 2.1, 2.2, 2.3: sequential vs concurrent, gather, wait_for, the race |
 //! | `blocking.rs` | 3, 4, 5.2, 6.2: blocking the loop, the sync pool, CPU pools |
 //! | `io.rs` | 6.3, 7: a semaphore around outbound calls, streaming |
@@ -25,10 +26,12 @@ mod concurrency;
 mod data;
 mod io;
 mod logins;
+mod page;
 mod report;
 
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -49,6 +52,10 @@ pub(crate) struct TourArgs {
     /// line of the table.
     #[arg(long)]
     json: bool,
+    /// Also write the report as one self-contained HTML page: each experiment's row, what
+    /// it proves, and the timeline of its run (what the loop and the pools did meanwhile).
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
 }
 
 fn parse_scale(value: &str) -> Result<f64, String> {
@@ -92,6 +99,9 @@ pub(crate) fn tour(args: TourArgs) -> anyhow::Result<bool> {
     eprintln!("kairos tour: the service listens on http://{}, scale {}", target.addr, scale.0);
 
     let mut report = Report::new(args.json);
+    if args.html.is_some() {
+        report = report.keep(Box::new(trace_of));
+    }
     concurrency::run(target, scale, &mut report);
     blocking::run(target, scale, &mut report);
     io::run(target, scale, &mut report);
@@ -99,7 +109,20 @@ pub(crate) fn tour(args: TourArgs) -> anyhow::Result<bool> {
     logins::run(target, &mut report);
     server.shutdown();
     server.wait();
-    Ok(report.finish())
+    let (passed, rows) = report.finish();
+    if let Some(path) = &args.html {
+        page::write(path, &rows, scale.0)?;
+        eprintln!("kairos tour: the page is {}", path.display());
+    }
+    Ok(passed)
+}
+
+/// The trace of what the tour's server did during `span`, as `/debug/trace` exports it.
+///
+/// The loop recorder (kairos-rt) snapshots a window of its ring as Trace Event JSON; until
+/// this build has it there is nothing to embed, and the page says so under each run.
+fn trace_of(_span: report::Span) -> Option<String> {
+    None
 }
 
 /// The service with its default settings, except a small sync pool, on one worker (so every
