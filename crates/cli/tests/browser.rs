@@ -120,11 +120,17 @@ fn run_page(url: &str) -> String {
 /// A screenshot of the page at `url` once its scripts have run, kept as
 /// `target/tmp/{name}.png` for a person to look at.
 fn screenshot(url: &str, name: &str) {
+    screenshot_sized(url, name, "900,200");
+}
+
+/// [`screenshot`] in a window of `size` (`"W,H"`).
+fn screenshot_sized(url: &str, name: &str, size: &str) {
     let profile = tempdir("chromium-shot");
     let shot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.png"));
     let status = Command::new(chromium())
         .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"])
-        .args(["--virtual-time-budget=10000", "--timeout=30000", "--window-size=900,200"])
+        .args(["--virtual-time-budget=10000", "--timeout=30000"])
+        .arg(format!("--window-size={size}"))
         .arg(format!("--user-data-dir={}", profile.display()))
         .arg(format!("--screenshot={}", shot.display()))
         .arg(url)
@@ -499,4 +505,151 @@ fn swagger_uis_authorize_dialog_logs_in_and_users_me_answers_who() {
         serde_json::from_str(&shown).unwrap_or_else(|_| panic!("{shown}"));
     assert_eq!(user["username"], username, "{shown}");
     assert_eq!(user["is_admin"], false, "{shown}");
+}
+
+/// The renderer, inlined as the tour's page inlines it.
+const TIMELINE_JS: &str = include_str!("../src/service/assets/timeline.js");
+const TIMELINE_CSS: &str = include_str!("../src/service/assets/timeline.css");
+/// A trace written by hand to the schema `/debug/trace` exports: two loops, a thread pool, a
+/// process pool; a stall, two wake arrows, a request still open at the window's end and one
+/// whose begin fell before its start; events out of order, and one poll outside the window.
+const FIXTURE: &str = include_str!("fixtures/trace.json");
+
+/// Runs `script` in a page holding the renderer and `#t`, and returns what the script wrote
+/// into `#out` (JSON). No live connection on the page, so virtual time ends when it is idle.
+fn run_renderer(name: &str, script: &str) -> serde_json::Value {
+    let dir = tempdir(name);
+    let page = dir.join("page.html");
+    std::fs::write(
+        &page,
+        format!(
+            "<!doctype html><html><head><meta charset=\"utf-8\"><style>{TIMELINE_CSS}</style>\
+             </head><body style=\"margin:10px\"><div id=\"t\" style=\"width:1300px\"></div>\
+             <pre id=\"out\">pending</pre><script>{TIMELINE_JS}</script><script>\
+             try {{ {script} }} catch (e) {{ document.getElementById('out').textContent = \
+             JSON.stringify({{error: String(e && e.stack || e)}}); }}</script></body></html>"
+        ),
+    )
+    .unwrap();
+    let seen = run_page(&format!("file://{}", page.display()));
+    screenshot_sized(&format!("file://{}", page.display()), name, "1400,1000");
+    let _ = std::fs::remove_dir_all(&dir);
+    let seen = seen.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">");
+    let value: serde_json::Value =
+        serde_json::from_str(&seen).unwrap_or_else(|e| panic!("{e}: {seen}"));
+    assert!(value.get("error").is_none(), "the page's script failed: {}", value["error"]);
+    value
+}
+
+#[test]
+fn the_timeline_renderer_lays_out_the_fixture_trace_lane_by_lane() {
+    let out = run_renderer(
+        "timeline-fixture",
+        &format!(
+            "const view = KairosTimeline.render(document.getElementById('t'), {FIXTURE}, {{}});
+             const summary = view.summary();
+             // Hover the stall: the tooltip names it, its route and its duration.
+             const stall = view.model.lanes.find((l) => l.stalls > 0);
+             const canvas = document.querySelector('#t canvas');
+             const box = canvas.getBoundingClientRect();
+             const m = view.model;
+             const s = stall.slices[0];
+             const px = 190 + ((s.ts + s.dur / 2 - m.start) / (m.end - m.start)) * (view.width - 190 - 8);
+             canvas.dispatchEvent(new MouseEvent('mousemove', {{
+               clientX: box.left + px, clientY: box.top + stall.y + 10, bubbles: true }}));
+             summary.tip = document.querySelector('#t .kt-tip').innerText;
+             summary.tipHidden = document.querySelector('#t .kt-tip').hidden;
+             document.getElementById('out').textContent = JSON.stringify(summary);"
+        ),
+    );
+    let lanes: Vec<String> = out["lanes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| format!("{} / {}", l["group"].as_str().unwrap(), l["name"].as_str().unwrap()))
+        .collect();
+    // Loops first, each with its tasks in the order they first did something and its own
+    // work last; then the thread pool, then the process pool.
+    assert_eq!(
+        lanes,
+        [
+            "worker 0 / #14 A",
+            "worker 0 / #12 accept",
+            "worker 0 / #13 accept",
+            "worker 0 / #15 B",
+            "worker 0 / #11 accept",
+            "worker 0 / the loop's own work",
+            "worker 1 / #5",
+            "thread pool 'kairos-sync' / kairos-sync-3",
+            "thread pool 'kairos-sync' / kairos-sync-4",
+            "process pool / process 4242",
+        ]
+    );
+    let counts = &out["counts"];
+    assert_eq!(counts["stalls"], 1, "{out}");
+    assert_eq!(counts["requests"], 5, "{out}");
+    assert_eq!(counts["flows"], 2, "{out}");
+    assert_eq!(counts["jobs"], 3, "{out}");
+    // The poll at 900 ms ended before the window: not drawn.
+    assert_eq!(counts["polls"], 8, "{out}");
+    assert_eq!(out["dropped"], 3, "{out}");
+    assert!(out["drawn"].as_u64().unwrap() >= 10, "{out}");
+
+    let lane = |name: &str| {
+        out["lanes"].as_array().unwrap().iter().find(|l| l["name"] == name).unwrap().clone()
+    };
+    // The request whose end is past the window is open to the right; the one whose begin fell
+    // before the window, to the left, and its status came with its end.
+    assert_eq!(lane("#11 accept")["requests"][0]["openRight"], true);
+    assert_eq!(lane("#11 accept")["requests"][0]["ms"], 100.0);
+    assert_eq!(lane("#14 A")["requests"][0]["openLeft"], true);
+    assert_eq!(lane("#14 A")["requests"][0]["status"], 500);
+    assert_eq!(lane("#13 accept")["stalls"], 1);
+
+    assert_eq!(out["tipHidden"], false, "{out}");
+    let tip = out["tip"].as_str().unwrap();
+    assert!(tip.contains("stall"), "{tip}");
+    assert!(tip.contains("GET /bad"), "{tip}");
+    assert!(tip.contains("120 ms"), "{tip}");
+    assert!(tip.contains("crates/http/src/server/accept.rs:99:9"), "{tip}");
+}
+
+#[test]
+fn the_timeline_renderer_draws_fifty_thousand_events_as_a_few_thousand_rectangles() {
+    // 50,000 polls on 40 tasks of one loop over 5 s, a stall among them, and 2,000 pool jobs:
+    // most polls are far narrower than a pixel, so they are merged where they overlap.
+    let out = run_renderer(
+        "timeline-50k",
+        "const events = [
+           {ph:'M', name:'process_name', pid:1, tid:0, args:{name:'worker 0'}},
+           {ph:'M', name:'process_name', pid:2, tid:0, args:{name:\"thread pool 'kairos-sync'\"}}];
+         let seed = 7;
+         const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+         for (let i = 0; i < 48000; i++) {
+           const tid = 1 + (i % 40);
+           events.push({ph:'X', cat: i === 24000 ? 'stall' : 'poll', name:'poll', pid:1, tid,
+             ts: i * 104 + random() * 10, dur: i === 24000 ? 150000 : 3 + random() * 20,
+             args:{task: tid, woken_by: ['io', 'timer', 'task'][i % 3]}});
+         }
+         for (let i = 0; i < 2000; i++) {
+           events.push({ph:'X', cat:'job', name:'job', pid:2, tid: 100 + (i % 8),
+             ts: i * 2500, dur: 2000, args:{queued_us: 5, label: 'GET /sync'}});
+         }
+         const trace = {otherData: {start_us: 0, end_us: 5000000, dropped_events: 0},
+                        traceEvents: events};
+         const view = KairosTimeline.render(document.getElementById('t'), trace, {});
+         const summary = view.summary();
+         document.getElementById('out').textContent = JSON.stringify({
+           counts: summary.counts, drawn: summary.drawn, lanes: summary.lanes.length,
+           redStall: view.model.lanes.some((l) => l.stalls === 1)});",
+    );
+    assert_eq!(out["counts"]["polls"], 48_000, "{out}");
+    assert_eq!(out["counts"]["jobs"], 2_000, "{out}");
+    assert_eq!(out["counts"]["stalls"], 1, "{out}");
+    assert_eq!(out["lanes"], 40 + 8, "{out}");
+    let drawn = out["drawn"].as_u64().unwrap();
+    // Something on every lane, and far fewer rectangles than events.
+    assert!(drawn >= 48, "{out}");
+    assert!(drawn < 20_000, "{out}");
+    assert_eq!(out["redStall"], true, "{out}");
 }

@@ -525,10 +525,13 @@
         const x0 = Math.max(left, x(s.ts));
         const x1 = Math.max(x0 + 1, Math.min(right, x(s.end)));
         const colour = sliceColour(s);
-        if (runColour !== null && x0 <= runX1 + 0.5 && (colour === runColour || x1 - x0 < 1.5)) {
+        // A slice in the run's pixels joins it: of its colour, or too narrow to be seen on
+        // its own. A stall never joins another colour's run, nor another its: stalls are
+        // never hidden, nor made to look longer than they were.
+        const stalls = colour === COLOURS.stall || runColour === COLOURS.stall;
+        if (runColour !== null && x0 <= runX1 + 0.5 &&
+            (colour === runColour || (!stalls && x1 - x0 < 1.5))) {
           runX1 = Math.max(runX1, x1);
-          // A stall anywhere in a merged run keeps the run red: stalls are never hidden.
-          if (colour === COLOURS.stall) runColour = colour;
           continue;
         }
         flush();
