@@ -61,18 +61,38 @@
   }
 
   // ---------------------------------------------------------------- the trace of a run
-  // The trace clock now, or null when the server has no recorder (404) — the experiment
+  // The trace clock now: `{ now }`, or `{ why }` when the server records nothing (it says
+  // why: started without --record-events, or built without the recorder) — the experiment
   // still runs, without its timeline.
   async function traceNow() {
-    const response = await fetch('/debug/trace?seconds=0.1', { cache: 'no-store' });
-    if (!response.ok) return null;
+    let response;
+    try {
+      response = await fetch('/debug/trace?seconds=0.1', { cache: 'no-store' });
+    } catch (error) {
+      return { why: 'cannot reach /debug/trace: ' + error.message };
+    }
+    if (!response.ok) return { why: await explain(response) };
     const trace = await response.json();
-    return trace.otherData ? trace.otherData.end_us : null;
+    const now = trace.otherData && trace.otherData.end_us;
+    return now == null ? { why: '/debug/trace gave no otherData.end_us' } : { now };
+  }
+
+  // What an error answer says: FastAPI's `detail`, or its status.
+  async function explain(response) {
+    if (response.status === 404) return 'this server has no /debug/trace (it was built without the loop recorder)';
+    const text = await response.text();
+    try {
+      const detail = JSON.parse(text).detail;
+      if (typeof detail === 'string') return '/debug/trace: ' + detail;
+    } catch (_) {
+      // Not JSON: the status says enough.
+    }
+    return '/debug/trace answered ' + response.status;
   }
 
   async function traceSince(from) {
     const response = await fetch('/debug/trace?since_us=' + from, { cache: 'no-store' });
-    if (!response.ok) throw new Error('/debug/trace answered ' + response.status);
+    if (!response.ok) throw new Error(await explain(response));
     return response.json();
   }
 
@@ -258,12 +278,7 @@
     state.textContent = 'running…';
     timeline.textContent = '';
     try {
-      let from = null;
-      try {
-        from = await traceNow();
-      } catch (_) {
-        from = null;
-      }
+      const clock = await traceNow();
       const result = await experiment.run(scale());
       outcome.hidden = false;
       article.querySelector('.measured').innerHTML = '<b>Measured:</b> ' + escapeHtml(result.summary);
@@ -276,14 +291,14 @@
         result.requests.map((r) => ({ request: r.path, status: r.status, ms: Math.round(r.ms), answer: r.body })),
         null, 2);
       state.textContent = 'done';
-      if (from == null) {
-        timeline.innerHTML = '<p class="kt-empty">No timeline: this server has no <code>/debug/trace</code> ' +
-          '(it was built without the loop recorder).</p>';
+      if (clock.why) {
+        timeline.innerHTML = '<p class="kt-empty">No timeline: ' + escapeHtml(clock.why) + '</p>';
       } else {
         state.textContent = 'done; reading the trace…';
-        const trace = await traceSince(from);
-        const view = KairosTimeline.render(timeline, trace, { from, to: trace.otherData && trace.otherData.end_us });
-        article.view = view;
+        const trace = await traceSince(clock.now);
+        article.view = KairosTimeline.render(timeline, trace, {
+          from: clock.now, to: trace.otherData && trace.otherData.end_us,
+        });
         state.textContent = 'done';
       }
       article.dataset.state = 'done';

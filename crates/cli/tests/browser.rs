@@ -653,3 +653,162 @@ fn the_timeline_renderer_draws_fifty_thousand_events_as_a_few_thousand_rectangle
     assert!(drawn < 20_000, "{out}");
     assert_eq!(out["redStall"], true, "{out}");
 }
+
+/// The dashboard at `/`: an experiment run from its button shows its answers, its measured
+/// durations and the timeline of exactly that run, read from `/debug/trace`. The page keeps
+/// an EventSource open, so it never settles: the DevTools protocol waits for the DOM instead.
+#[test]
+fn the_dashboard_runs_an_experiment_and_draws_the_timeline_of_that_run() {
+    let serve = Serve::start(&[]);
+    let mut browser = DevTools::start();
+    browser.call("Page.navigate", serde_json::json!({"url": format!("http://{}/", serve.addr)}));
+    browser.wait_for(
+        "document.readyState === 'complete' && !!document.querySelector('#exp-sequential .run')",
+    );
+    // The shortest durations: /sequential 0.6 s, /concurrent 0.4 s.
+    browser.eval("document.getElementById('scale').value = '0.2'");
+    browser.eval("document.getElementById('scale').dispatchEvent(new Event('change'))");
+    assert!(browser.text("#exp-sequential .predicts").contains("≈ 0.6 s"));
+    browser.click("#exp-sequential .run");
+    browser.wait_for("document.getElementById('exp-sequential').dataset.state === 'done'");
+
+    let measured = browser.text("#exp-sequential .measured");
+    assert!(measured.starts_with("Measured: /sequential "), "{measured}");
+    let answers = browser.text("#exp-sequential .answers");
+    assert!(answers.contains("/sequential?scale=0.2") && answers.contains("/concurrent?scale=0.2"));
+    assert!(answers.contains("\"A result\""), "{answers}");
+
+    // What a person would see (target/tmp/dashboard.png, dashboard-sequential.png).
+    browser.eval("window.scrollTo(0, 0)");
+    browser.screenshot("dashboard", None);
+    browser.screenshot("dashboard-sequential", Some("#exp-sequential"));
+
+    // The timeline of the run: both requests' tasks on the loop, the tasks /concurrent
+    // spawned (A and B), and rectangles painted.
+    let timeline = "document.querySelector('#exp-sequential .timeline .kt')";
+    assert!(browser.eval(&format!("!!{timeline}")) == true, "no timeline drawn");
+    let lanes = browser.eval(&format!("Number({timeline}.dataset.lanes)")).as_u64().unwrap();
+    let drawn = browser.eval(&format!("Number({timeline}.dataset.drawn)")).as_u64().unwrap();
+    assert!(lanes >= 3, "{lanes} lanes");
+    assert!(drawn >= 3, "{drawn} rectangles");
+    let requests = browser.eval(
+        "JSON.stringify(document.getElementById('exp-sequential').view.model.lanes \
+           .flatMap((l) => l.requests.map((r) => r.name + ' ' + r.status)))",
+    );
+    let requests = requests.as_str().unwrap();
+    assert!(requests.contains("/sequential"), "{requests}");
+    assert!(requests.contains("/concurrent"), "{requests}");
+}
+
+/// `/debug/timeline` under load: it keeps polling `/debug/trace` and redraws the window,
+/// stalls included, while requests come and go.
+#[test]
+fn the_live_timeline_follows_the_server_under_load_and_shows_a_stall() {
+    let serve = Serve::start(&[]);
+    let addr = serve.addr;
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load: Vec<_> = ["/async?ms=50", "/sync?ms=30", "/json", "/good?ms=40"]
+        .into_iter()
+        .map(|path| {
+            let done = Arc::clone(&done);
+            std::thread::spawn(move || {
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    let _ = get(addr, path);
+                }
+            })
+        })
+        .collect();
+
+    let mut browser = DevTools::start();
+    let url = format!("http://{}/debug/timeline", serve.addr);
+    browser.call("Page.navigate", serde_json::json!({"url": url}));
+    browser.wait_for("!!window.kairosLive && window.kairosLive.fetches >= 2");
+    // A stall, made the way the page's text says.
+    get(addr, "/bad?ms=300");
+    browser.wait_for(
+        "window.kairosLive.view && window.kairosLive.view.model.counts.stalls >= 1 && \
+         Number(document.querySelector('#timeline .kt').dataset.drawn) > 0",
+    );
+    let status = browser.text("#status");
+    assert!(status.contains("events in the window"), "{status}");
+    let lanes = browser.eval("window.kairosLive.view.model.lanes.map((l) => l.kind).join(' ')");
+    let lanes = lanes.as_str().unwrap();
+    assert!(lanes.contains("task"), "{lanes}");
+    assert!(lanes.contains("thread"), "{lanes}");
+    browser.screenshot("debug-timeline", None);
+
+    // Paused, it stops asking; resumed, it asks again.
+    browser.click("#pause");
+    let paused_at = browser.eval("window.kairosLive.fetches").as_u64().unwrap();
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(browser.eval("window.kairosLive.fetches").as_u64().unwrap(), paused_at);
+    browser.click("#pause");
+    browser.wait_for(&format!("window.kairosLive.fetches > {paused_at}"));
+
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    for thread in load {
+        thread.join().unwrap();
+    }
+}
+
+/// A plain GET over HTTP/1.0, its status.
+fn get(addr: SocketAddr, path: &str) -> u16 {
+    use std::io::Read;
+    let Ok(mut stream) = std::net::TcpStream::connect(addr) else { return 0 };
+    stream.set_read_timeout(Some(Duration::from_secs(30))).ok();
+    let _ = write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n");
+    let mut raw = String::new();
+    let _ = stream.read_to_string(&mut raw);
+    raw.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+/// `kairos tour --html FILE`: one self-contained page (nothing loaded from anywhere), a row
+/// per experiment, and a timeline drawn for each run the tour marked, from the trace it
+/// embedded.
+#[test]
+fn the_tours_html_page_is_self_contained_and_draws_a_timeline_per_marked_run() {
+    let dir = tempdir("tour-html");
+    let page = dir.join("tour.html");
+    let out = Command::new(env!("CARGO_BIN_EXE_kairos"))
+        .args(["tour", "--scale", "0.2", "--json", "--html"])
+        .arg(&page)
+        .output()
+        .expect("the kairos binary runs");
+    let rows = String::from_utf8_lossy(&out.stdout).lines().count();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    let html = std::fs::read_to_string(&page).expect("the page was written");
+    assert!(html.starts_with("<!doctype html>"));
+    assert_eq!(html.matches("<article class=\"exp\"").count(), rows);
+    assert!(html.contains("root.KairosTimeline = "), "the renderer is inlined");
+    // Nothing to fetch: no script, style or image from a URL, local or remote.
+    for attribute in ["src=", "href=", "@import", "url("] {
+        assert!(!html.contains(attribute), "the page refers to something outside it: {attribute}");
+    }
+    let traces = html.matches("<script type=\"application/json\"").count();
+    assert!(traces >= 10, "{traces} traces embedded");
+
+    // Drawn in a browser: every embedded trace became a timeline with lanes and rectangles.
+    let url = format!("file://{}", page.display());
+    let dom = {
+        let profile = tempdir("chromium-tour");
+        let output = Command::new(chromium())
+            .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"])
+            .args(["--virtual-time-budget=10000", "--timeout=60000", "--dump-dom"])
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .arg(&url)
+            .output()
+            .expect("chromium runs");
+        let _ = std::fs::remove_dir_all(&profile);
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let drawn: Vec<u64> = dom
+        .split("data-drawn=\"")
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(drawn.len(), traces, "a timeline per trace");
+    assert!(drawn.iter().all(|&n| n > 0), "an empty timeline: {drawn:?}");
+    assert!(dom.contains("data-stalls=\"") && !dom.contains("could not be drawn"));
+    screenshot_sized(&url, "tour-page", "1400,1000");
+    let _ = std::fs::remove_dir_all(&dir);
+}

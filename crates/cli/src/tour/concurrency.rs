@@ -90,19 +90,23 @@ fn gather(target: Target, scale: Scale, report: &mut Report) {
         "B's slot holds the error".to_owned(),
         in_slot,
     ));
+    // A fails (after 1 s · scale) while B and C still sleep: the answer is A's error, and the
+    // two still running are cancelled (the timeline shows the request ending there).
     report.mark();
     let propagated =
-        target.get(&format!("/gather?scale={s}&fail=B&return_exceptions=false")).and_then(|a| {
+        target.get(&format!("/gather?scale={s}&fail=A&return_exceptions=false")).and_then(|a| {
             let detail: Value = serde_json::from_str(&a.body)?;
             let detail = detail["detail"].clone();
-            Ok(Measured::new(format!("{} {detail}", a.status))
+            let elapsed = a.elapsed.as_secs_f64();
+            Ok(Measured::new(format!("{} {detail} after {}", a.status, secs(elapsed)))
                 .value("status", a.status)
-                .verdict(a.status == 500 && detail == "B failed"))
+                .value("elapsed_s", elapsed)
+                .verdict(a.status == 500 && detail == "A failed"))
         });
     report.push(Row::new(
         "2.3",
-        "gather, fail=B, return_exceptions=False",
-        r#"500 "B failed""#.to_owned(),
+        "gather, fail=A, return_exceptions=False",
+        format!(r#"500 "A failed" at ≈ {}; B and C cancelled"#, secs(s)),
         propagated,
     ));
 }

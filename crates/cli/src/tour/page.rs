@@ -21,7 +21,7 @@ const PROVES: &[(&str, &str, &str)] = &[
     ("2.1", "/concurrent", "Tasks started before they are awaited wait together: the timeline shows A and B as two tasks whose sleeps overlap, so the whole takes the longest step, not the sum."),
     ("2.2", "gather", "gather runs its awaitables concurrently on one thread: three sleeps, one wait, as long as the longest."),
     ("2.3", "return_exceptions=True", "With return_exceptions=True a failure is a result in its slot; the other steps run to their end."),
-    ("2.3", "return_exceptions=False", "Without return_exceptions the first failure is the answer (a 500), and kairos cancels the steps still running — their polls stop where the failure happened."),
+    ("2.3", "return_exceptions=False", "Without return_exceptions the first failure is the answer (a 500), and kairos cancels the steps still running: the request ends when A fails, B and C never wake again."),
     ("2.3", "wait_for", "wait_for does not just stop waiting: it cancels the task, whose cleanup runs."),
     ("1.3", "no await", "One thread, no await between read and write: no other task can run in between, so no update is lost."),
     ("1.3", "an await", "An await between read and write lets every other task read the same old value: a race on a single thread."),
@@ -73,7 +73,8 @@ pub(crate) fn render(rows: &[Kept], scale: f64) -> String {
         );
         let sentence = proves(&row.section, &row.experiment);
         if !sentence.is_empty() {
-            let _ = write!(body, "<p class=\"proves\"><b>What it proves:</b> {}</p>", escape(sentence));
+            let _ =
+                write!(body, "<p class=\"proves\"><b>What it proves:</b> {}</p>", escape(sentence));
         }
         match (&kept.trace, kept.span) {
             (Some(trace), _) => {
@@ -126,12 +127,14 @@ h1 { font-size: 1.5rem; margin: 0 0 .4rem; }
 .lead { max-width: 62rem; }
 .exp { background: #fff; border: 1px solid #d9dde5; border-radius: 8px; padding: .6rem .9rem .9rem;
        margin: 0 0 1rem; }
-.exp > table { border-collapse: collapse; width: 100%; font-size: .92rem; }
+.exp > table { border-collapse: collapse; width: 100%; font-size: .92rem; table-layout: fixed; }
 .exp > table th, .exp > table td { text-align: left; padding: .25rem .5rem; vertical-align: top;
        border-bottom: 1px solid #eceef3; }
 .exp > table th { color: #5b6475; font-weight: 600; }
-.exp > table th:first-child { width: 6rem; }
-.exp > table th:last-child { width: 5rem; }
+.exp > table th:nth-child(1) { width: 6rem; }
+.exp > table th:nth-child(2) { width: 32%; }
+.exp > table th:nth-child(3) { width: 28%; }
+.exp > table th:nth-child(5) { width: 5rem; }
 td.pass { color: #1f7a45; font-weight: 700; }
 td.fail { color: #b3261e; font-weight: 700; }
 .proves { margin: .5rem .5rem; }

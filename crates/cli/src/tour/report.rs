@@ -175,7 +175,7 @@ impl Report {
             print!("{}", line([cells[0], cells[1], cells[2], cells[3], word(row.pass)]));
         }
         if let Some((kept, snapshot)) = &mut self.kept {
-            let trace = span.and_then(|span| snapshot(span));
+            let trace = span.and_then(snapshot);
             kept.push(Kept { row, span, trace });
         }
     }
