@@ -388,6 +388,8 @@ fn the_openapi_document_passes_openapi_spec_validator_and_lists_every_route() {
         "/external",
         "/stream",
         "/debug/loop",
+        "/debug/timeline",
+        "/fanout",
         "/items",
         "/items/{id}",
         "/cached",
