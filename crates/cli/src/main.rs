@@ -110,6 +110,15 @@ struct ServeArgs {
     /// A poll longer than this many milliseconds is reported (asyncio's 100; 0 = off).
     #[arg(long, default_value_t = 100)]
     slow_callback_ms: u64,
+    /// Events each worker's loop keeps in its recording — every poll, wake, request and pool
+    /// job, drawn by /debug/timeline and exported by /debug/trace — 32 bytes each (the default
+    /// keeps 262,144: 8 MiB per worker); 0 turns recording off.
+    #[arg(long, default_value_t = 1 << 18)]
+    record_events: usize,
+    /// Write the recording to this file at shutdown, as a Trace Event Format file for
+    /// Perfetto's UI (ui.perfetto.dev) or chrome://tracing.
+    #[arg(long, value_name = "FILE")]
+    trace: Option<std::path::PathBuf>,
     /// The database behind /items: sqlite:PATH (the default: kairos.db in the working
     /// directory, created on first start) or postgres://USER[:PASSWORD]@HOST[:PORT]/DB.
     #[arg(long, default_value = service::database::DEFAULT_DATABASE_URL)]
@@ -256,6 +265,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         _ => None,
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
+    if args.trace.is_some() && args.record_events == 0 {
+        anyhow::bail!("--trace writes the recording, and --record-events 0 turns it off");
+    }
     let config = ServerConfig {
         bind: args.bind,
         tls,
@@ -272,6 +284,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         graceful_shutdown_timeout: Duration::from_secs(args.timeout_graceful_shutdown),
         // Each worker's loop (0 turns the stall detector off).
         slow_callback_duration: Some(Duration::from_millis(args.slow_callback_ms)),
+        record_events: args.record_events,
         // The service's own access log (service/middleware.rs) names each request's id.
         access_log: false,
         // The database and the cache are tokio libraries: every worker's loop enters the
@@ -303,6 +316,12 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         settings.upstream
     );
     running.wait();
+    if let Some(path) = &args.trace {
+        let trace = kairos::rt::record::chrome_trace(kairos::rt::record::Window::all());
+        std::fs::write(path, trace)
+            .with_context(|| format!("cannot write the trace to {}", path.display()))?;
+        eprintln!("trace written to {} (open it at ui.perfetto.dev)", path.display());
+    }
     Ok(())
 }
 

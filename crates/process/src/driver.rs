@@ -21,6 +21,7 @@ use std::future::{poll_fn, Future};
 use std::pin::pin;
 use std::process::ExitStatus;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
@@ -29,6 +30,7 @@ use crate::job::JobSlot;
 use crate::protocol::PROTOCOL;
 use crate::shared::{bump, drop_one, PoolShared};
 use crate::worker::{Message, Worker};
+use kairos_rt::record::JobLane;
 use kairos_rt::time::sleep;
 
 /// The pause after a failed start doubles from this, up to [`RETRY_MAX`].
@@ -211,6 +213,10 @@ async fn run_job(pool: &PoolShared, index: usize, worker: &mut Worker, slot: &Jo
     let Some(frame) = slot.start(worker.pid) else {
         return true; // cancelled in the meantime: nothing was sent
     };
+    let mut span = slot.span.take();
+    if let Some(span) = &mut span {
+        span.started();
+    }
     let counters = &pool.counters;
     bump(&counters.busy);
     let mut written = 0;
@@ -241,6 +247,11 @@ async fn run_job(pool: &PoolShared, index: usize, worker: &mut Worker, slot: &Jo
     pool.recycle(frame);
     drop_one(&counters.busy);
     let pid = worker.pid;
+    if let Some(span) = span {
+        let failed = !matches!(outcome, Busy::Reply(Message::Done { .. }));
+        // Every process pool of a program is one lane group: its processes are told apart by pid.
+        span.finish(JobLane::Process { pool: Arc::from("kairos-process"), pid }, failed);
+    }
     match outcome {
         Busy::Reply(Message::Done { id, result }) if id == slot.id => {
             bump(&counters.completed);

@@ -45,6 +45,8 @@ pub(super) struct JobSlot {
     pub(super) id: u64,
     pub(super) name: &'static str,
     state: RefCell<SlotState>,
+    /// The job's span in the loop's recording, when something records (`kairos_rt::record`).
+    pub(super) span: std::cell::Cell<Option<kairos_rt::record::JobSpan>>,
 }
 
 impl JobSlot {
@@ -57,6 +59,7 @@ impl JobSlot {
                 awaiter: None,
                 driver: None,
             }),
+            span: std::cell::Cell::new(kairos_rt::record::JobSpan::queued()),
         }
     }
 

@@ -3,8 +3,10 @@
 //! `cargo bench -p kairos-rt --bench runtime` — then `python3 bench/rt_report.py` turns
 //! criterion's estimates into the ratio table of BENCHMARKS.md.
 //!
-//! Each group has three entries: `kairos` (stall detector on, the default), `kairos-nodetect`
-//! (detector off: the difference is the detector's overhead) and `tokio`. The peak heap of
+//! Each group has four entries: `kairos` (stall detector on, the default), `kairos-nodetect`
+//! (detector off: the difference is the detector's overhead), `kairos-record` (detector on and
+//! every poll recorded into a ring of 2^18 events: the difference is the recording's
+//! overhead) and `tokio`. The peak heap of
 //! 100,000 concurrent sleeps is measured with a counting allocator and printed, since
 //! criterion only measures time.
 #![allow(missing_docs)] // criterion_group! generates undocumented items
@@ -49,24 +51,41 @@ const SLEEPERS: u64 = 100_000;
 const SEMAPHORE_OPS: u64 = 100_000;
 const POOL_ROUND_TRIPS: u64 = 10_000;
 
-fn kairos(detect: bool) -> kairos_rt::Runtime {
-    let threshold = detect.then_some(kairos_rt::DEFAULT_SLOW_CALLBACK);
-    kairos_rt::Builder::new().slow_callback_duration(threshold).debug(false).build().unwrap()
+/// A kairos variant: whether the stall detector runs, and how many events the recording keeps
+/// (0: off).
+#[derive(Clone, Copy)]
+struct Variant {
+    detect: bool,
+    record: usize,
+}
+
+fn kairos(variant: Variant) -> kairos_rt::Runtime {
+    let threshold = variant.detect.then_some(kairos_rt::DEFAULT_SLOW_CALLBACK);
+    kairos_rt::Builder::new()
+        .slow_callback_duration(threshold)
+        .debug(false)
+        .record(variant.record)
+        .build()
+        .unwrap()
 }
 
 fn tokio_rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
 }
 
-fn kairos_variants() -> [(&'static str, bool); 2] {
-    [("kairos", true), ("kairos-nodetect", false)]
+fn kairos_variants() -> [(&'static str, Variant); 3] {
+    [
+        ("kairos", Variant { detect: true, record: 0 }),
+        ("kairos-nodetect", Variant { detect: false, record: 0 }),
+        ("kairos-record", Variant { detect: true, record: 1 << 18 }),
+    ]
 }
 
 fn spawn_and_await(c: &mut Criterion) {
     let mut group = c.benchmark_group("spawn_1m_tasks");
     group.sample_size(10);
-    for (name, detect) in kairos_variants() {
-        let rt = kairos(detect);
+    for (name, variant) in kairos_variants() {
+        let rt = kairos(variant);
         group.bench_function(BenchmarkId::from_parameter(name), |b| {
             b.iter(|| {
                 rt.block_on(async {
@@ -101,8 +120,8 @@ fn spawn_and_await(c: &mut Criterion) {
 fn yield_ping_pong(c: &mut Criterion) {
     let mut group = c.benchmark_group("yield_ping_pong_2x100k");
     group.sample_size(10);
-    for (name, detect) in kairos_variants() {
-        let rt = kairos(detect);
+    for (name, variant) in kairos_variants() {
+        let rt = kairos(variant);
         group.bench_function(BenchmarkId::from_parameter(name), |b| {
             b.iter(|| {
                 rt.block_on(async {
@@ -144,8 +163,8 @@ fn concurrent_sleeps(c: &mut Criterion) {
     let mut group = c.benchmark_group("sleep_100k_concurrent_10ms");
     group.sample_size(10);
     let mut peaks = Vec::new();
-    for (name, detect) in kairos_variants() {
-        let rt = kairos(detect);
+    for (name, variant) in kairos_variants() {
+        let rt = kairos(variant);
         let run = || {
             rt.block_on(async {
                 let tasks: Vec<_> = (0..SLEEPERS)
@@ -188,8 +207,8 @@ fn peak_heap(run: impl FnOnce()) -> usize {
 
 fn semaphore(c: &mut Criterion) {
     let mut group = c.benchmark_group("semaphore_acquire_release_100k");
-    for (name, detect) in kairos_variants() {
-        let rt = kairos(detect);
+    for (name, variant) in kairos_variants() {
+        let rt = kairos(variant);
         group.bench_function(BenchmarkId::from_parameter(name), |b| {
             b.iter(|| {
                 rt.block_on(async {
@@ -217,8 +236,8 @@ fn semaphore(c: &mut Criterion) {
     // Contended: 10 tasks share 2 permits, each holding it across a yield.
     let mut group = c.benchmark_group("semaphore_contended_10_tasks_2_permits");
     group.sample_size(20);
-    for (name, detect) in kairos_variants() {
-        let rt = kairos(detect);
+    for (name, variant) in kairos_variants() {
+        let rt = kairos(variant);
         group.bench_function(BenchmarkId::from_parameter(name), |b| {
             b.iter(|| {
                 rt.block_on(async {
@@ -269,8 +288,8 @@ fn semaphore(c: &mut Criterion) {
 fn thread_pool_round_trip(c: &mut Criterion) {
     let mut group = c.benchmark_group("thread_pool_round_trip_10k");
     group.sample_size(10);
-    for (name, detect) in kairos_variants() {
-        let rt = kairos(detect);
+    for (name, variant) in kairos_variants() {
+        let rt = kairos(variant);
         group.bench_function(BenchmarkId::from_parameter(name), |b| {
             b.iter(|| {
                 rt.block_on(async {

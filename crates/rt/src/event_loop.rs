@@ -30,6 +30,7 @@ use slab::Slab;
 
 use crate::context;
 use crate::io::reactor::Reactor;
+use crate::record::{cause, LoopRecorder};
 use crate::shared::{Injected, Shared};
 use crate::stall::{StallMonitor, Watchdog};
 use crate::task::{Header, Task, TaskCell, TaskId, TaskInfo, TaskRef};
@@ -56,6 +57,8 @@ pub(crate) struct Core {
     spawned: Cell<u64>,
     debug: bool,
     _watchdog: Option<Watchdog>,
+    /// The recording, when the loop was built with one (see `record`).
+    pub(crate) recorder: Option<LoopRecorder>,
     pub(crate) config: Config,
     pub(crate) default_executor: crate::executor::DefaultExecutor,
 }
@@ -68,6 +71,14 @@ impl Core {
         let monitor =
             Arc::new(StallMonitor::new(loop_id, config.slow_callback_duration, reporter.clone()));
         let watchdog = monitor.start_watchdog();
+        let recorder = (config.record_events > 0).then(|| {
+            LoopRecorder::new(
+                loop_id,
+                config.record_events,
+                config.slow_callback_duration,
+                Arc::clone(&monitor),
+            )
+        });
         Ok(Core {
             shared: Arc::new(Shared::new(loop_id, unpark, reporter)),
             reactor: Rc::new(reactor),
@@ -81,6 +92,7 @@ impl Core {
             spawned: Cell::new(0),
             debug: config.debug,
             _watchdog: watchdog,
+            recorder,
             default_executor: crate::executor::DefaultExecutor::new(
                 config.default_executor_workers,
             ),
@@ -99,6 +111,9 @@ impl Core {
     }
 
     pub(crate) fn push_ready(&self, task: TaskRef) {
+        if let Some(recorder) = &self.recorder {
+            task.header().woken_by.set(recorder.phase());
+        }
         self.ready.borrow_mut().push_back(Ready::Task(task));
     }
 
@@ -115,6 +130,12 @@ impl Core {
             self.monitor.name_task(id, Arc::clone(name));
         }
         let header = Header::new(Arc::clone(&self.shared), id, name, spawned_at);
+        if let Some(recorder) = &self.recorder {
+            header.woken_by.set(recorder.spawned(id, spawned_at));
+            if let Some(name) = &header.name {
+                recorder.named(id, name);
+            }
+        }
         let cell = Arc::new(TaskCell::new(future, header));
         let task: TaskRef = cell.clone();
         let key = self.tasks.borrow_mut().insert(Arc::clone(&task));
@@ -176,6 +197,9 @@ impl Core {
                 self.poll_task(task);
             }
             // Loop work (callbacks, I/O dispatch, timers) is watched as "the loop itself".
+            if let Some(recorder) = &self.recorder {
+                recorder.loop_work(cause::REMOTE);
+            }
             self.monitor.enter_poll(TaskId::LOOP, Location::caller());
             self.run_injected();
             self.drive_io_and_timers();
@@ -189,6 +213,9 @@ impl Core {
         cx: &mut Context<'_>,
         called_at: &'static Location<'static>,
     ) -> Poll<F::Output> {
+        if let Some(recorder) = &self.recorder {
+            recorder.poll(TaskId(0), cause::START);
+        }
         self.monitor.enter_poll(TaskId(0), called_at);
         if self.debug {
             let started = Instant::now();
@@ -209,6 +236,9 @@ impl Core {
     #[inline]
     fn poll_task(&self, task: TaskRef) {
         let header = task.header();
+        if let Some(recorder) = &self.recorder {
+            recorder.poll(header.id, header.woken_by.get());
+        }
         self.monitor.enter_poll(header.id, header.spawned_at);
         if self.debug {
             let this = TaskRef::clone(&task);
@@ -262,12 +292,22 @@ impl Core {
             let timeout =
                 if must_wait && !self.shared.park() { Some(Duration::ZERO) } else { timeout };
             let parked = timeout != Some(Duration::ZERO);
+            if let Some(recorder) = &self.recorder {
+                if parked {
+                    recorder.park();
+                } else {
+                    recorder.set_phase(cause::IO);
+                }
+            }
             if parked {
                 self.monitor.set_idle(true);
             }
             let result = self.reactor.turn(timeout);
             if parked {
                 self.monitor.set_idle(false);
+                if let Some(recorder) = &self.recorder {
+                    recorder.loop_work(cause::TIMER);
+                }
             }
             self.shared.unparked();
             if let Err(e) = result {
@@ -277,6 +317,9 @@ impl Core {
             }
         }
         if !self.timers.borrow().is_empty() {
+            if let Some(recorder) = &self.recorder {
+                recorder.set_phase(cause::TIMER);
+            }
             let now = Instant::now();
             self.now.set(now);
             loop {
@@ -308,6 +351,9 @@ impl Core {
         // The destructors just run (closures never called, wakers, pool jobs) may have spawned.
         self.cancel_all_tasks();
         self.ready.borrow_mut().clear();
+        if let Some(recorder) = &self.recorder {
+            recorder.park();
+        }
     }
 
     /// Cancels tasks until none is left. Destructors of cancelled tasks may spawn tasks,
@@ -350,6 +396,7 @@ impl Core {
             slow_polls: self.monitor.slow_polls(),
             slow_polls_by_label: self.monitor.slow_polls_by_label(),
             unobserved_panics: self.shared.unobserved_panics(),
+            poll_time: self.recorder.as_ref().map(|r| crate::record::PollHistogram::of(&r.ring)),
         }
     }
 }

@@ -104,6 +104,7 @@
 //! | [`net`] | TCP and UDP sockets |
 //! | [`executor`] | `ThreadPool`, `run_in_executor`, the default executor and `to_thread` |
 //! | [`fs`] | async files on the default executor: `read`, `write`, `append`, `read_dir`, `File` |
+//! | [`record`] | the recording: every poll, wake, request and pool job, exported as a Perfetto trace |
 //! | `stall.rs`, `diagnostic.rs` | the stall detector and what the loop reports |
 //! | `stats.rs`, `remote.rs` | [`stats`] (what the loop counts; pools report on their own), [`Handle`] |
 //!
@@ -127,6 +128,7 @@ pub mod executor;
 pub mod fs;
 pub mod io;
 pub mod net;
+pub mod record;
 mod remote;
 mod runtime;
 mod shared;

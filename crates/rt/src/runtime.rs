@@ -51,6 +51,8 @@ pub(crate) struct Config {
     pub(crate) event_capacity: usize,
     pub(crate) diagnostic_hook: Option<DiagnosticHook>,
     pub(crate) context: Option<LoopContext>,
+    /// Events each loop keeps when recording (0: the loop does not record).
+    pub(crate) record_events: usize,
 }
 
 /// What [`Builder::context`] keeps: makes the guard a running loop holds.
@@ -67,6 +69,7 @@ pub(crate) type LoopContext = Arc<dyn Fn() -> Box<dyn Any> + Send + Sync>;
 /// | [`executor_shutdown_timeout`](Self::executor_shutdown_timeout) | 10 s | |
 /// | [`on_diagnostic`](Self::on_diagnostic) | log through `tracing` | |
 /// | [`context`](Self::context) | none | |
+/// | [`record`](Self::record) | off | `KAIROS_RECORD=<events>` |
 ///
 /// Explicit setter calls win over the environment.
 #[must_use = "a Builder does nothing until .build() or .run()"]
@@ -93,6 +96,7 @@ impl Builder {
                 event_capacity: 1024,
                 diagnostic_hook: None,
                 context: None,
+                record_events: 0,
             },
             env_error: None,
         };
@@ -117,7 +121,31 @@ impl Builder {
                 }
             }
         }
+        if let Ok(value) = std::env::var("KAIROS_RECORD") {
+            match value.trim().parse::<usize>() {
+                Ok(events) => builder.config.record_events = events,
+                Err(_) => {
+                    builder.env_error = Some(format!(
+                        "KAIROS_RECORD must be the number of events each loop keeps (such as \
+                         262144; 0 turns recording off), got {value:?}"
+                    ))
+                }
+            }
+        }
         builder
+    }
+
+    /// Records what the loop does — every poll of every task, what woke it, its spawn, the
+    /// requests and pool jobs it serves — keeping the newest `events` in a ring (32 bytes
+    /// each, allocated now); 0 turns recording off, the default. See [`record`](crate::record)
+    /// for what is kept and [`record::chrome_trace`](crate::record::chrome_trace) to export it.
+    ///
+    /// Off, it costs a never-taken branch per poll; on, one reading of the CPU's time-stamp
+    /// counter and one 32-byte write per poll (BENCHMARKS.md has the figures).
+    pub fn record(mut self, events: usize) -> Self {
+        self.config.record_events = events;
+        self.env_error = self.env_error.filter(|e| !e.starts_with("KAIROS_RECORD"));
+        self
     }
 
     /// Reports any poll that holds the loop longer than this — asyncio's

@@ -108,6 +108,18 @@ impl StallMonitor {
         outer
     }
 
+    /// The task being polled (or last polled).
+    #[inline]
+    pub(crate) fn current_task_id(&self) -> TaskId {
+        TaskId(self.task_id.load(Ordering::Relaxed))
+    }
+
+    /// The label the running poll published (0 if none).
+    #[inline]
+    pub(crate) fn current_label(&self) -> u32 {
+        self.label_of_poll(self.polls())
+    }
+
     /// The label published during poll number `poll` (0 if none was).
     fn label_of_poll(&self, poll: u64) -> u32 {
         if self.label_poll.load(Ordering::Relaxed) == poll {

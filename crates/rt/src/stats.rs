@@ -36,6 +36,9 @@ pub struct LoopStats {
     pub slow_polls_by_label: Vec<(std::sync::Arc<str>, u64)>,
     /// Detached tasks that panicked with nobody to see it.
     pub unobserved_panics: u64,
+    /// How long polls lasted, when the loop records ([`Builder::record`](crate::Builder::record));
+    /// `None` otherwise (timing every poll is what recording pays for).
+    pub poll_time: Option<crate::record::PollHistogram>,
 }
 
 /// The current loop's counters.

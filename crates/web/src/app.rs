@@ -615,6 +615,7 @@ fn dispatch(
     chains: &[Next],
     mut request: Request,
 ) -> ResponseFuture {
+    let span = kairos_rt::record::RequestSpan::start();
     match shared.router.lookup(request.method(), request.uri().path()) {
         Lookup::Found(route, params) => {
             if route.handler.needs_route_context()
@@ -630,9 +631,13 @@ fn dispatch(
                 };
                 request.extensions_mut().insert(context);
             }
-            match route.chain {
+            let response = match route.chain {
                 Some(index) => chains[index].run(request),
                 None => call_route(shared, worker, route, request),
+            };
+            match span {
+                None => response,
+                Some(span) => recorded(span, Some(route.label), response),
             }
         }
         Lookup::MethodNotAllowed(allow) => {
@@ -641,10 +646,36 @@ fn dispatch(
             if let Ok(allow) = HeaderValue::try_from(allow) {
                 response.headers_mut().insert(ALLOW, allow);
             }
-            Box::pin(std::future::ready(response))
+            recorded_now(span, response)
         }
-        Lookup::NotFound => Box::pin(std::future::ready(
-            HttpError::new(StatusCode::NOT_FOUND, "Not Found").into_response(),
-        )),
+        Lookup::NotFound => {
+            recorded_now(span, HttpError::new(StatusCode::NOT_FOUND, "Not Found").into_response())
+        }
     }
+}
+
+/// The request's span in the loop's recording (`kairos_rt::record`), ended when the handler's
+/// response is ready — its head, not the end of a streamed body. Only a recording loop pays
+/// for the extra future.
+fn recorded(
+    span: kairos_rt::record::RequestSpan,
+    label: Option<kairos_rt::task::Label>,
+    response: ResponseFuture,
+) -> ResponseFuture {
+    Box::pin(async move {
+        let response = response.await;
+        span.finish(label, response.status().as_u16());
+        response
+    })
+}
+
+/// A response made without a route (404, 405), with its span when the loop records.
+fn recorded_now(
+    span: Option<kairos_rt::record::RequestSpan>,
+    response: Response,
+) -> ResponseFuture {
+    if let Some(span) = span {
+        span.finish(None, response.status().as_u16());
+    }
+    Box::pin(std::future::ready(response))
 }

@@ -81,6 +81,11 @@ pub(crate) const ROUTES: &[(&str, &str, &str)] = &[
         "the loop's counters: tasks, polls, slow polls (in all and per route), pools",
     ),
     (
+        "/debug/trace?seconds=2",
+        "async",
+        "what every loop and pool did, poll by poll: a trace for Perfetto's UI",
+    ),
+    (
         "/debug/timeline",
         "async",
         "what every loop did in the last seconds, drawn live from /debug/trace: tasks, polls, \

@@ -9,6 +9,7 @@
 //! | `external.rs` | `/external`: outbound calls under a semaphore |
 //! | `stream.rs` | `/stream`: server-sent events from an async generator |
 //! | `index.rs` | `/` (the dashboard: the chapter's experiments run from the page, each with its timeline) and `/debug/loop` |
+//! | `trace.rs` | `/debug/trace`: the loops' recording as a Trace Event Format file |
 //! | `timeline.rs` | `/debug/timeline` (the loops, live) and the timeline renderer at `/assets/` |
 //! | `fanout.rs` | `/fanout`: many requests at once to a sleep route, from the server itself |
 //! | `items.rs` | `/items`: a CRUD resource in the database (`database.rs`: SQLite by default, PostgreSQL by URL) |
@@ -46,6 +47,7 @@ mod items;
 mod middleware;
 mod stream;
 mod timeline;
+mod trace;
 mod upload;
 mod websocket;
 
@@ -283,6 +285,7 @@ pub(crate) fn app(settings: Settings) -> App {
                 .error(StatusCode::BAD_GATEWAY, "A request of the fan-out failed"),
         )
         .get("/debug/loop", documented(index::debug_loop, "/debug/loop", DEBUG))
+        .get("/debug/trace", documented(trace::debug_trace, "/debug/trace", DEBUG))
         .get("/debug/timeline", documented(timeline::live, "/debug/timeline", DEBUG))
         .get("/assets/timeline.js", timeline::script.hidden())
         .get("/assets/timeline.css", timeline::style.hidden())

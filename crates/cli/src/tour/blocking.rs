@@ -107,12 +107,12 @@ fn async_vs_sync(target: Target, scale: Scale, report: &mut Report) {
     let ms = scale.ms(250.0, 100);
     let one = ms as f64 / 1000.0;
     let waves = N.div_ceil(SYNC_TOKENS) as f64;
-    let started = Instant::now();
+    let started = Span::start();
     let synchronous = target.concurrent(&format!("/sync?ms={ms}"), N).map(|d| d.as_secs_f64());
-    let sync_span = Span { from: started, to: Instant::now() };
-    let started = Instant::now();
+    let sync_span = Span::end(started);
+    let started = Span::start();
     let asynchronous = target.concurrent(&format!("/async?ms={ms}"), N).map(|d| d.as_secs_f64());
-    report.span(Span { from: started, to: Instant::now() });
+    report.span(Span::end(started));
     let sync_wall = synchronous.as_ref().ok().copied();
     report.push(Row::new(
         "4",

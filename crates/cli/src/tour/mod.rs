@@ -68,6 +68,10 @@ fn parse_scale(value: &str) -> Result<f64, String> {
 /// Sync-pool tokens for the tour's server: small, so 100 `def` requests make 10 visible waves.
 pub(crate) const SYNC_TOKENS: usize = 10;
 
+/// Events the tour's worker records (32 bytes each: 16 MiB), for the page's timelines; a run
+/// whose events were overwritten before its row was pushed would be drawn with a gap.
+const RECORD_EVENTS: usize = 1 << 19;
+
 /// Durations the experiments use, all derived from `--scale`.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Scale(pub(crate) f64);
@@ -94,7 +98,7 @@ impl Scale {
 /// Runs the tour, printing each experiment's row as it ends; says whether every verdict passed.
 pub(crate) fn tour(args: TourArgs) -> anyhow::Result<bool> {
     let scale = Scale(args.scale);
-    let server = start(scale).context("cannot start the tour's server")?;
+    let server = start(scale, args.html.is_some()).context("cannot start the tour's server")?;
     let target = Target { addr: server.local_addr() };
     eprintln!("kairos tour: the service listens on http://{}, scale {}", target.addr, scale.0);
 
@@ -117,17 +121,26 @@ pub(crate) fn tour(args: TourArgs) -> anyhow::Result<bool> {
     Ok(passed)
 }
 
-/// The trace of what the tour's server did during `span`, as `/debug/trace` exports it.
+/// The trace of what the tour's server did during `span`, as `/debug/trace` exports it: the
+/// server runs in this process, so its recording is read directly.
 ///
-/// The loop recorder (kairos-rt) snapshots a window of its ring as Trace Event JSON; until
-/// this build has it there is nothing to embed, and the page says so under each run.
-fn trace_of(_span: report::Span) -> Option<String> {
-    None
+/// A worker publishes what it recorded in chunks, and whenever it parks; the run's last
+/// answer reaches the tour a moment before its worker has closed the connection and parked,
+/// so the export waits that moment out first (the worker is idle then: it parks at once).
+fn trace_of(span: report::Span) -> Option<String> {
+    use kairos::rt::record::{chrome_trace, is_recording, Window};
+    const SETTLE: Duration = Duration::from_millis(100);
+    if !is_recording() {
+        return None;
+    }
+    std::thread::sleep(SETTLE);
+    Some(chrome_trace(Window::between(span.from_us, span.to_us)))
 }
 
 /// The service with its default settings, except a small sync pool, on one worker (so every
-/// request shares the loop whose stalls `/debug/loop` reports), on a port the kernel picks.
-fn start(scale: Scale) -> anyhow::Result<RunningServer> {
+/// request shares the loop whose stalls `/debug/loop` reports), on a port the kernel picks;
+/// recording what its loop does when the page is wanted (`record`).
+fn start(scale: Scale, record: bool) -> anyhow::Result<RunningServer> {
     let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
     let settings = service::Settings {
         sync_pool: SYNC_TOKENS,
@@ -155,6 +168,9 @@ fn start(scale: Scale) -> anyhow::Result<RunningServer> {
         configure_loop: kairos::http::server::ConfigureLoop::new(kairos::tokio::configure_loop),
         // The stall threshold must sit below `/bad`'s sleep for the detector to see it.
         slow_callback_duration: Some(Duration::from_millis(blocking::bad_ms(scale) / 2)),
+        // What `--html` draws: the tour's longest marked run (a hundred `def` requests in
+        // ten waves) is a few tens of thousands of events, well inside this.
+        record_events: if record { RECORD_EVENTS } else { 0 },
         ..ServerConfig::default()
     };
     let server = service::app(settings.clone()).serve(config)?;

@@ -88,9 +88,9 @@ pub(crate) fn render(rows: &[Kept], scale: f64) -> String {
             (None, Some(span)) => {
                 let _ = write!(
                     body,
-                    "<p class=\"no-trace\">No timeline: the run took {:.2} s, but this build \
-                     recorded no trace of it.</p>",
-                    span.to.duration_since(span.from).as_secs_f64()
+                    "<p class=\"no-trace\">No timeline: the run took {:.2} s, but the \
+                     recorder held nothing of it.</p>",
+                    (span.to_us - span.from_us) / 1e6
                 );
             }
             (None, None) => {}

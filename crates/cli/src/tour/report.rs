@@ -6,8 +6,6 @@
 //! row, pushed when it ends, covers `[mark, push]`, and the trace of that window is taken at
 //! the push, while the recorder still holds it (its ring keeps the recent past only).
 
-use std::time::Instant;
-
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -97,11 +95,24 @@ fn word(pass: bool) -> &'static str {
 /// longer cell pushes the rest of its line right.
 const WIDTHS: [usize; 4] = [7, 50, 48, 50];
 
-/// When an experiment's run began and ended, on the tour's clock.
+/// When an experiment's run began and ended, on the trace clock (microseconds, as a trace's
+/// `ts`: the tour runs the server in its own process, so it reads the same clock).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Span {
-    pub(crate) from: Instant,
-    pub(crate) to: Instant,
+    pub(crate) from_us: f64,
+    pub(crate) to_us: f64,
+}
+
+impl Span {
+    /// A span starting now, to be ended by [`Span::end`].
+    pub(crate) fn start() -> f64 {
+        kairos::rt::record::now_micros()
+    }
+
+    /// The span from `from_us` to now.
+    pub(crate) fn end(from_us: f64) -> Span {
+        Span { from_us, to_us: kairos::rt::record::now_micros() }
+    }
 }
 
 /// The trace of a window as `/debug/trace` exports it (Trace Event JSON), or `None` when
@@ -121,7 +132,7 @@ pub(crate) struct Report {
     rows: usize,
     passed: usize,
     /// The start of the run whose row comes next, if it asked for a timeline.
-    mark: Option<Instant>,
+    mark: Option<f64>,
     /// The next row's run, given whole by [`Report::span`].
     span: Option<Span>,
     /// Every row, with its trace, when the page is wanted.
@@ -149,7 +160,7 @@ impl Report {
 
     /// The run of the next row starts now: its page entry gets the timeline of the run.
     pub(crate) fn mark(&mut self) {
-        self.mark = Some(Instant::now());
+        self.mark = Some(Span::start());
     }
 
     /// The next row's run was `span` (for a run measured before the row before it).
@@ -161,7 +172,7 @@ impl Report {
     /// Prints `row` now, so a long tour shows its progress (Rust's stdout writes out each
     /// line as it ends, into a pipe too).
     pub(crate) fn push(&mut self, row: Row) {
-        let marked = self.mark.take().map(|from| Span { from, to: Instant::now() });
+        let marked = self.mark.take().map(Span::end);
         let span = self.span.take().or(marked);
         self.rows += 1;
         self.passed += usize::from(row.pass);

@@ -29,6 +29,7 @@ use std::time::Duration;
 /// | `http2` | on (h2 by ALPN over TLS, h2c by prior knowledge in the clear) | — (uvicorn has none; Hypercorn's `h2`) |
 /// | `http2_max_concurrent_streams` | 100 | — (nginx's `http2_max_concurrent_streams` 128, h2's RFC floor 100) |
 /// | `slow_callback_duration` | the loop's: 100 ms | `loop.slow_callback_duration` (asyncio) |
+/// | `record_events` | 0: no recording | — (asyncio has none; `kairos serve --record-events`) |
 /// | `configure_loop` | nothing more | — |
 ///
 /// Each worker runs its own loop, built from [`loop_builder`](ServerConfig::loop_builder):
@@ -110,6 +111,10 @@ pub struct ServerConfig {
     /// detector off. `None`: the loop's own default (asyncio's 100 ms, or
     /// `KAIROS_SLOW_CALLBACK_MS`).
     pub slow_callback_duration: Option<Duration>,
+    /// Events each worker's loop records ([`kairos_rt::Builder::record`]: every poll, wake,
+    /// request and pool job, for `kairos_rt::record::chrome_trace`); 0, the default, records
+    /// nothing.
+    pub record_events: usize,
     /// Anything else about each worker's loop (debug mode, its default executor, where
     /// diagnostics go), applied after `slow_callback_duration`.
     pub configure_loop: ConfigureLoop,
@@ -140,6 +145,7 @@ impl Default for ServerConfig {
             graceful_shutdown_timeout: Duration::from_secs(30),
             access_log: true,
             slow_callback_duration: None,
+            record_events: 0,
             configure_loop: ConfigureLoop::default(),
         }
     }
@@ -147,13 +153,16 @@ impl Default for ServerConfig {
 
 impl ServerConfig {
     /// The builder each worker's loop is made from: [`kairos_rt::Builder::new`], then
-    /// `slow_callback_duration`, then `configure_loop`. To embed a server with
+    /// `slow_callback_duration` and `record_events`, then `configure_loop`. To embed a server with
     /// [`Server::serve`](super::Server::serve) on a loop of your own, with these settings:
     /// `config.loop_builder().run(server.serve(listener, service, shutdown))`.
     pub fn loop_builder(&self) -> kairos_rt::Builder {
         let mut builder = kairos_rt::Builder::new();
         if let Some(threshold) = self.slow_callback_duration {
             builder = builder.slow_callback_duration(Some(threshold));
+        }
+        if self.record_events > 0 {
+            builder = builder.record(self.record_events);
         }
         self.configure_loop.apply(builder)
     }

@@ -126,7 +126,7 @@ fn concurrent_submitters_never_strand_a_job() {
             for _ in 0..50 {
                 let jobs: Vec<Job<usize>> = (0..40).map(|i| pool.spawn(move || i)).collect();
                 let sum: usize = jobs.into_iter().map(|job| block_on(job).unwrap()).sum();
-                assert_eq!(sum, (0..40).sum());
+                assert_eq!(sum, (0..40).sum::<usize>());
             }
             done_tx.send(submitter).unwrap();
         });

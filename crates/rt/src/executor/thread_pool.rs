@@ -108,7 +108,7 @@ impl ThreadPool {
         T: Send + 'static,
     {
         let shared = &self.owner.shared;
-        let cell = Arc::new(JobCell::new(f));
+        let cell = Arc::new(JobCell::new(crate::record::traced(&shared.name_prefix, f)));
         match shared.submit(cell.clone()) {
             Ok(start_thread) => {
                 // The Job exists before a thread is started, so if starting panics, unwinding

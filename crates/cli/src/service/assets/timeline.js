@@ -28,8 +28,11 @@
   const GROUP_HEAD = 20;
   const AXIS = 24;
   const GUTTER = 190;
+  const COMPACT_LANE = 12; // a task's lane when a loop has many
+  const PACK_ABOVE = 24; // tasks of a loop before those that never overlap share lanes
+  const COMPACT_ABOVE = 30; // task lanes of a loop before they are drawn compact
   const MAX_TASK_LANES = 150; // per loop; the rest share one "other tasks" lane
-  const MAX_ARROWS = 400; // above this, arrows are drawn only for the hovered slice
+  const MAX_ARROWS = 150; // above this, arrows are drawn only for the hovered slice
 
   // Polls coloured by what woke the task: the chapter's vocabulary of why a task runs again.
   const WOKEN_COLOURS = {
@@ -53,7 +56,7 @@
     muted: '#5b6475',
     grid: '#eceef3',
     head: '#f3f5f9',
-    arrow: 'rgba(36, 87, 197, 0.55)',
+    arrow: 'rgba(36, 87, 197, 0.4)',
     arrowHot: '#2457c5',
   };
 
@@ -182,7 +185,7 @@
       const l = lane(at.pid, at.tid);
       const args = Object.assign({}, e && e.args, b && b.args);
       l.requests.push({
-        ts: from, end: to, name: at.name || 'request', status: args.status, args,
+        ts: from, end: to, name: at.name || 'request', status: args.status, args, tid: at.tid,
         openLeft: !b, openRight: !e, row: 0,
       });
       l.first = Math.min(l.first, Math.max(from, start));
@@ -202,32 +205,28 @@
         packRequests(l);
       }
       if (g.kind === 'loop') {
-        const tasks = list.filter((l) => l.kind === 'task').sort((a, b) => a.first - b.first || a.tid - b.tid);
+        let tasks = list.filter((l) => l.kind === 'task').sort((a, b) => a.first - b.first || a.tid - b.tid);
         const own = list.filter((l) => l.kind === 'loop');
-        let shown = tasks;
+        for (const l of tasks) nameByRequest(l);
+        // Many tasks (a connection per request): those that never overlap share a lane, one
+        // after another, so a hundred short-lived connections are a few lanes, not a hundred.
+        if (tasks.length > PACK_ABOVE) tasks = pack(g, tasks, (end - start) / 200);
         if (tasks.length > MAX_TASK_LANES) {
-          shown = tasks.slice(0, MAX_TASK_LANES - 1);
           const rest = tasks.slice(MAX_TASK_LANES - 1);
-          const merged = {
-            group: g, pid: g.pid, tid: -1, kind: 'task', name: rest.length + ' other tasks',
-            slices: [], requests: [], first: rest[0].first, rows: 1, stalls: 0, merged: rest.length,
-          };
-          for (const l of rest) {
-            merged.slices.push(...l.slices);
-            merged.stalls += l.stalls;
-          }
-          merged.slices.sort((a, b) => a.ts - b.ts);
-          for (const l of rest) l.mergedInto = merged;
-          shown.push(merged);
+          tasks = tasks.slice(0, MAX_TASK_LANES - 1);
+          tasks.push(merge(g, rest, rest.reduce((n, l) => n + (l.merged || 1), 0) + ' other tasks'));
         }
-        list = shown.concat(own);
+        const compact = tasks.length > COMPACT_ABOVE;
+        for (const l of tasks) l.compact = compact;
+        list = tasks.concat(own);
       } else {
         list.sort((a, b) => naturalCompare(a.name, b.name) || a.tid - b.tid);
       }
       const out = { pid: g.pid, name: g.name, kind: g.kind, lanes: list };
       for (const l of list) {
         l.group = out;
-        l.height = l.kind === 'task' ? TASK_LANE + (l.rows - 1) * ROW : l.kind === 'loop' ? LOOP_LANE : POOL_LANE;
+        if (l.kind === 'task') l.height = (l.compact ? COMPACT_LANE : TASK_LANE) + (l.rows - 1) * ROW;
+        else l.height = l.kind === 'loop' ? LOOP_LANE : POOL_LANE;
         lanes.push(l);
       }
       outGroups.push(out);
@@ -275,6 +274,70 @@
       r.row = row;
     }
     l.rows = Math.max(1, rowEnds.length);
+  }
+
+  // A request's route, without the handler the label names after it ("GET /a → mod::f").
+  function route(name) {
+    return String(name).split(' → ')[0];
+  }
+
+  // A task that served requests is named by them: "#12 GET /items/{id}" says more than the
+  // place it was spawned (which the tooltip keeps).
+  function nameByRequest(l) {
+    l.spawnName = l.name;
+    if (!l.requests.length) return;
+    const routes = [...new Set(l.requests.map((r) => route(r.name)))];
+    l.name = '#' + l.tid + ' ' + routes[0] + (routes.length > 1 ? ' +' + (routes.length - 1) : '');
+  }
+
+  // One lane standing for `members`: their slices and requests together.
+  function merge(g, members, name) {
+    const merged = {
+      group: g, pid: g.pid, tid: members[0].tid, kind: 'task', name, slices: [], requests: [],
+      first: members[0].first, last: 0, rows: 1, stalls: 0, merged: 0, members: [],
+    };
+    for (const l of members) {
+      for (const s of l.slices) merged.slices.push(s);
+      for (const r of l.requests) merged.requests.push(r);
+      merged.stalls += l.stalls;
+      merged.merged += l.merged || 1;
+      merged.members.push(...(l.members || [l]));
+      merged.last = Math.max(merged.last, l.last);
+      l.mergedInto = merged;
+    }
+    for (const l of merged.members) l.mergedInto = merged;
+    merged.slices.sort((a, b) => a.ts - b.ts);
+    packRequests(merged);
+    return merged;
+  }
+
+  // First fit: each task goes on the first lane whose last task ended `gap` before it began.
+  function pack(g, tasks, gap) {
+    for (const l of tasks) {
+      l.last = l.first;
+      for (const s of l.slices) l.last = Math.max(l.last, s.end);
+      for (const r of l.requests) l.last = Math.max(l.last, r.end);
+    }
+    // Only short-lived tasks share: a long-lived one (a heartbeat, a WebSocket) keeps its
+    // own lane and its own name.
+    const short = (l) => l.last - l.first <= gap * 20;
+    const shelves = [];
+    for (const l of tasks) {
+      const shelf = short(l) && shelves.find((sh) => sh.short && sh.end + gap <= l.first);
+      if (shelf) {
+        shelf.members.push(l);
+        shelf.end = l.last;
+      } else {
+        shelves.push({ members: [l], end: l.last, short: short(l) });
+      }
+    }
+    return shelves.map((sh) => {
+      if (sh.members.length === 1) return sh.members[0];
+      const routes = new Set();
+      for (const l of sh.members) for (const r of l.requests) routes.add(route(r.name));
+      const what = routes.size === 1 ? ' · ' + [...routes][0] : '';
+      return merge(g, sh.members, sh.members.length + ' tasks in turn' + what);
+    });
   }
 
   // A tick every 1, 2 or 5 × 10^k µs, about every 110 pixels.
@@ -473,7 +536,9 @@
       const right = view.width - 8;
       // The lane's name in the gutter.
       ctx.fillStyle = l.stalls ? COLOURS.stall : COLOURS.muted;
-      ctx.fillText(clipText(l.name, GUTTER - 16), 12, l.y + Math.min(l.height, TASK_LANE) / 2);
+      const rowHeight = l.compact ? COMPACT_LANE : TASK_LANE;
+      ctx.font = l.compact ? '10px system-ui, sans-serif' : '11px system-ui, sans-serif';
+      ctx.fillText(clipText(l.name, GUTTER - 16), 12, l.y + Math.min(l.height, rowHeight) / 2);
       ctx.strokeStyle = COLOURS.grid;
       ctx.beginPath();
       ctx.moveTo(0, l.y + l.height - 0.5);
@@ -495,18 +560,18 @@
         const y = l.y + 1 + r.row * ROW;
         const error = r.status >= 500 || r.status === 0;
         ctx.fillStyle = error ? COLOURS.requestError : COLOURS.request;
-        ctx.fillRect(x0, y, x1 - x0, TASK_LANE - 2);
+        ctx.fillRect(x0, y, x1 - x0, rowHeight - 2);
         ctx.strokeStyle = error ? COLOURS.requestErrorEdge : COLOURS.requestEdge;
-        ctx.strokeRect(x0 + 0.5, y + 0.5, x1 - x0 - 1, TASK_LANE - 3);
-        const label = r.name + (r.status != null ? ' → ' + r.status : '') + (r.openRight ? ' …' : '');
-        labels.push([clipText(label, x1 - x0 - 6), x0 + 4, y + 7]);
+        ctx.strokeRect(x0 + 0.5, y + 0.5, x1 - x0 - 1, rowHeight - 3);
+        const label = route(r.name) + (r.status != null ? ' → ' + r.status : '') + (r.openRight ? ' …' : '');
+        labels.push([clipText(label, x1 - x0 - 6), x0 + 4, y + (rowHeight - 2) / 2]);
         rects += 1;
       }
 
       // Slices: every run of slices that lands in the same pixels is one rectangle.
       const slices = l.slices;
-      const thinY = l.kind === 'task' ? l.y + l.height - 7 : l.y + 2;
-      const thinH = l.kind === 'task' ? 6 : l.height - 4;
+      const thinH = l.kind !== 'task' ? l.height - 4 : l.compact ? 3 : 6;
+      const thinY = l.kind === 'task' ? l.y + l.height - thinH - 1 : l.y + 2;
       let i = firstEndingAfter(slices, view.t0);
       let runX0 = 0;
       let runX1 = -1;
@@ -541,7 +606,7 @@
         if (s.cat === 'job' && x1 - x0 > 30) {
           flush();
           ctx.fillStyle = COLOURS.text;
-          ctx.fillText(clipText(s.args.label || s.name, x1 - x0 - 6), x0 + 3, l.y + l.height / 2);
+          ctx.fillText(clipText(route(s.args.label || s.name), x1 - x0 - 6), x0 + 3, l.y + l.height / 2);
         }
       }
       flush();
@@ -652,16 +717,20 @@
       } else if (hit.request) {
         const r = hit.request;
         title = 'request ' + r.name;
-        line('task', l.name);
+        line('task', '#' + r.tid);
         if (r.status != null) line('status', r.status);
         line('duration', formatDuration(r.end - r.ts) + (r.openLeft || r.openRight ? ' in the window (it runs past it)' : ''));
         if (r.openLeft) line('began', 'before the window');
         if (r.openRight) line('ends', 'after the window (still running)');
       } else {
         line('lane', l.kind === 'task' ? 'a task: its requests and polls' : l.kind === 'loop' ? 'I/O dispatch, timers and callbacks between polls' : 'jobs run on this ' + (l.kind === 'thread' ? 'thread' : 'process'));
-        line('polls', String(l.slices.length));
+        if (l.spawnName && l.spawnName !== l.name) line('task', l.spawnName);
+        if (l.members) {
+          const ids = l.members.map((m) => '#' + m.tid);
+          line('tasks', ids.length > 12 ? ids.slice(0, 12).join(' ') + ' … (' + ids.length + ')' : ids.join(' '));
+        }
+        line(l.kind === 'task' || l.kind === 'loop' ? 'polls' : 'jobs', String(l.slices.length));
         if (l.stalls) line('stalls', String(l.stalls));
-        if (l.merged) line('tasks', String(l.merged));
       }
       return `<b>${escapeHtml(title)}</b><table>${rows.join('')}</table>`;
     }
