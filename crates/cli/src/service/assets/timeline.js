@@ -186,7 +186,7 @@
       const args = Object.assign({}, e && e.args, b && b.args);
       l.requests.push({
         ts: from, end: to, name: at.name || 'request', status: args.status, args, tid: at.tid,
-        openLeft: !b, openRight: !e, row: 0,
+        openLeft: !b || !!args.began_before, openRight: !e, row: 0,
       });
       l.first = Math.min(l.first, Math.max(from, start));
       requests += 1;
@@ -588,7 +588,8 @@
         const s = slices[i];
         if (s.ts > view.t1) break;
         const x0 = Math.max(left, x(s.ts));
-        const x1 = Math.max(x0 + 1, Math.min(right, x(s.end)));
+        // Two pixels at least: a 20 µs poll in a 5 s window is still seen.
+        const x1 = Math.max(x0 + 2, Math.min(right, x(s.end)));
         const colour = sliceColour(s);
         // A slice in the run's pixels joins it: of its colour, or too narrow to be seen on
         // its own. A stall never joins another colour's run, nor another its: stalls are
@@ -720,7 +721,7 @@
         line('task', '#' + r.tid);
         if (r.status != null) line('status', r.status);
         line('duration', formatDuration(r.end - r.ts) + (r.openLeft || r.openRight ? ' in the window (it runs past it)' : ''));
-        if (r.openLeft) line('began', 'before the window');
+        if (r.openLeft) line('began', r.args.began_before ? 'before ' + formatUs(r.ts - view.model.start, 1) + ' (its start is not in this recording)' : 'before the window');
         if (r.openRight) line('ends', 'after the window (still running)');
       } else {
         line('lane', l.kind === 'task' ? 'a task: its requests and polls' : l.kind === 'loop' ? 'I/O dispatch, timers and callbacks between polls' : 'jobs run on this ' + (l.kind === 'thread' ? 'thread' : 'process'));
