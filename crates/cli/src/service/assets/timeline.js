@@ -596,7 +596,7 @@
         // never hidden, nor made to look longer than they were.
         const stalls = colour === COLOURS.stall || runColour === COLOURS.stall;
         if (runColour !== null && x0 <= runX1 + 0.5 &&
-            (colour === runColour || (!stalls && x1 - x0 < 1.5))) {
+            (colour === runColour || (!stalls && x(s.end) - x(s.ts) < 1.5))) {
           runX1 = Math.max(runX1, x1);
           continue;
         }
