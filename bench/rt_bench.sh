@@ -33,11 +33,11 @@ cargo bench -p kairos-rt --bench runtime --no-run 2>&1 | tail -n 1 >&2
 groups=(spawn_1m_tasks yield_ping_pong_2x100k sleep_100k_concurrent_10ms
         semaphore_acquire_release_100k semaphore_contended_10_tasks_2_permits
         thread_pool_round_trip_10k)
-variants=(kairos kairos-nodetect tokio)
+variants=(kairos kairos-nodetect kairos-record tokio)
 
 for round in $(seq 1 "$rounds"); do
   order=("${variants[@]}")
-  if [ $((round % 2)) -eq 0 ]; then order=(tokio kairos-nodetect kairos); fi
+  if [ $((round % 2)) -eq 0 ]; then order=(tokio kairos-record kairos-nodetect kairos); fi
   for group in "${groups[@]}"; do
     for variant in "${order[@]}"; do
       echo "round $round: $group/$variant" >&2

@@ -4,8 +4,9 @@
 Usage: python3 bench/rt_report.py bench/out/rt/runs.jsonl bench/out/rt/output.txt
 
 For each group: the median over rounds of `kairos` (stall detector on, the default),
-`kairos-nodetect` and `tokio`; the ratio tokio / kairos (above 1: kairos is faster); the stall
-detector's overhead (kairos / kairos-nodetect - 1). Peak-heap lines that the bench binary
+`kairos-nodetect`, `kairos-record` (every poll recorded) and `tokio`; the ratio tokio / kairos
+(above 1: kairos is faster); the stall detector's overhead (kairos / kairos-nodetect - 1) and
+the recording's (kairos-record / kairos - 1). Peak-heap lines that the bench binary
 prints ("peak-heap group/name: N bytes") are read from the bench output.
 """
 import collections
@@ -39,13 +40,15 @@ def fmt(ns):
     return f"{ns:.0f} ns"
 
 
-print("| benchmark | kairos | kairos, detector off | tokio current-thread | tokio / kairos | detector overhead |")
-print("|---|---|---|---|---|---|")
+print("| benchmark | kairos | kairos, detector off | kairos, recording | tokio current-thread "
+      "| tokio / kairos | detector overhead | recording overhead |")
+print("|---|---|---|---|---|---|---|---|")
 for group in order:
-    k, n, t = (value(group, v) for v in ("kairos", "kairos-nodetect", "tokio"))
+    k, n, r, t = (value(group, v) for v in ("kairos", "kairos-nodetect", "kairos-record", "tokio"))
     ratio = f"**{t / k:.2f}x**" if k and t else "—"
     overhead = f"{(k / n - 1) * 100:+.1f}%" if k and n else "—"
-    print(f"| {group} | {fmt(k)} | {fmt(n)} | {fmt(t)} | {ratio} | {overhead} |")
+    recording = f"{(r / k - 1) * 100:+.1f}%" if k and r else "—"
+    print(f"| {group} | {fmt(k)} | {fmt(n)} | {fmt(r)} | {fmt(t)} | {ratio} | {overhead} | {recording} |")
 
 peaks = collections.defaultdict(list)
 for group, name, bytes_ in re.findall(r"peak-heap (\S+)/(\S+): (\d+) bytes", open(output_path).read()):
@@ -68,7 +71,13 @@ if ratios:
           f"({min(ratios.values()):.2f}x to {max(ratios.values()):.2f}x; closest: {slowest}).")
 overheads = {g: value(g, "kairos") / value(g, "kairos-nodetect") - 1 for g in order
              if g.startswith(("spawn", "yield")) and value(g, "kairos") and value(g, "kairos-nodetect")}
+recording = {g: value(g, "kairos-record") / value(g, "kairos") - 1 for g in order
+             if value(g, "kairos-record") and value(g, "kairos")}
 if overheads:
     print(f"Goal — stall detector overhead under 2% on spawn and yield: "
           f"{'**met**' if all(o < 0.02 for o in overheads.values()) else '**not met**'} "
           f"({', '.join(f'{g} {o:+.1%}' for g, o in overheads.items())}).")
+if recording:
+    print(f"Goal — recording overhead under 3%: "
+          f"{'**met**' if all(o < 0.03 for o in recording.values()) else '**not met**'} "
+          f"({', '.join(f'{g} {o:+.1%}' for g, o in recording.items())}).")

@@ -189,6 +189,9 @@ impl Core {
                         if let Poll::Ready(output) =
                             self.poll_main(future.as_mut(), &mut cx, called_at)
                         {
+                            if let Some(recorder) = &self.recorder {
+                                recorder.flush(); // readers see the run to its end
+                            }
                             return output;
                         }
                         continue;
@@ -196,10 +199,11 @@ impl Core {
                 };
                 self.poll_task(task);
             }
-            // Loop work (callbacks, I/O dispatch, timers) is watched as "the loop itself".
             if let Some(recorder) = &self.recorder {
-                recorder.loop_work(cause::REMOTE);
+                // The last poll's label, before the loop's own work takes the monitor over.
+                recorder.label_open_poll();
             }
+            // Loop work (callbacks, I/O dispatch, timers) is watched as "the loop itself".
             self.monitor.enter_poll(TaskId::LOOP, Location::caller());
             self.run_injected();
             self.drive_io_and_timers();
@@ -256,6 +260,9 @@ impl Core {
         if !self.shared.has_injected() {
             return;
         }
+        if let Some(recorder) = &self.recorder {
+            recorder.loop_work(cause::REMOTE);
+        }
         let mut injected = self.injected.take();
         self.shared.take_into(&mut injected);
         for item in injected.drain(..) {
@@ -296,7 +303,7 @@ impl Core {
                 if parked {
                     recorder.park();
                 } else {
-                    recorder.set_phase(cause::IO);
+                    recorder.loop_work(cause::IO);
                 }
             }
             if parked {
@@ -305,9 +312,6 @@ impl Core {
             let result = self.reactor.turn(timeout);
             if parked {
                 self.monitor.set_idle(false);
-                if let Some(recorder) = &self.recorder {
-                    recorder.loop_work(cause::TIMER);
-                }
             }
             self.shared.unparked();
             if let Err(e) = result {
@@ -318,7 +322,7 @@ impl Core {
         }
         if !self.timers.borrow().is_empty() {
             if let Some(recorder) = &self.recorder {
-                recorder.set_phase(cause::TIMER);
+                recorder.loop_work(cause::TIMER);
             }
             let now = Instant::now();
             self.now.set(now);

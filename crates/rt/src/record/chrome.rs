@@ -31,12 +31,10 @@ pub fn chrome_trace(window: Window) -> String {
     let mut slow_callback_us = None;
     let mut dropped = 0;
     for ring in &rings {
-        let (events, first, flushed_at, names) = {
-            let inner = ring.inner.lock().unwrap_or_else(|e| e.into_inner());
-            dropped += inner.dropped();
-            let (first, events) = inner.since(inner.window_start(from));
-            (events, first, inner.flushed_at, inner.names.clone())
-        };
+        let snapshot = ring.snapshot(from);
+        dropped += snapshot.dropped;
+        let (events, first, flushed_at, names) =
+            (snapshot.events, snapshot.first, snapshot.flushed_at, snapshot.names);
         if events.is_empty() {
             continue;
         }

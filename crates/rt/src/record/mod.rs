@@ -63,7 +63,6 @@ mod clock;
 mod jobs;
 mod ring;
 
-use std::cell::Cell;
 use std::panic::Location;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -91,6 +90,7 @@ pub fn is_recording() -> bool {
 pub fn publish() {
     context::with_core(|core| {
         if let Some(recorder) = &core.recorder {
+            recorder.label_open_poll();
             recorder.flush();
         }
     });
@@ -209,30 +209,18 @@ fn sites() -> &'static Mutex<Vec<&'static Location<'static>>> {
     SITES.get_or_init(Mutex::default)
 }
 
-thread_local! {
-    /// Recently numbered sites, by address: a spawn from a site seen before costs a compare.
-    static SITE_CACHE: [Cell<(usize, u32)>; 64] = const { [const { Cell::new((0, 0)) }; 64] };
-}
-
-/// The number of a spawn site (1-based).
+/// The number of a spawn site (1-based), from the process-wide table (a lock; the recorder
+/// keeps the sites it has seen in a small cache of its own, so a spawn from a known site
+/// takes no lock).
 pub(crate) fn site_number(site: &'static Location<'static>) -> u32 {
-    let address = site as *const Location<'static> as usize;
-    let slot = (address >> 4) % 64;
-    let cached = SITE_CACHE.with(|cache| cache[slot].get());
-    if cached.0 == address {
-        return cached.1;
-    }
     let mut table = sites().lock().unwrap_or_else(|e| e.into_inner());
-    let number = match table.iter().position(|known| std::ptr::eq(*known, site)) {
+    match table.iter().position(|known| std::ptr::eq(*known, site)) {
         Some(index) => index as u32 + 1,
         None => {
             table.push(site);
             table.len() as u32
         }
-    };
-    drop(table);
-    SITE_CACHE.with(|cache| cache[slot].set((address, number)));
-    number
+    }
 }
 
 /// The site behind a number from [`site_number`].
