@@ -568,15 +568,15 @@ fn the_timeline_renderer_lays_out_the_fixture_trace_lane_by_lane() {
         .iter()
         .map(|l| format!("{} / {}", l["group"].as_str().unwrap(), l["name"].as_str().unwrap()))
         .collect();
-    // Loops first, each with its tasks in the order they first did something and its own
-    // work last; then the thread pool, then the process pool. A task that served requests is
-    // named by their route, others by their name in the trace.
+    // Loops first, each with the tasks that stalled it, then the others in the order they
+    // first did something, and its own work last; then the thread pool, then the process
+    // pool. A task that served requests is named by their route, others by their name.
     assert_eq!(
         lanes,
         [
+            "worker 0 / #13 GET /bad",
             "worker 0 / #14 GET /gather",
             "worker 0 / #12 GET /async",
-            "worker 0 / #13 GET /bad",
             "worker 0 / #15 B",
             "worker 0 / #11 GET /sync",
             "worker 0 / the loop's own work",
@@ -737,6 +737,10 @@ fn the_live_timeline_follows_the_server_under_load_and_shows_a_stall() {
     let lanes = lanes.as_str().unwrap();
     assert!(lanes.contains("task"), "{lanes}");
     assert!(lanes.contains("thread"), "{lanes}");
+    // What a person would see (target/tmp/debug-timeline.png): the timeline itself, and the
+    // stall's lane in it.
+    browser.eval("document.querySelector('details').open = false");
+    browser.eval("document.querySelector('.controls').scrollIntoView()");
     browser.screenshot("debug-timeline", None);
 
     // Paused, it stops asking; resumed, it asks again.

@@ -210,7 +210,9 @@
         for (const l of tasks) nameByRequest(l);
         // Many tasks (a connection per request): those that never overlap share a lane, one
         // after another, so a hundred short-lived connections are a few lanes, not a hundred.
-        if (tasks.length > PACK_ABOVE) tasks = pack(g, tasks, (end - start) / 200);
+        if (tasks.length > PACK_ABOVE) tasks = pack(g, tasks, (end - start) / 800, (end - start) / 10);
+        // A task that stalled the loop is what a reader looks for first: its lane leads.
+        tasks = tasks.filter((l) => l.stalls > 0).concat(tasks.filter((l) => l.stalls === 0));
         if (tasks.length > MAX_TASK_LANES) {
           const rest = tasks.slice(MAX_TASK_LANES - 1);
           tasks = tasks.slice(0, MAX_TASK_LANES - 1);
@@ -311,8 +313,9 @@
     return merged;
   }
 
-  // First fit: each task goes on the first lane whose last task ended `gap` before it began.
-  function pack(g, tasks, gap) {
+  // First fit: each task goes on the first lane whose last task ended `gap` before it began;
+  // only tasks that lasted at most `shortest` share.
+  function pack(g, tasks, gap, shortest) {
     for (const l of tasks) {
       l.last = l.first;
       for (const s of l.slices) l.last = Math.max(l.last, s.end);
@@ -320,7 +323,7 @@
     }
     // Only short-lived tasks share: a long-lived one (a heartbeat, a WebSocket) keeps its
     // own lane and its own name.
-    const short = (l) => l.last - l.first <= gap * 20;
+    const short = (l) => l.last - l.first <= shortest;
     const shelves = [];
     for (const l of tasks) {
       const shelf = short(l) && shelves.find((sh) => sh.short && sh.end + gap <= l.first);
