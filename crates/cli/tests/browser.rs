@@ -700,6 +700,35 @@ fn the_dashboard_runs_an_experiment_and_draws_the_timeline_of_that_run() {
     let requests = requests.as_str().unwrap();
     assert!(requests.contains("/sequential"), "{requests}");
     assert!(requests.contains("/concurrent"), "{requests}");
+
+    // Every other experiment runs too, each to its own timeline (target/tmp/dashboard-*.png).
+    for (id, expect) in [
+        ("gather", "500"),
+        ("wait-for", "cancelled true"),
+        ("bad-good", "3 × /good"),
+        ("sync-waves", "waves on"),
+        ("cpu", "2 × process"),
+    ] {
+        browser.click(&format!("#exp-{id} .run"));
+        browser.wait_for(&format!(
+            "['done', 'failed'].includes(document.getElementById('exp-{id}').dataset.state)"
+        ));
+        let state = browser.text(&format!("#exp-{id} .state"));
+        let measured = browser.text(&format!("#exp-{id} .measured"));
+        assert_eq!(state, "done", "{id}: {measured}");
+        assert!(measured.contains(expect), "{id}: {measured}");
+        let drawn = browser.eval(&format!(
+            "Number(document.querySelector('#exp-{id} .timeline.kt')?.dataset.drawn ?? 0)"
+        ));
+        assert!(drawn.as_u64().unwrap() > 0, "{id}: no timeline");
+        browser.screenshot(&format!("dashboard-{id}"), Some(&format!("#exp-{id}")));
+    }
+    // /bad stalled the loop, and its timeline says so; the sync pool's 100 requests came in
+    // waves on its threads.
+    let stalls = browser.eval("document.getElementById('exp-bad-good').view.model.counts.stalls");
+    assert!(stalls.as_u64().unwrap() >= 1, "{stalls}");
+    let waves = browser.text("#exp-sync-waves .measured");
+    assert!(waves.contains("100 × /sync"), "{waves}");
 }
 
 /// `/debug/timeline` under load: it keeps polling `/debug/trace` and redraws the window,

@@ -31,7 +31,7 @@
   const COMPACT_LANE = 12; // a task's lane when a loop has many
   const PACK_ABOVE = 24; // tasks of a loop before those that never overlap share lanes
   const COMPACT_ABOVE = 30; // task lanes of a loop before they are drawn compact
-  const MAX_TASK_LANES = 150; // per loop; the rest share one "other tasks" lane
+  const MAX_TASK_LANES = 60; // per loop; the rest share one "other tasks" lane
   const MAX_ARROWS = 150; // above this, arrows are drawn only for the hovered slice
 
   // Polls coloured by what woke the task: the chapter's vocabulary of why a task runs again.
@@ -396,7 +396,11 @@
     const tip = document.createElement('div');
     tip.className = 'kt-tip';
     tip.hidden = true;
-    container.append(bar, canvas, tip);
+    // A tall picture scrolls inside its frame rather than pushing the page down.
+    const scroller = document.createElement('div');
+    scroller.className = 'kt-scroll';
+    scroller.append(canvas);
+    container.append(bar, scroller, tip);
 
     const view = { model: null, drawn: 0, t0: 0, t1: 1, zoomed: false, hover: null, arrows: options.arrows };
     const ctx = canvas.getContext('2d');
@@ -435,8 +439,11 @@
     }
 
     function size() {
-      const width = Math.max(320, container.clientWidth || options.width || 1000);
       const height = layout();
+      // Room for the scroller's scroll bar when the picture is taller than its frame.
+      const frame = parseFloat(getComputedStyle(scroller).maxHeight) || Infinity;
+      const scrollBar = height > frame ? 16 : 0;
+      const width = Math.max(320, (container.clientWidth || options.width || 1000) - scrollBar);
       const dpr = root.devicePixelRatio || 1;
       canvas.width = Math.round(width * dpr);
       canvas.height = Math.round(height * dpr);
