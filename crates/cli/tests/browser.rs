@@ -423,6 +423,11 @@ fn the_index_pages_websocket_panel_shows_ticks_as_they_come_and_an_echo() {
         "document.getElementById('echo-result').textContent === 'echo: from Chromium, over a WebSocket'",
     );
 
+    // /stream's panel lists each event as it arrives, in order, rather than overwriting one.
+    browser.wait_for("document.querySelectorAll('#live li').length >= 3");
+    let first = browser.text("#live li:first-child");
+    assert!(first.starts_with("data: 0"), "{first}");
+
     // Every tick, then the server's normal close, as the page saw them.
     browser.wait_for("document.getElementById('ws-ticks').textContent.includes('closed:')");
     let ticks = browser.eval("document.getElementById('ws-ticks').textContent");
