@@ -120,11 +120,17 @@ fn run_page(url: &str) -> String {
 /// A screenshot of the page at `url` once its scripts have run, kept as
 /// `target/tmp/{name}.png` for a person to look at.
 fn screenshot(url: &str, name: &str) {
+    screenshot_sized(url, name, "900,200");
+}
+
+/// [`screenshot`] in a window of `size` (`"W,H"`).
+fn screenshot_sized(url: &str, name: &str, size: &str) {
     let profile = tempdir("chromium-shot");
     let shot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.png"));
     let status = Command::new(chromium())
         .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"])
-        .args(["--virtual-time-budget=10000", "--timeout=30000", "--window-size=900,200"])
+        .args(["--virtual-time-budget=10000", "--timeout=30000"])
+        .arg(format!("--window-size={size}"))
         .arg(format!("--user-data-dir={}", profile.display()))
         .arg(format!("--screenshot={}", shot.display()))
         .arg(url)
@@ -417,6 +423,11 @@ fn the_index_pages_websocket_panel_shows_ticks_as_they_come_and_an_echo() {
         "document.getElementById('echo-result').textContent === 'echo: from Chromium, over a WebSocket'",
     );
 
+    // /stream's panel lists each event as it arrives, in order, rather than overwriting one.
+    browser.wait_for("document.querySelectorAll('#live li').length >= 3");
+    let first = browser.text("#live li:first-child");
+    assert!(first.starts_with("data: 0"), "{first}");
+
     // Every tick, then the server's normal close, as the page saw them.
     browser.wait_for("document.getElementById('ws-ticks').textContent.includes('closed:')");
     let ticks = browser.eval("document.getElementById('ws-ticks').textContent");
@@ -499,4 +510,386 @@ fn swagger_uis_authorize_dialog_logs_in_and_users_me_answers_who() {
         serde_json::from_str(&shown).unwrap_or_else(|_| panic!("{shown}"));
     assert_eq!(user["username"], username, "{shown}");
     assert_eq!(user["is_admin"], false, "{shown}");
+}
+
+/// The renderer, inlined as the tour's page inlines it.
+const TIMELINE_JS: &str = include_str!("../src/service/assets/timeline.js");
+const TIMELINE_CSS: &str = include_str!("../src/service/assets/timeline.css");
+/// A trace written by hand to the schema `/debug/trace` exports: two loops, a thread pool, a
+/// process pool; a stall, two wake arrows, a request still open at the window's end and one
+/// whose begin fell before its start; events out of order, and one poll outside the window.
+const FIXTURE: &str = include_str!("fixtures/trace.json");
+
+/// Runs `script` in a page holding the renderer and `#t`, and returns what the script wrote
+/// into `#out` (JSON). No live connection on the page, so virtual time ends when it is idle.
+fn run_renderer(name: &str, script: &str) -> serde_json::Value {
+    let dir = tempdir(name);
+    let page = dir.join("page.html");
+    std::fs::write(
+        &page,
+        format!(
+            "<!doctype html><html><head><meta charset=\"utf-8\"><style>{TIMELINE_CSS}</style>\
+             </head><body style=\"margin:10px\"><div id=\"t\" style=\"width:1300px\"></div>\
+             <pre id=\"out\">pending</pre><script>{TIMELINE_JS}</script><script>\
+             try {{ {script} }} catch (e) {{ document.getElementById('out').textContent = \
+             JSON.stringify({{error: String(e && e.stack || e)}}); }}</script></body></html>"
+        ),
+    )
+    .unwrap();
+    let seen = run_page(&format!("file://{}", page.display()));
+    screenshot_sized(&format!("file://{}", page.display()), name, "1400,1000");
+    let _ = std::fs::remove_dir_all(&dir);
+    let seen = seen.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">");
+    let value: serde_json::Value =
+        serde_json::from_str(&seen).unwrap_or_else(|e| panic!("{e}: {seen}"));
+    assert!(value.get("error").is_none(), "the page's script failed: {}", value["error"]);
+    value
+}
+
+#[test]
+fn the_timeline_renderer_lays_out_the_fixture_trace_lane_by_lane() {
+    let out = run_renderer(
+        "timeline-fixture",
+        &format!(
+            "const view = KairosTimeline.render(document.getElementById('t'), {FIXTURE}, {{}});
+             const summary = view.summary();
+             // Hover the stall: the tooltip names it, its route and its duration.
+             const stall = view.model.lanes.find((l) => l.stalls > 0);
+             const canvas = document.querySelector('#t canvas');
+             const box = canvas.getBoundingClientRect();
+             const m = view.model;
+             const s = stall.slices[0];
+             const px = 190 + ((s.ts + s.dur / 2 - m.start) / (m.end - m.start)) * (view.width - 190 - 8);
+             canvas.dispatchEvent(new MouseEvent('mousemove', {{
+               clientX: box.left + px, clientY: box.top + stall.y + 10, bubbles: true }}));
+             summary.tip = document.querySelector('#t .kt-tip').innerText;
+             summary.tipHidden = document.querySelector('#t .kt-tip').hidden;
+             document.getElementById('out').textContent = JSON.stringify(summary);"
+        ),
+    );
+    let lanes: Vec<String> = out["lanes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| format!("{} / {}", l["group"].as_str().unwrap(), l["name"].as_str().unwrap()))
+        .collect();
+    // Loops first, each with the tasks that stalled it, then the others in the order they
+    // first did something, and its own work last; then the thread pool, then the process
+    // pool. A task that served requests is named by their route, others by their name.
+    assert_eq!(
+        lanes,
+        [
+            "worker 0 / #13 GET /bad",
+            "worker 0 / #14 GET /gather",
+            "worker 0 / #12 GET /async",
+            "worker 0 / #15 B",
+            "worker 0 / #11 GET /sync",
+            "worker 0 / the loop's own work",
+            "worker 1 / #5 GET /items/{item_id}",
+            "thread pool 'kairos-sync' / kairos-sync-3",
+            "thread pool 'kairos-sync' / kairos-sync-4",
+            "process pool / process 4242",
+        ]
+    );
+    let counts = &out["counts"];
+    assert_eq!(counts["stalls"], 1, "{out}");
+    assert_eq!(counts["requests"], 5, "{out}");
+    assert_eq!(counts["flows"], 2, "{out}");
+    assert_eq!(counts["jobs"], 3, "{out}");
+    // The poll at 900 ms ended before the window: not drawn.
+    assert_eq!(counts["polls"], 8, "{out}");
+    assert_eq!(out["dropped"], 3, "{out}");
+    assert!(out["drawn"].as_u64().unwrap() >= 10, "{out}");
+
+    let lane = |name: &str| {
+        out["lanes"].as_array().unwrap().iter().find(|l| l["name"] == name).unwrap().clone()
+    };
+    // The request whose end is past the window is open to the right; the one whose begin fell
+    // before the window, to the left, and its status came with its end.
+    assert_eq!(lane("#11 GET /sync")["requests"][0]["openRight"], true);
+    assert_eq!(lane("#11 GET /sync")["requests"][0]["ms"], 100.0);
+    assert_eq!(lane("#14 GET /gather")["requests"][0]["openLeft"], true);
+    assert_eq!(lane("#14 GET /gather")["requests"][0]["status"], 500);
+    assert_eq!(lane("#13 GET /bad")["stalls"], 1);
+
+    assert_eq!(out["tipHidden"], false, "{out}");
+    let tip = out["tip"].as_str().unwrap();
+    assert!(tip.contains("stall"), "{tip}");
+    assert!(tip.contains("GET /bad"), "{tip}");
+    assert!(tip.contains("120 ms"), "{tip}");
+    assert!(tip.contains("crates/http/src/server/accept.rs:99:9"), "{tip}");
+}
+
+#[test]
+fn the_timeline_renderer_draws_fifty_thousand_events_as_a_few_thousand_rectangles() {
+    // 50,000 polls on 40 tasks of one loop over 5 s, a stall among them, and 2,000 pool jobs:
+    // most polls are far narrower than a pixel, so they are merged where they overlap.
+    let out = run_renderer(
+        "timeline-50k",
+        "const events = [
+           {ph:'M', name:'process_name', pid:1, tid:0, args:{name:'worker 0'}},
+           {ph:'M', name:'process_name', pid:2, tid:0, args:{name:\"thread pool 'kairos-sync'\"}}];
+         let seed = 7;
+         const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+         for (let i = 0; i < 48000; i++) {
+           const tid = 1 + (i % 40);
+           events.push({ph:'X', cat: i === 24000 ? 'stall' : 'poll', name:'poll', pid:1, tid,
+             ts: i * 104 + random() * 10, dur: i === 24000 ? 150000 : 3 + random() * 20,
+             args:{task: tid, woken_by: ['io', 'timer', 'task'][i % 3]}});
+         }
+         for (let i = 0; i < 2000; i++) {
+           events.push({ph:'X', cat:'job', name:'job', pid:2, tid: 100 + (i % 8),
+             ts: i * 2500, dur: 2000, args:{queued_us: 5, label: 'GET /sync'}});
+         }
+         const trace = {otherData: {start_us: 0, end_us: 5000000, dropped_events: 0},
+                        traceEvents: events};
+         const view = KairosTimeline.render(document.getElementById('t'), trace, {});
+         const summary = view.summary();
+         document.getElementById('out').textContent = JSON.stringify({
+           counts: summary.counts, drawn: summary.drawn, lanes: summary.lanes.length,
+           redStall: view.model.lanes.some((l) => l.stalls === 1)});",
+    );
+    assert_eq!(out["counts"]["polls"], 48_000, "{out}");
+    assert_eq!(out["counts"]["jobs"], 2_000, "{out}");
+    assert_eq!(out["counts"]["stalls"], 1, "{out}");
+    assert_eq!(out["lanes"], 40 + 8, "{out}");
+    let drawn = out["drawn"].as_u64().unwrap();
+    // Something on every lane, and far fewer rectangles than events.
+    assert!(drawn >= 48, "{out}");
+    assert!(drawn < 20_000, "{out}");
+    assert_eq!(out["redStall"], true, "{out}");
+}
+
+/// The dashboard at `/`: an experiment run from its button shows its answers, its measured
+/// durations and the timeline of exactly that run, read from `/debug/trace`. The page keeps
+/// an EventSource open, so it never settles: the DevTools protocol waits for the DOM instead.
+#[test]
+fn the_dashboard_runs_an_experiment_and_draws_the_timeline_of_that_run() {
+    let serve = Serve::start(&[]);
+    let mut browser = DevTools::start();
+    browser.call("Page.navigate", serde_json::json!({"url": format!("http://{}/", serve.addr)}));
+    browser.wait_for(
+        "document.readyState === 'complete' && !!document.querySelector('#exp-sequential .run')",
+    );
+    // The shortest durations: /sequential 0.6 s, /concurrent 0.4 s.
+    browser.eval("document.getElementById('scale').value = '0.2'");
+    browser.eval("document.getElementById('scale').dispatchEvent(new Event('change'))");
+    assert!(browser.text("#exp-sequential .predicts").contains("≈ 0.6 s"));
+    browser.click("#exp-sequential .run");
+    browser.wait_for("document.getElementById('exp-sequential').dataset.state === 'done'");
+
+    let measured = browser.text("#exp-sequential .measured");
+    assert!(measured.starts_with("Measured: /sequential "), "{measured}");
+    let answers = browser.text("#exp-sequential .answers");
+    assert!(answers.contains("/sequential?scale=0.2") && answers.contains("/concurrent?scale=0.2"));
+    assert!(answers.contains("\"A result\""), "{answers}");
+
+    // What a person would see (target/tmp/dashboard.png, dashboard-sequential.png).
+    browser.eval("window.scrollTo(0, 0)");
+    browser.screenshot("dashboard", None);
+    browser.screenshot("dashboard-sequential", Some("#exp-sequential"));
+
+    // The timeline of the run: both requests' tasks on the loop, the tasks /concurrent
+    // spawned (A and B), and rectangles painted.
+    let timeline = "document.querySelector('#exp-sequential .timeline.kt')";
+    let shown = browser.text("#exp-sequential .timeline");
+    assert!(browser.eval(&format!("!!{timeline}")) == true, "no timeline drawn: {shown}");
+    let lanes = browser.eval(&format!("Number({timeline}.dataset.lanes)")).as_u64().unwrap();
+    let drawn = browser.eval(&format!("Number({timeline}.dataset.drawn)")).as_u64().unwrap();
+    assert!(lanes >= 3, "{lanes} lanes");
+    assert!(drawn >= 3, "{drawn} rectangles");
+    let requests = browser.eval(
+        "JSON.stringify(document.getElementById('exp-sequential').view.model.lanes \
+           .flatMap((l) => l.requests.map((r) => r.name + ' ' + r.status)))",
+    );
+    let requests = requests.as_str().unwrap();
+    assert!(requests.contains("/sequential"), "{requests}");
+    assert!(requests.contains("/concurrent"), "{requests}");
+
+    // Every other experiment runs too, each to its own timeline (target/tmp/dashboard-*.png).
+    for (id, expect) in [
+        ("gather", "500"),
+        ("wait-for", "cancelled true"),
+        ("bad-good", "3 × /good"),
+        ("sync-waves", "waves on"),
+        ("cpu", "2 × process"),
+    ] {
+        browser.click(&format!("#exp-{id} .run"));
+        browser.wait_for(&format!(
+            "['done', 'failed'].includes(document.getElementById('exp-{id}').dataset.state)"
+        ));
+        let state = browser.text(&format!("#exp-{id} .state"));
+        let measured = browser.text(&format!("#exp-{id} .measured"));
+        assert_eq!(state, "done", "{id}: {measured}");
+        assert!(measured.contains(expect), "{id}: {measured}");
+        let drawn = browser.eval(&format!(
+            "Number(document.querySelector('#exp-{id} .timeline.kt')?.dataset.drawn ?? 0)"
+        ));
+        assert!(drawn.as_u64().unwrap() > 0, "{id}: no timeline");
+        browser.screenshot(&format!("dashboard-{id}"), Some(&format!("#exp-{id}")));
+    }
+    // /bad stalled the loop, and its timeline says so; the sync pool's 100 requests came in
+    // waves on its threads.
+    let stalls = browser.eval("document.getElementById('exp-bad-good').view.model.counts.stalls");
+    assert!(stalls.as_u64().unwrap() >= 1, "{stalls}");
+    let waves = browser.text("#exp-sync-waves .measured");
+    assert!(waves.contains("100 × /sync"), "{waves}");
+}
+
+/// `/debug/timeline` under load: it keeps polling `/debug/trace` and redraws the window,
+/// stalls included, while requests come and go.
+#[test]
+fn the_live_timeline_follows_the_server_under_load_and_shows_a_stall() {
+    let serve = Serve::start(&[]);
+    let addr = serve.addr;
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load: Vec<_> = ["/async?ms=50", "/sync?ms=30", "/json", "/good?ms=40"]
+        .into_iter()
+        .map(|path| {
+            let done = Arc::clone(&done);
+            std::thread::spawn(move || {
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    let _ = get(addr, path);
+                }
+            })
+        })
+        .collect();
+
+    let mut browser = DevTools::start();
+    let url = format!("http://{}/debug/timeline", serve.addr);
+    browser.call("Page.navigate", serde_json::json!({"url": url}));
+    browser.wait_for("!!window.kairosLive && window.kairosLive.fetches >= 2");
+    // A stall, made the way the page's text says.
+    get(addr, "/bad?ms=300");
+    browser.wait_for(
+        "window.kairosLive.view && window.kairosLive.view.model.counts.stalls >= 1 && \
+         Number(document.querySelector('#timeline.kt').dataset.drawn) > 0",
+    );
+    let status = browser.text("#status");
+    assert!(status.contains("events in the window"), "{status}");
+    let lanes = browser.eval("window.kairosLive.view.model.lanes.map((l) => l.kind).join(' ')");
+    let lanes = lanes.as_str().unwrap();
+    assert!(lanes.contains("task"), "{lanes}");
+    assert!(lanes.contains("thread"), "{lanes}");
+    // What a person would see (target/tmp/debug-timeline.png): the timeline itself, and the
+    // stall's lane in it.
+    browser.eval("document.querySelector('details').open = false");
+    browser.eval("document.querySelector('.controls').scrollIntoView()");
+    browser.screenshot("debug-timeline", None);
+
+    // Paused, it stops asking; resumed, it asks again.
+    browser.click("#pause");
+    let paused_at = browser.eval("window.kairosLive.fetches").as_u64().unwrap();
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(browser.eval("window.kairosLive.fetches").as_u64().unwrap(), paused_at);
+    browser.click("#pause");
+    browser.wait_for(&format!("window.kairosLive.fetches > {paused_at}"));
+
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    for thread in load {
+        thread.join().unwrap();
+    }
+}
+
+/// A plain GET over HTTP/1.0, its status.
+fn get(addr: SocketAddr, path: &str) -> u16 {
+    use std::io::Read;
+    let Ok(mut stream) = std::net::TcpStream::connect(addr) else { return 0 };
+    stream.set_read_timeout(Some(Duration::from_secs(30))).ok();
+    let _ = write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n");
+    let mut raw = String::new();
+    let _ = stream.read_to_string(&mut raw);
+    raw.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+/// `kairos tour --html FILE`: one self-contained page (nothing loaded from anywhere), a row
+/// per experiment, and a timeline drawn for each run the tour marked, from the trace it
+/// embedded.
+#[test]
+fn the_tours_html_page_is_self_contained_and_draws_a_timeline_per_marked_run() {
+    let dir = tempdir("tour-html");
+    let page = dir.join("tour.html");
+    let out = Command::new(env!("CARGO_BIN_EXE_kairos"))
+        .args(["tour", "--scale", "0.2", "--json", "--html"])
+        .arg(&page)
+        .output()
+        .expect("the kairos binary runs");
+    let rows = String::from_utf8_lossy(&out.stdout).lines().count();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    let html = std::fs::read_to_string(&page).expect("the page was written");
+    assert!(html.starts_with("<!doctype html>"));
+    assert_eq!(html.matches("<article class=\"exp\"").count(), rows);
+    assert!(html.contains("root.KairosTimeline = "), "the renderer is inlined");
+    // Nothing to fetch: no script, style or image from a URL, local or remote.
+    for attribute in ["src=", "href=", "@import", "url("] {
+        assert!(!html.contains(attribute), "the page refers to something outside it: {attribute}");
+    }
+    let traces = html.matches("<script type=\"application/json\"").count();
+    assert!(traces >= 10, "{traces} traces embedded");
+
+    // Drawn in a browser: every embedded trace became a timeline with lanes and rectangles.
+    let url = format!("file://{}", page.display());
+    let dom = {
+        let profile = tempdir("chromium-tour");
+        let output = Command::new(chromium())
+            .args(["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"])
+            .args(["--virtual-time-budget=10000", "--timeout=60000", "--dump-dom"])
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .arg(&url)
+            .output()
+            .expect("chromium runs");
+        let _ = std::fs::remove_dir_all(&profile);
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let drawn: Vec<u64> = dom
+        .split("data-drawn=\"")
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(drawn.len(), traces, "a timeline per trace");
+    assert!(drawn.iter().all(|&n| n > 0), "an empty timeline: {drawn:?}");
+    screenshot_sized(&url, "tour-page", "1400,1000");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_timeline_renderer_packs_many_short_tasks_into_shared_lanes() {
+    // 120 connections one after another (a probe), 30 at once (a burst) and a long-lived
+    // task: the probe's tasks never overlap, so they share a lane; the burst's each need one.
+    let out = run_renderer(
+        "timeline-packed",
+        "const events = [{ph:'M', name:'process_name', pid:1, tid:0, args:{name:'worker 0'}},
+           {ph:'M', name:'thread_name', pid:1, tid:1, args:{name:'#1 heartbeat'}}];
+         for (let i = 0; i < 120; i++) {
+           const tid = 100 + i, ts = i * 8000;
+           events.push({ph:'b', cat:'request', name:'GET /plaintext', id:tid, pid:1, tid, ts, args:{status:200}});
+           events.push({ph:'X', cat:'poll', name:'poll', pid:1, tid, ts, dur:30, args:{task:tid, woken_by:'io'}});
+           events.push({ph:'e', cat:'request', name:'GET /plaintext', id:tid, pid:1, tid, ts: ts + 40});
+         }
+         for (let i = 0; i < 30; i++) {
+           const tid = 500 + i;
+           events.push({ph:'b', cat:'request', name:'GET /sync', id:tid, pid:1, tid, ts:100000, args:{status:200}});
+           events.push({ph:'e', cat:'request', name:'GET /sync', id:tid, pid:1, tid, ts:400000});
+         }
+         for (let t = 0; t < 1000000; t += 100000) {
+           events.push({ph:'X', cat:'poll', name:'poll', pid:1, tid:1, ts:t, dur:5, args:{task:1, woken_by:'timer'}});
+         }
+         const view = KairosTimeline.render(document.getElementById('t'),
+           {otherData:{start_us:0, end_us:1000000}, traceEvents:events}, {});
+         const lanes = view.summary().lanes;
+         document.getElementById('out').textContent = JSON.stringify({
+           lanes: lanes.length, requests: view.model.counts.requests,
+           names: lanes.map((l) => l.name),
+           drawn: view.summary().drawn});",
+    );
+    assert_eq!(out["requests"], 150, "{out}");
+    let names: Vec<&str> =
+        out["names"].as_array().unwrap().iter().map(|n| n.as_str().unwrap()).collect();
+    // The heartbeat, the burst's 30, and the probe's 120 on one or two shared lanes.
+    assert!(names.contains(&"#1 heartbeat"), "{names:?}");
+    assert_eq!(names.iter().filter(|n| n.ends_with("GET /sync")).count(), 30, "{names:?}");
+    let shared: Vec<&&str> = names.iter().filter(|n| n.contains("tasks in turn")).collect();
+    assert!(!shared.is_empty() && shared.len() <= 2, "{names:?}");
+    assert!(shared.iter().all(|n| n.ends_with("GET /plaintext")), "{names:?}");
+    assert!(names.len() <= 1 + 30 + 2, "{names:?}");
 }

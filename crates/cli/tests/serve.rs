@@ -31,8 +31,8 @@ fn baselines_and_the_index() {
     for route in ["\"sync?ms=", "\"gather?", "\"external?", "\"debug/loop", "action=\"upload\""] {
         assert!(html.contains(route), "the index lists {route}");
     }
-    // Its script, served from /static/, opens the live stream.
-    assert!(serve.get("/static/index.js").1.contains("EventSource('stream"));
+    // Its script, served from /static/, opens the live stream, relative to the <base> too.
+    assert!(serve.get("/static/index.js").1.contains("EventSource(here('/stream"));
 }
 
 #[test]
@@ -390,6 +390,9 @@ fn the_openapi_document_passes_openapi_spec_validator_and_lists_every_route() {
         "/external",
         "/stream",
         "/debug/loop",
+        "/debug/trace",
+        "/debug/timeline",
+        "/fanout",
         "/items",
         "/items/{id}",
         "/cached",

@@ -1,6 +1,7 @@
-//! `/`: the index, every route with its kind and a line of explanation, a live panel fed by
-//! `/stream`, a WebSocket panel (`/ws/ticks`, and an echo box on `/ws/echo`) and an upload
-//! form; `/debug/loop`: the worker's loop, counted.
+//! `/`: the learning dashboard — each experiment of the chapter runnable from the page with
+//! its timeline, a live panel fed by `/stream`, a WebSocket panel (`/ws/ticks`, and an echo
+//! box on `/ws/echo`), an upload form, and every route with its kind and a line of
+//! explanation; `/debug/loop`: the worker's loop, counted.
 
 use kairos::web::{ClientAddr, Html, Json, RequestUrl, State};
 use serde_json::{json, Value};
@@ -69,6 +70,12 @@ pub(crate) const ROUTES: &[(&str, &str, &str)] = &[
         "rusqlite inside async: the loop waits, the stall detector reports it (5.1)",
     ),
     (
+        "/fanout?route=sync&n=100&ms=300",
+        "async",
+        "n requests at once to /async, /sync, /good or /bad, sent by the server to itself \
+         (a browser opens 6 at a time): each one's time, so the sync pool's waves show (4.1)",
+    ),
+    (
         "/debug/loop",
         "async",
         "the loop's counters: tasks, polls, slow polls (in all and per route), pools",
@@ -82,6 +89,12 @@ pub(crate) const ROUTES: &[(&str, &str, &str)] = &[
         "/debug/request",
         "async",
         "the request as the service sees it behind a proxy: client address, scheme, URL",
+    ),
+    (
+        "/debug/timeline",
+        "async",
+        "what every loop did in the last seconds, drawn live from /debug/trace: tasks, polls, \
+         stalls in red, pool jobs (3.1, 5.2)",
     ),
 ];
 
@@ -109,8 +122,12 @@ pub(crate) async fn debug_request(
     })
 }
 
-/// The HTML index. Its links are relative to a `<base>` that carries the root path
-/// (`--root-path`), so they go through a proxy that serves the service under a prefix.
+/// The dashboard: the chapter's experiments, each run from the page with its answer, its
+/// measured durations and the timeline of exactly that run (drawn by `/assets/timeline.js`
+/// from `/debug/trace`); then the live panels (`/stream`, WebSockets, upload) and every
+/// route. The experiments themselves are in `static/index.js`: the page is their frame.
+/// Its links are relative to a `<base>` that carries the root path (`--root-path`), so they
+/// go through a proxy that serves the service under a prefix.
 pub(crate) async fn index(State(settings): State<super::Settings>) -> Html<String> {
     let base = escape(&format!("{}/", settings.root_path)).replace('"', "&quot;");
     let rows: String = ROUTES
@@ -124,27 +141,48 @@ pub(crate) async fn index(State(settings): State<super::Settings>) -> Html<Strin
         })
         .collect();
     Html(format!(
-        "<!doctype html>\n<html><head><meta charset=\"utf-8\">\
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <base href=\"{base}\">\
-         <title>kairos</title><link rel=\"stylesheet\" href=\"static/index.css\"></head><body>\n\
-         <h1>kairos: the FastAPI async chapter, served</h1>\n\
+         <title>kairos</title><link rel=\"stylesheet\" href=\"static/index.css\">\
+         <link rel=\"stylesheet\" href=\"assets/timeline.css\"></head><body>\n\
+         <header><h1>kairos: the FastAPI async chapter, served</h1>\n\
+         <p class=\"lead\">Run each idea of the chapter against this server and see it happen: \
+         the answer, the times measured, what the chapter predicts, and a timeline of what the \
+         event loop did during exactly that run — every task's polls, the stalls in red, the \
+         jobs on the pools. Hover a slice for its details.</p>\n\
+         <nav><a href=\"debug/timeline\">the loop, live</a> · <a href=\"debug/loop\">its \
+         counters</a> · <a href=\"docs\">/docs</a> (Swagger UI, to try every route) · \
+         <a href=\"redoc\">/redoc</a> · <a href=\"openapi.json\">/openapi.json</a> · \
+         <a href=\"#routes\">every route</a></nav></header>\n\
+         <section id=\"experiments\"><div class=\"experiments-head\"><h2>Experiments</h2>\
+         <label>durations × <select id=\"scale\"><option value=\"0.2\">0.2</option>\
+         <option value=\"0.5\" selected>0.5</option><option value=\"1\">1 (the chapter's)</option>\
+         </select></label></div>\
+         <noscript><p>The experiments run from the page's script; the routes below work without it.</p></noscript>\
+         <div id=\"experiment-list\"></div></section>\n\
+         <h2>Live panels</h2>\n\
+         <div class=\"panels\">\
+         <section><h3>Server-sent events: /stream</h3>\
+         <p class=\"note\">Each event as it arrives, from an async generator (7.1).</p>\
+         <ol id=\"live\" class=\"events\"></ol>\
+         <button type=\"button\" id=\"live-again\" class=\"secondary\">Stream again</button></section>\n\
+         <section><h3>WebSocket: /ws/ticks</h3><pre id=\"ws-ticks\"></pre>\
+         <h3>WebSocket: /ws/echo</h3>\
+         <form id=\"echo\"><input id=\"echo-text\" value=\"hello, kairos\" maxlength=\"200\"> \
+         <button type=\"submit\">Send</button></form>\
+         <pre id=\"echo-result\"></pre></section>\n\
+         <section><h3>Upload: /upload</h3>\
+         <form id=\"upload\" action=\"upload\" method=\"post\" enctype=\"multipart/form-data\">\
+         <input type=\"file\" name=\"file\" required> <button type=\"submit\">Upload</button></form>\
+         <pre id=\"upload-result\"></pre></section></div>\n\
+         <h2 id=\"routes\">Every route</h2>\n\
          <p>Every route with its parameters, their ranges and its answers: \
          <a href=\"docs\">/docs</a> (Swagger UI, to try them) or \
          <a href=\"redoc\">/redoc</a>; the document itself is \
          <a href=\"openapi.json\">/openapi.json</a>.</p>\n\
-         <table><tr><th>route</th><th>kind</th><th>what it shows</th></tr>\n{rows}</table>\n\
-         <div class=\"panels\">\
-         <section><h2>Live: /stream</h2><pre id=\"live\"></pre></section>\n\
-         <section><h2>WebSocket: /ws/ticks</h2><pre id=\"ws-ticks\"></pre>\
-         <h2>WebSocket: /ws/echo</h2>\
-         <form id=\"echo\"><input id=\"echo-text\" value=\"hello, kairos\" maxlength=\"200\"> \
-         <button type=\"submit\">Send</button></form>\
-         <pre id=\"echo-result\"></pre></section>\n\
-         <section><h2>Upload: /upload</h2>\
-         <form id=\"upload\" action=\"upload\" method=\"post\" enctype=\"multipart/form-data\">\
-         <input type=\"file\" name=\"file\" required> <button type=\"submit\">Upload</button></form>\
-         <pre id=\"upload-result\"></pre></section></div>\n\
+         <table class=\"routes\"><tr><th>route</th><th>kind</th><th>what it shows</th></tr>\n{rows}</table>\n\
+         <script src=\"assets/timeline.js\"></script>\n\
          <script src=\"static/index.js\"></script>\n</body></html>\n"
     ))
 }

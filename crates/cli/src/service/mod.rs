@@ -8,7 +8,10 @@
 //! | `cpu.rs` | `/cpu` on a process pool, a thread pool or the loop itself |
 //! | `external.rs` | `/external`: outbound calls under a semaphore |
 //! | `stream.rs` | `/stream`: server-sent events from an async generator |
-//! | `index.rs` | `/` (the HTML index) and `/debug/loop` |
+//! | `index.rs` | `/` (the dashboard: the chapter's experiments run from the page, each with its timeline) and `/debug/loop` |
+//! | `trace.rs` | `/debug/trace`: the loops' recording as a Trace Event Format file |
+//! | `timeline.rs` | `/debug/timeline` (the loops, live) and the timeline renderer at `/assets/` |
+//! | `fanout.rs` | `/fanout`: many requests at once to a sleep route, from the server itself |
 //! | `items.rs` | `/items`: a CRUD resource in the database (`database.rs`: SQLite by default, PostgreSQL by URL) |
 //! | `cached.rs` | `/cached`: a slow loader behind the cache, run once per key |
 //! | `db_lesson.rs` | `/db/async`, `/db/sync`, `/db/bad`: one query, three ways to run a driver |
@@ -38,10 +41,12 @@ mod cpu;
 pub(crate) mod database;
 mod db_lesson;
 mod external;
+mod fanout;
 mod index;
 mod items;
 mod middleware;
 mod stream;
+mod timeline;
 mod trace;
 mod upload;
 mod websocket;
@@ -59,6 +64,7 @@ use kairos::web::validation::Errors;
 use kairos::web::{sync, ApiRouter, App, Handler, HttpError, StaticFiles};
 
 pub(crate) use cpu::{CPU_TASK, MAX_N};
+pub(crate) use timeline::{TIMELINE_CSS, TIMELINE_JS};
 
 /// The longest sleep a request may ask for, in milliseconds (`ms`, `work_ms`, ...).
 pub(crate) const MAX_MS: u64 = 10_000;
@@ -248,7 +254,12 @@ pub(crate) fn app(settings: Settings) -> App {
         })
         .with_state(settings)
         .sync_tokens(sync_tokens)
-        .get("/", index::index.summary("The index: every route, and a live stream").tag(INDEX))
+        .get(
+            "/",
+            index::index
+                .summary("The dashboard: each experiment of the chapter run, with its timeline")
+                .tag(INDEX),
+        )
         .get("/plaintext", documented(basics::plaintext, "/plaintext", BASELINE))
         .get("/json", documented(basics::json, "/json", BASELINE))
         .get("/async", documented(basics::async_sleep, "/async", WHERE))
@@ -290,6 +301,11 @@ pub(crate) fn app(settings: Settings) -> App {
         // WebSocket routes: not in the OpenAPI document (no HTTP operation), as FastAPI's.
         .get("/ws/echo", websocket::echo)
         .get("/ws/ticks", websocket::ticks)
+        .get(
+            "/fanout",
+            documented(fanout::fanout, "/fanout", WHERE)
+                .error(StatusCode::BAD_GATEWAY, "A request of the fan-out failed"),
+        )
         .get("/debug/loop", documented(index::debug_loop, "/debug/loop", DEBUG))
         .get("/debug/trace", documented(trace::debug_trace, "/debug/trace", DEBUG))
         .get(
@@ -297,6 +313,9 @@ pub(crate) fn app(settings: Settings) -> App {
             documented(index::debug_request, "/debug/request", DEBUG)
                 .response::<index::SeenRequest>(StatusCode::OK),
         )
+        .get("/debug/timeline", documented(timeline::live, "/debug/timeline", DEBUG))
+        .get("/assets/timeline.js", timeline::script.hidden())
+        .get("/assets/timeline.css", timeline::style.hidden())
         .post(
             "/upload",
             upload::upload

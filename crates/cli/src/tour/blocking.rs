@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 
 use super::client::Target;
-use super::report::{Measured, Report, Row};
+use super::report::{Measured, Report, Row, Span};
 use super::{secs, Scale, SYNC_TOKENS};
 use crate::service;
 
@@ -58,6 +58,7 @@ fn bad_vs_good(target: Target, scale: Scale, report: &mut Report) {
             .value("slow_polls", stalls)
     };
 
+    report.mark();
     let bad = measure("bad");
     let bad_wall = bad.as_ref().ok().map(|&(wall, _)| wall);
     report.push(Row::new(
@@ -71,6 +72,7 @@ fn bad_vs_good(target: Target, scale: Scale, report: &mut Report) {
         }),
     ));
 
+    report.mark();
     let good = measure("good");
     let good_wall = good.as_ref().ok().map(|&(wall, _)| wall);
     report.push(Row::new(
@@ -105,8 +107,12 @@ fn async_vs_sync(target: Target, scale: Scale, report: &mut Report) {
     let ms = scale.ms(250.0, 100);
     let one = ms as f64 / 1000.0;
     let waves = N.div_ceil(SYNC_TOKENS) as f64;
+    let started = Span::start();
     let synchronous = target.concurrent(&format!("/sync?ms={ms}"), N).map(|d| d.as_secs_f64());
+    let sync_span = Span::end(started);
+    let started = Span::start();
     let asynchronous = target.concurrent(&format!("/async?ms={ms}"), N).map(|d| d.as_secs_f64());
+    report.span(Span::end(started));
     let sync_wall = synchronous.as_ref().ok().copied();
     report.push(Row::new(
         "4",
@@ -121,6 +127,7 @@ fn async_vs_sync(target: Target, scale: Scale, report: &mut Report) {
                 .verdict(t >= 0.95 * one && t <= 0.5 * sync))
         }),
     ));
+    report.span(sync_span);
     report.push(Row::new(
         "4",
         &format!("{N} × /sync?ms={ms} (def, {SYNC_TOKENS} tokens)"),
@@ -174,6 +181,7 @@ fn cpu_pools(target: Target, scale: Scale, report: &mut Report) {
     // The first process-pool call starts the worker processes; pay that outside the timing.
     let _ = target.json("/cpu?n=1&pool=process");
 
+    report.mark();
     let inline = probe_during_cpu(target, "inline", n);
     let inline_worst = inline.as_ref().ok().map(|p| p.worst);
     report.push(Row::new(
@@ -188,6 +196,7 @@ fn cpu_pools(target: Target, scale: Scale, report: &mut Report) {
         }),
     ));
     for pool in ["thread", "process"] {
+        report.mark();
         let probe = probe_during_cpu(target, pool, n);
         report.push(Row::new(
             "6.2",

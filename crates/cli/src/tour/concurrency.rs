@@ -35,6 +35,7 @@ fn elapsed_s(body: &Value) -> anyhow::Result<f64> {
 /// first takes the longest (2 s).
 fn sequential_vs_concurrent(target: Target, scale: Scale, report: &mut Report) {
     let s = scale.route();
+    report.mark();
     let sequential = target.json(&format!("/sequential?scale={s}")).and_then(|b| elapsed_s(&b));
     let seq = sequential.as_ref().ok().copied();
     report.push(Row::new(
@@ -44,6 +45,7 @@ fn sequential_vs_concurrent(target: Target, scale: Scale, report: &mut Report) {
         sequential
             .map(|t| Measured::new(secs(t)).value("elapsed_s", t).verdict(t >= at_least(3.0 * s))),
     ));
+    report.mark();
     let concurrent = target.json(&format!("/concurrent?scale={s}")).and_then(|b| elapsed_s(&b));
     report.push(Row::new(
         "2.1",
@@ -64,6 +66,7 @@ fn sequential_vs_concurrent(target: Target, scale: Scale, report: &mut Report) {
 /// (`return_exceptions=True`) or propagates as a 500 whose detail is the error.
 fn gather(target: Target, scale: Scale, report: &mut Report) {
     let s = scale.route();
+    report.mark();
     let elapsed = target.json(&format!("/gather?scale={s}")).and_then(|b| elapsed_s(&b));
     report.push(Row::new(
         "2.2",
@@ -75,6 +78,7 @@ fn gather(target: Target, scale: Scale, report: &mut Report) {
                 .verdict(t >= at_least(2.0 * s) && t <= 3.5 * s)
         }),
     ));
+    report.mark();
     let in_slot =
         target.json(&format!("/gather?scale={s}&fail=B&return_exceptions=true")).map(|b| {
             let slot = b["results"][1].clone();
@@ -86,18 +90,23 @@ fn gather(target: Target, scale: Scale, report: &mut Report) {
         "B's slot holds the error".to_owned(),
         in_slot,
     ));
+    // A fails (after 1 s · scale) while B and C still sleep: the answer is A's error, and the
+    // two still running are cancelled (the timeline shows the request ending there).
+    report.mark();
     let propagated =
-        target.get(&format!("/gather?scale={s}&fail=B&return_exceptions=false")).and_then(|a| {
+        target.get(&format!("/gather?scale={s}&fail=A&return_exceptions=false")).and_then(|a| {
             let detail: Value = serde_json::from_str(&a.body)?;
             let detail = detail["detail"].clone();
-            Ok(Measured::new(format!("{} {detail}", a.status))
+            let elapsed = a.elapsed.as_secs_f64();
+            Ok(Measured::new(format!("{} {detail} after {}", a.status, secs(elapsed)))
                 .value("status", a.status)
-                .verdict(a.status == 500 && detail == "B failed"))
+                .value("elapsed_s", elapsed)
+                .verdict(a.status == 500 && detail == "A failed"))
         });
     report.push(Row::new(
         "2.3",
-        "gather, fail=B, return_exceptions=False",
-        r#"500 "B failed""#.to_owned(),
+        "gather, fail=A, return_exceptions=False",
+        format!(r#"500 "A failed" at ≈ {}; B and C cancelled"#, secs(s)),
         propagated,
     ));
 }

@@ -12,7 +12,8 @@
 //! | module | sections |
 //! |---|---|
 //! | `client.rs` | the plain HTTP/1.0 client the experiments use |
-//! | `report.rs` | a row of the report, printed as a table line or a JSON line |
+//! | `report.rs` | a row of the report, printed as a table line or a JSON line, kept for the page |
+//! | `page.rs` | `--html FILE`: the report as one self-contained page, a timeline per run |
 //! | `concurrency.rs` | 1.3, 2.1, 2.2, 2.3: sequential vs concurrent, gather, wait_for, the race |
 //! | `blocking.rs` | 3, 4, 5.2, 6.2: blocking the loop, the sync pool, CPU pools |
 //! | `io.rs` | 6.3, 7: a semaphore around outbound calls, streaming |
@@ -25,10 +26,12 @@ mod concurrency;
 mod data;
 mod io;
 mod logins;
+mod page;
 mod report;
 
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -49,6 +52,10 @@ pub(crate) struct TourArgs {
     /// line of the table.
     #[arg(long)]
     json: bool,
+    /// Also write the report as one self-contained HTML page: each experiment's row, what
+    /// it proves, and the timeline of its run (what the loop and the pools did meanwhile).
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
 }
 
 fn parse_scale(value: &str) -> Result<f64, String> {
@@ -60,6 +67,10 @@ fn parse_scale(value: &str) -> Result<f64, String> {
 
 /// Sync-pool tokens for the tour's server: small, so 100 `def` requests make 10 visible waves.
 pub(crate) const SYNC_TOKENS: usize = 10;
+
+/// Events the tour's worker records (32 bytes each: 16 MiB), for the page's timelines; a run
+/// whose events were overwritten before its row was pushed would be drawn with a gap.
+const RECORD_EVENTS: usize = 1 << 19;
 
 /// Durations the experiments use, all derived from `--scale`.
 #[derive(Clone, Copy, Debug)]
@@ -87,11 +98,14 @@ impl Scale {
 /// Runs the tour, printing each experiment's row as it ends; says whether every verdict passed.
 pub(crate) fn tour(args: TourArgs) -> anyhow::Result<bool> {
     let scale = Scale(args.scale);
-    let server = start(scale).context("cannot start the tour's server")?;
+    let server = start(scale, args.html.is_some()).context("cannot start the tour's server")?;
     let target = Target { addr: server.local_addr() };
     eprintln!("kairos tour: the service listens on http://{}, scale {}", target.addr, scale.0);
 
     let mut report = Report::new(args.json);
+    if args.html.is_some() {
+        report = report.keep(Box::new(trace_of));
+    }
     concurrency::run(target, scale, &mut report);
     blocking::run(target, scale, &mut report);
     io::run(target, scale, &mut report);
@@ -99,12 +113,34 @@ pub(crate) fn tour(args: TourArgs) -> anyhow::Result<bool> {
     logins::run(target, &mut report);
     server.shutdown();
     server.wait();
-    Ok(report.finish())
+    let (passed, rows) = report.finish();
+    if let Some(path) = &args.html {
+        page::write(path, &rows, scale.0)?;
+        eprintln!("kairos tour: the page is {}", path.display());
+    }
+    Ok(passed)
+}
+
+/// The trace of what the tour's server did during `span`, as `/debug/trace` exports it: the
+/// server runs in this process, so its recording is read directly.
+///
+/// A worker publishes what it recorded in chunks, and whenever it parks; the run's last
+/// answer reaches the tour a moment before its worker has closed the connection and parked,
+/// so the export waits that moment out first (the worker is idle then: it parks at once).
+fn trace_of(span: report::Span) -> Option<String> {
+    use kairos::rt::record::{chrome_trace, is_recording, Window};
+    const SETTLE: Duration = Duration::from_millis(100);
+    if !is_recording() {
+        return None;
+    }
+    std::thread::sleep(SETTLE);
+    Some(chrome_trace(Window::between(span.from_us, span.to_us)))
 }
 
 /// The service with its default settings, except a small sync pool, on one worker (so every
-/// request shares the loop whose stalls `/debug/loop` reports), on a port the kernel picks.
-fn start(scale: Scale) -> anyhow::Result<RunningServer> {
+/// request shares the loop whose stalls `/debug/loop` reports), on a port the kernel picks;
+/// recording what its loop does when the page is wanted (`record`).
+fn start(scale: Scale, record: bool) -> anyhow::Result<RunningServer> {
     let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
     let settings = service::Settings {
         sync_pool: SYNC_TOKENS,
@@ -136,6 +172,9 @@ fn start(scale: Scale) -> anyhow::Result<RunningServer> {
         configure_loop: kairos::http::server::ConfigureLoop::new(kairos::tokio::configure_loop),
         // The stall threshold must sit below `/bad`'s sleep for the detector to see it.
         slow_callback_duration: Some(Duration::from_millis(blocking::bad_ms(scale) / 2)),
+        // What `--html` draws: the tour's longest marked run (a hundred `def` requests in
+        // ten waves) is a few tens of thousands of events, well inside this.
+        record_events: if record { RECORD_EVENTS } else { 0 },
         ..ServerConfig::default()
     };
     let server = service::app(settings.clone()).serve(config)?;

@@ -1,5 +1,10 @@
 //! The report: one row per experiment, printed the moment the experiment ends — as a line of
-//! a table, or as one JSON object per line whose measurements are numbers.
+//! a table, or as one JSON object per line whose measurements are numbers — and kept, with
+//! the trace of its run, for the HTML page when `--html` asks for one.
+//!
+//! An experiment that has a timeline to show calls [`Report::mark`] when its run starts; its
+//! row, pushed when it ends, covers `[mark, push]`, and the trace of that window is taken at
+//! the push, while the recorder still holds it (its ring keeps the recent past only).
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -90,11 +95,48 @@ fn word(pass: bool) -> &'static str {
 /// longer cell pushes the rest of its line right.
 const WIDTHS: [usize; 4] = [7, 50, 48, 50];
 
+/// When an experiment's run began and ended, on the trace clock (microseconds, as a trace's
+/// `ts`: the tour runs the server in its own process, so it reads the same clock).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Span {
+    pub(crate) from_us: f64,
+    pub(crate) to_us: f64,
+}
+
+impl Span {
+    /// A span starting now, to be ended by [`Span::end`].
+    pub(crate) fn start() -> f64 {
+        kairos::rt::record::now_micros()
+    }
+
+    /// The span from `from_us` to now.
+    pub(crate) fn end(from_us: f64) -> Span {
+        Span { from_us, to_us: kairos::rt::record::now_micros() }
+    }
+}
+
+/// The trace of a window as `/debug/trace` exports it (Trace Event JSON), or `None` when
+/// there is none to give.
+pub(crate) type Snapshot = Box<dyn Fn(Span) -> Option<String>>;
+
+/// A row as the HTML page shows it: the row, when its run happened, what the recorder saw.
+pub(crate) struct Kept {
+    pub(crate) row: Row,
+    pub(crate) span: Option<Span>,
+    pub(crate) trace: Option<String>,
+}
+
 /// The report being printed: rows go out as they come, the tally at the end.
 pub(crate) struct Report {
     json: bool,
     rows: usize,
     passed: usize,
+    /// The start of the run whose row comes next, if it asked for a timeline.
+    mark: Option<f64>,
+    /// The next row's run, given whole by [`Report::span`].
+    span: Option<Span>,
+    /// Every row, with its trace, when the page is wanted.
+    kept: Option<(Vec<Kept>, Snapshot)>,
 }
 
 impl Report {
@@ -106,12 +148,32 @@ impl Report {
             let rules = WIDTHS.map(|w| "-".repeat(w));
             print!("{}", line([&rules[0], &rules[1], &rules[2], &rules[3], "-------"]));
         }
-        Report { json, rows: 0, passed: 0 }
+        Report { json, rows: 0, passed: 0, mark: None, span: None, kept: None }
+    }
+
+    /// Keeps every row for the HTML page, each marked run with the trace `snapshot` gives
+    /// for its window.
+    pub(crate) fn keep(mut self, snapshot: Snapshot) -> Report {
+        self.kept = Some((Vec::new(), snapshot));
+        self
+    }
+
+    /// The run of the next row starts now: its page entry gets the timeline of the run.
+    pub(crate) fn mark(&mut self) {
+        self.mark = Some(Span::start());
+    }
+
+    /// The next row's run was `span` (for a run measured before the row before it).
+    pub(crate) fn span(&mut self, span: Span) {
+        self.mark = None;
+        self.span = Some(span);
     }
 
     /// Prints `row` now, so a long tour shows its progress (Rust's stdout writes out each
     /// line as it ends, into a pipe too).
     pub(crate) fn push(&mut self, row: Row) {
+        let marked = self.mark.take().map(Span::end);
+        let span = self.span.take().or(marked);
         self.rows += 1;
         self.passed += usize::from(row.pass);
         if self.json {
@@ -123,14 +185,20 @@ impl Report {
             let cells = [&*row.section, &*row.experiment, &*row.expected, &*row.summary];
             print!("{}", line([cells[0], cells[1], cells[2], cells[3], word(row.pass)]));
         }
+        if let Some((kept, snapshot)) = &mut self.kept {
+            let trace = span.and_then(snapshot);
+            kept.push(Kept { row, span, trace });
+        }
     }
 
-    /// Ends the report with its tally (table only); true if every verdict passed.
-    pub(crate) fn finish(self) -> bool {
+    /// Ends the report with its tally (table only): whether every verdict passed, and the
+    /// rows kept for the page.
+    pub(crate) fn finish(self) -> (bool, Vec<Kept>) {
         if !self.json {
             println!("\n{}/{} experiments passed", self.passed, self.rows);
         }
-        self.rows > 0 && self.passed == self.rows
+        let passed = self.rows > 0 && self.passed == self.rows;
+        (passed, self.kept.map(|(kept, _)| kept).unwrap_or_default())
     }
 }
 
