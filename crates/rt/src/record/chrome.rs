@@ -237,12 +237,12 @@ impl Writer {
         let status = event.status();
         let name =
             self.label(event.label()).map_or_else(|| "\"request\"".to_owned(), str::to_owned);
-        if started >= self.from {
-            let ts = self.us(started);
-            self.event(format_args!(
-                r#"{{"ph":"b","cat":"request","name":{name},"id":{id},"pid":{pid},"tid":{tid},"ts":{ts:.3},"args":{{"status":{status}}}}}"#
-            ));
-        }
+        // The begin goes with its end even when it precedes the window: a request is recorded
+        // when it ends, so a view that follows the loop window by window sees it only here.
+        let ts = self.us(started);
+        self.event(format_args!(
+            r#"{{"ph":"b","cat":"request","name":{name},"id":{id},"pid":{pid},"tid":{tid},"ts":{ts:.3},"args":{{"status":{status}}}}}"#
+        ));
         if ended <= self.to {
             let ts = self.us(ended);
             self.event(format_args!(
