@@ -350,6 +350,7 @@ impl Core {
             slow_polls: self.monitor.slow_polls(),
             slow_polls_by_label: self.monitor.slow_polls_by_label(),
             unobserved_panics: self.shared.unobserved_panics(),
+            poll_time: None,
         }
     }
 }

@@ -36,6 +36,25 @@ pub struct LoopStats {
     pub slow_polls_by_label: Vec<(std::sync::Arc<str>, u64)>,
     /// Detached tasks that panicked with nobody to see it.
     pub unobserved_panics: u64,
+    /// How long each poll took, as a histogram; `None` when the loop does not record poll
+    /// times.
+    pub poll_time: Option<PollHistogram>,
+}
+
+/// A histogram of durations, in buckets fixed when the loop starts: what
+/// [`LoopStats::poll_time`] reports.
+///
+/// `counts` has one entry per bound and one more, last, for the polls longer than every bound
+/// (Prometheus' `+Inf` bucket). The counts are per bucket, not cumulative: `counts[i]` is
+/// how many polls took more than `bounds[i - 1]` and at most `bounds[i]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PollHistogram {
+    /// The buckets' upper bounds, ascending.
+    pub bounds: Vec<std::time::Duration>,
+    /// Polls per bucket, `bounds.len() + 1` of them; the last is the overflow bucket.
+    pub counts: Vec<u64>,
+    /// The total time of every poll counted.
+    pub sum: std::time::Duration,
 }
 
 /// The current loop's counters.
