@@ -260,6 +260,7 @@ pub mod handler;
 mod json;
 mod lifespan;
 mod logging;
+pub mod metrics;
 pub mod middleware;
 pub mod multipart;
 pub mod openapi;
