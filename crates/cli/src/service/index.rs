@@ -73,6 +73,11 @@ pub(crate) const ROUTES: &[(&str, &str, &str)] = &[
         "async",
         "the loop's counters: tasks, polls, slow polls (in all and per route), pools",
     ),
+    (
+        "/metrics",
+        "async",
+        "every worker's requests (by route), loop lag, polls and pools, for Prometheus",
+    ),
 ];
 
 /// The HTML index.

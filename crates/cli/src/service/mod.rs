@@ -9,6 +9,7 @@
 //! | `external.rs` | `/external`: outbound calls under a semaphore |
 //! | `stream.rs` | `/stream`: server-sent events from an async generator |
 //! | `index.rs` | `/` (the HTML index) and `/debug/loop` |
+//! | `metrics.rs` | `/metrics`: every worker's requests, loop and pools for Prometheus |
 //! | `items.rs` | `/items`: a CRUD resource in the database (`database.rs`: SQLite by default, PostgreSQL by URL) |
 //! | `cached.rs` | `/cached`: a slow loader behind the cache, run once per key |
 //! | `db_lesson.rs` | `/db/async`, `/db/sync`, `/db/bad`: one query, three ways to run a driver |
@@ -40,6 +41,7 @@ mod db_lesson;
 mod external;
 mod index;
 mod items;
+mod metrics;
 mod middleware;
 mod stream;
 mod upload;
@@ -268,6 +270,10 @@ pub(crate) fn app(settings: Settings) -> App {
         .get("/ws/echo", websocket::echo)
         .get("/ws/ticks", websocket::ticks)
         .get("/debug/loop", documented(index::debug_loop, "/debug/loop", DEBUG))
+        // Documented beside /debug/loop rather than hidden: it is the same numbers for a
+        // machine, and someone following the chapter finds it in /docs and the index.
+        .metrics(metrics::metrics())
+        .get("/metrics", documented(kairos::web::metrics::expose, "/metrics", DEBUG))
         .post(
             "/upload",
             upload::upload
