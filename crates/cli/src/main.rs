@@ -158,6 +158,10 @@ struct ServeArgs {
     /// Most requests in progress at once on one HTTP/2 connection.
     #[arg(long, default_value_t = 100)]
     http2_max_streams: u32,
+    /// Serve no /metrics, and count nothing per request (what the counting costs is in
+    /// BENCHMARKS.md).
+    #[arg(long)]
+    no_metrics: bool,
     /// Log level: error, warn, info, debug or trace.
     #[arg(long, default_value = "info",
           value_parser = ["error", "warn", "info", "debug", "trace"])]
@@ -238,6 +242,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         jwt_secret: args.jwt_secret,
         jwt_previous_secrets: args.jwt_previous_secrets,
         admins: args.admins,
+        metrics: !args.no_metrics,
     };
     let mut settings = settings;
     let tls = match (&args.ssl_certfile, &args.ssl_keyfile) {

@@ -14,8 +14,8 @@ pub(crate) fn metrics() -> Metrics {
 /// the loop, in creation order.
 fn process_pools(families: &mut Families) {
     for (index, pool) in kairos::process::stats().iter().enumerate() {
-        let labels = [("pool", index.to_string())];
-        let labels: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let index = index.to_string();
+        let labels = [("pool", index.as_str())];
         let gauges = [
             (
                 "kairos_process_pool_max_processes",
@@ -31,9 +31,11 @@ fn process_pools(families: &mut Families) {
         }
         let counters = [
             ("kairos_process_pool_completed_total", "Jobs that returned a value.", pool.completed),
-            ("kairos_process_pool_panicked_total", "Jobs that panicked (the process lived on).", {
-                pool.panicked
-            }),
+            (
+                "kairos_process_pool_panicked_total",
+                "Jobs that panicked (the process lived on).",
+                pool.panicked,
+            ),
             (
                 "kairos_process_pool_failed_total",
                 "Jobs that could not run or deliver.",

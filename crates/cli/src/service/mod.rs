@@ -118,6 +118,8 @@ pub(crate) struct Settings {
     pub(crate) jwt_previous_secrets: Vec<String>,
     /// Usernames that get the admin right when they register (`--admin`).
     pub(crate) admins: Vec<String>,
+    /// Whether requests are counted and `/metrics` served (`--no-metrics` turns both off).
+    pub(crate) metrics: bool,
 }
 
 /// Where the index page's assets are: `crates/cli/static` of the source tree the binary was
@@ -270,10 +272,6 @@ pub(crate) fn app(settings: Settings) -> App {
         .get("/ws/echo", websocket::echo)
         .get("/ws/ticks", websocket::ticks)
         .get("/debug/loop", documented(index::debug_loop, "/debug/loop", DEBUG))
-        // Documented beside /debug/loop rather than hidden: it is the same numbers for a
-        // machine, and someone following the chapter finds it in /docs and the index.
-        .metrics(metrics::metrics())
-        .get("/metrics", documented(kairos::web::metrics::expose, "/metrics", DEBUG))
         .post(
             "/upload",
             upload::upload
@@ -287,6 +285,14 @@ pub(crate) fn app(settings: Settings) -> App {
         )
         .mount_static("/static", StaticFiles::new(&static_dir));
     let app = users(data(app, &data_settings), &data_settings, password_pool);
+    let app = if data_settings.metrics {
+        // Documented beside /debug/loop rather than hidden: it is the same numbers for a
+        // machine, and someone following the chapter finds it in /docs and the index.
+        app.metrics(metrics::metrics())
+            .get("/metrics", documented(kairos::web::metrics::expose, "/metrics", DEBUG))
+    } else {
+        app
+    };
     middleware::around(app, &cors_origins)
 }
 

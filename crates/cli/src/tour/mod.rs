@@ -125,6 +125,7 @@ fn start(scale: Scale) -> anyhow::Result<RunningServer> {
         jwt_secret: None,
         jwt_previous_secrets: Vec::new(),
         admins: Vec::new(),
+        metrics: true,
     };
     let config = ServerConfig {
         bind: SocketAddr::from(([127, 0, 0, 1], 0)),

@@ -436,9 +436,8 @@ fn loop_stats(families: &mut Families, stats: &LoopStats) {
             *count,
         );
     }
-    families.gauge("kairos_loop_tasks_alive", "Tasks spawned and not finished.", &[], {
-        stats.tasks_alive as f64
-    });
+    let alive = stats.tasks_alive as f64;
+    families.gauge("kairos_loop_tasks_alive", "Tasks spawned and not finished.", &[], alive);
     families.counter("kairos_loop_tasks_spawned_total", "Tasks spawned.", &[], stats.tasks_spawned);
     families.gauge(
         "kairos_loop_ready_queue",
