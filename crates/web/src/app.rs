@@ -598,7 +598,7 @@ async fn start_worker(
             // The template's slot, from the path as it arrived (before any layer).
             let endpoint = shared.router.endpoint_at(request.uri().path());
             let slot = counts.slot(endpoint, request.method());
-            Counted::counted(answer(request), Rc::clone(&counts), slot)
+            Counted::timed(answer(request), Rc::clone(&counts), slot)
         }),
         None => Box::new(move |request| Counted::plain(answer(request))),
     };

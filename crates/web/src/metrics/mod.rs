@@ -67,7 +67,7 @@
 //! A scrape lands on one worker, but each worker counts in cells of its own loop (nothing is
 //! shared between threads on the request path, so counting costs no atomic and no lock). So
 //! [`expose`] runs a small task on every worker's loop through its
-//! [`Handle`](kairos_rt::Handle) and awaits the snapshots — awaiting, never blocking its own
+//! [`Handle`] and awaits the snapshots — awaiting, never blocking its own
 //! loop. A worker whose loop is blocked cannot answer: after [`MetricsBuilder::worker_wait`]
 //! (2 s) the scrape goes on without it and says so with `kairos_worker_up{worker="N"} 0`.
 //!

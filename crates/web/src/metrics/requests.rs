@@ -154,13 +154,9 @@ impl Counted {
         Counted { inner, counting: None }
     }
 
-    /// `inner`, counted in `slot` of `counts` from now until it resolves. A request whose
+    /// `inner`, timed from now and counted in `slot` of `counts` until it resolves. A request whose
     /// future is dropped first (its client went away) is not counted.
-    pub(crate) fn counted(
-        inner: ResponseFuture,
-        counts: Rc<RequestCounts>,
-        slot: usize,
-    ) -> Counted {
+    pub(crate) fn timed(inner: ResponseFuture, counts: Rc<RequestCounts>, slot: usize) -> Counted {
         Counted { inner, counting: Some(Counting { counts, slot, started: Instant::now() }) }
     }
 }
