@@ -388,6 +388,7 @@ fn the_openapi_document_passes_openapi_spec_validator_and_lists_every_route() {
         "/external",
         "/stream",
         "/debug/loop",
+        "/metrics",
         "/items",
         "/items/{id}",
         "/cached",
