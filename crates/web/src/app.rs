@@ -276,9 +276,9 @@ impl App {
     /// (prometheus-fastapi-instrumentator's `instrument(app)` and `expose(app)`). The
     /// [`metrics`](crate::metrics) module lists what is measured.
     ///
-    /// A request is timed from its routing to its response's head, around everything the App
-    /// does for it — its [`layer`](App::layer)s included — and counted under the template of
-    /// the route its path matches (`/items/{id}`, whatever the id), or
+    /// A request is timed from the moment the App receives it to its response's head, around
+    /// everything the App does for it — its [`layer`](App::layer)s included — and counted
+    /// under the template of the route its path matches (`/items/{id}`, whatever the id), or
     /// [`UNMATCHED_ROUTE`](crate::metrics::UNMATCHED_ROUTE) for a path no route matches:
     /// the series stay few, whatever paths clients send. Finding the template costs one
     /// more match of the path, which allocates nothing; counting is a few cells of the

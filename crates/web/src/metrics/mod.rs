@@ -42,7 +42,7 @@
 //! | family | kind | what |
 //! |---|---|---|
 //! | `http_requests_total` | counter | requests answered, by `route` (the template, `/items/{id}`; [`UNMATCHED_ROUTE`] for a path no route matches), `method` (one of nine, or `other`) and `status` |
-//! | `http_request_duration_seconds` | histogram | from the request's routing to its response's head, by `route` and `method` ([`MetricsBuilder::buckets`]) |
+//! | `http_request_duration_seconds` | histogram | from the App receiving the request (its head complete) to its response's head, by `route` and `method` ([`MetricsBuilder::buckets`]) |
 //! | `http_requests_in_flight` | gauge | requests in progress: from a complete head until the body is sent |
 //! | `http_connections_open` | gauge | open connections (WebSockets included) |
 //! | `kairos_loop_lag_seconds` | gauge | how late the loop ran its latest heartbeat timer (every 100 ms) |

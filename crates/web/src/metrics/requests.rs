@@ -124,8 +124,8 @@ impl RequestCounts {
             let method = method_label(slot % METHOD_SLOTS);
             families.histogram(
                 "http_request_duration_seconds",
-                "Time from a request's routing to its response's head, by route template and \
-                 method.",
+                "Time from the App receiving a request to its response's head, by route \
+                 template and method.",
                 &[("route", route), ("method", method)],
                 Histogram::of_durations(&self.bounds, &series.buckets, series.sum),
             );
