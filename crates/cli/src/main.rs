@@ -210,6 +210,10 @@ struct ServeArgs {
     /// balancer asks every second).
     #[arg(long)]
     log_health_checks: bool,
+    /// Serve no /metrics, and count nothing per request (what the counting costs is in
+    /// BENCHMARKS.md).
+    #[arg(long)]
+    no_metrics: bool,
     /// Log level: error, warn, info, debug or trace.
     #[arg(long, default_value = "info",
           value_parser = ["error", "warn", "info", "debug", "trace"])]
@@ -328,6 +332,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         liveness_path: (!args.liveness_path.is_empty()).then_some(args.liveness_path),
         readiness_path: (!args.readiness_path.is_empty()).then_some(args.readiness_path),
         log_health_checks: args.log_health_checks,
+        metrics: !args.no_metrics,
     };
     let mut settings = settings;
     let tls = match (&args.ssl_certfile, &args.ssl_keyfile) {

@@ -393,6 +393,7 @@ fn the_openapi_document_passes_openapi_spec_validator_and_lists_every_route() {
         "/debug/trace",
         "/debug/timeline",
         "/fanout",
+        "/metrics",
         "/items",
         "/items/{id}",
         "/cached",

@@ -98,3 +98,40 @@ fn a_blocked_worker_strands_no_connection() {
         "every fresh connection is answered before the blocked request: {order:?}"
     );
 }
+
+/// `worker_stats`, read by the service on the worker that serves the request: its index, the
+/// request's own connection and the request itself in progress, and a lag measured once the
+/// heartbeat has run.
+#[test]
+fn a_worker_reads_its_own_stats_on_its_thread() {
+    let config = ServerConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        workers: 2,
+        access_log: false,
+        ..ServerConfig::default()
+    };
+    let server = Server::new(config)
+        .start(|| {
+            |_request: Request| async {
+                let stats = kairos_http::server::worker_stats().expect("on a worker's thread");
+                let beats: u64 = stats.loop_lag.counts.iter().sum();
+                Response::new(Body::from(format!(
+                    "{} {} {} {}",
+                    stats.index, stats.connections, stats.requests_in_flight, beats
+                )))
+            }
+        })
+        .unwrap();
+    assert_eq!(kairos_http::server::worker_stats(), None, "not on a worker's thread");
+    // The heartbeat beats at once, then every 100 ms: wait for a few beats of each worker.
+    std::thread::sleep(Duration::from_millis(400));
+    for _ in 0..20 {
+        let answer = get(server.local_addr(), "/");
+        let body = answer.split("\r\n\r\n").nth(1).unwrap();
+        let fields: Vec<usize> = body.split(' ').map(|field| field.parse().unwrap()).collect();
+        let [index, connections, in_flight, beats] = fields[..] else { panic!("{body}") };
+        assert!(index < 2, "{body}");
+        assert!(connections >= 1 && in_flight >= 1, "this request and its connection: {body}");
+        assert!(beats >= 1, "the heartbeat has measured the lag: {body}");
+    }
+}

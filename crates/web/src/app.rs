@@ -25,6 +25,7 @@ use crate::handler::{erase, Handler, ResponseFuture};
 use crate::lifespan::{
     self, Lifespan, LifespanScope, ServeError, SharedValue, StartupError, WorkerValue,
 };
+use crate::metrics::{Counted, Metrics, RequestCounts};
 use crate::middleware::{self, BoxedLayer, Next};
 use crate::openapi::DocsConfig;
 use crate::response::IntoResponse;
@@ -60,10 +61,13 @@ pub struct App {
     docs: DocsConfig,
     /// The prefix a proxy strips before the App sees a path ([`App::root_path`]).
     root_path: Option<Arc<str>>,
+    /// [`App::metrics`].
+    metrics: Option<Metrics>,
 }
 
-/// The service an [`App`] becomes on each worker.
-type AppService = Box<dyn Fn(Request) -> ResponseFuture>;
+/// The service an [`App`] becomes on each worker: its answers, counted if the App is
+/// instrumented ([`App::metrics`]).
+type AppService = Box<dyn Fn(Request) -> Counted>;
 
 impl Default for App {
     fn default() -> Self {
@@ -86,6 +90,7 @@ impl App {
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             docs: DocsConfig::default(),
             root_path: None,
+            metrics: None,
         }
     }
 
@@ -317,6 +322,40 @@ impl App {
         self
     }
 
+    /// Counts every request of the App for Prometheus — by route template, method and
+    /// status, with its latency — and each worker's loop and server, into `metrics`; serve
+    /// them with [`metrics::expose`](crate::metrics::expose) on a route of your choice
+    /// (prometheus-fastapi-instrumentator's `instrument(app)` and `expose(app)`). The
+    /// [`metrics`](crate::metrics) module lists what is measured.
+    ///
+    /// A request is timed from the moment the App receives it to its response's head, around
+    /// everything the App does for it — its [`layer`](App::layer)s included — and counted
+    /// under the template of the route its path matches (`/items/{id}`, whatever the id), or
+    /// [`UNMATCHED_ROUTE`](crate::metrics::UNMATCHED_ROUTE) for a path no route matches:
+    /// the series stay few, whatever paths clients send. Finding the template costs one
+    /// more match of the path, which allocates nothing; counting is a few cells of the
+    /// worker's own loop. A request whose client leaves before its answer is not counted.
+    ///
+    /// ```
+    /// use kairos_web::metrics::{self, Metrics};
+    /// use kairos_web::{App, TestClient};
+    ///
+    /// let app = App::new()
+    ///     .metrics(Metrics::new())
+    ///     .get("/", || async { "hello" })
+    ///     .get("/metrics", metrics::expose);
+    /// let client = TestClient::new(app);
+    /// client.get("/").send();
+    /// assert!(client.get("/metrics").send().text().contains(
+    ///     r#"http_request_duration_seconds_count{worker="0",route="/",method="GET"} 1"#
+    /// ));
+    /// ```
+    pub fn metrics(mut self, metrics: Metrics) -> App {
+        self = self.with_state(metrics.clone());
+        self.metrics = Some(metrics);
+        self
+    }
+
     /// Adds middleware around the whole App — a [`from_fn`](crate::middleware::from_fn), a
     /// [`Timeout`](crate::middleware::Timeout), or any tower `Layer` (tower-http's
     /// `CorsLayer`, `TraceLayer`, `SetRequestIdLayer`...) — inside those added before it: the
@@ -493,8 +532,10 @@ impl App {
             request_timeout,
             docs,
             root_path,
+            metrics,
         } = self;
         crate::openapi::mount(&mut router, &docs, root_path.as_deref());
+        let metrics = metrics.map(|metrics| (metrics, router.templates().into()));
         let chains = router.number_chains();
         tracing::info!(target: "kairos::web", "waiting for application startup");
         // No loop is made for an App without lifespans: serving it from a thread that runs
@@ -520,6 +561,7 @@ impl App {
             request_timeout,
             graceful_shutdown_timeout: config.graceful_shutdown_timeout,
             root_path,
+            metrics,
         });
         // The App's shutdowns: after the workers, on the supervisor's thread; or here if the
         // server did not start.
@@ -592,18 +634,34 @@ async fn start_worker(
             middleware::stack(layers, endpoint)
         })
         .collect();
-    let service: AppService = if shared.layers.is_empty() {
+    let counts = shared.metrics.as_ref().map(|(metrics, templates)| {
+        let counts = Rc::new(RequestCounts::new(Arc::clone(templates), metrics.buckets()));
+        metrics.worker_started(index, &counts);
+        counts
+    });
+    let answer: Box<dyn Fn(Request) -> ResponseFuture> = if shared.layers.is_empty() {
+        let shared = Arc::clone(&shared);
         Box::new(move |request| {
             shared.exceptions.around(dispatch(&shared, &worker, &chains, request))
         })
     } else {
         let layers = shared.layers.clone();
         let exceptions = Arc::clone(&shared.exceptions);
+        let shared = Arc::clone(&shared);
         let endpoint = Next::innermost(exceptions, move |request| {
             dispatch(&shared, &worker, &chains, request)
         });
         let chain = middleware::stack(&layers, endpoint);
         Box::new(move |request| chain.run(request))
+    };
+    let service: AppService = match counts {
+        Some(counts) => Box::new(move |request| {
+            // The template's slot, from the path as it arrived (before any layer).
+            let endpoint = shared.router.endpoint_at(request.uri().path());
+            let slot = counts.slot(endpoint, request.method());
+            Counted::timed(answer(request), Rc::clone(&counts), slot)
+        }),
+        None => Box::new(move |request| Counted::plain(answer(request))),
     };
     Ok(WorkerService::new(service).on_shutdown(move || async move {
         // The connections have drained; what their handlers scheduled may still run, and
@@ -624,6 +682,7 @@ impl fmt::Debug for App {
             .field("request_timeout", &self.request_timeout)
             .field("docs", &self.docs)
             .field("root_path", &self.root_path)
+            .field("metrics", &self.metrics)
             .finish()
     }
 }
@@ -665,6 +724,8 @@ struct Shared {
     /// How long a worker's shutdown waits for its background tasks.
     graceful_shutdown_timeout: Duration,
     root_path: Option<Arc<str>>,
+    /// [`App::metrics`], and the route table's templates by endpoint index.
+    metrics: Option<(Metrics, Arc<[Box<str>]>)>,
 }
 
 /// Routes one request: 404, 405, or the handler.

@@ -80,6 +80,12 @@
 //! [`middleware::Compression`] (gzip, br, zstd by `Accept-Encoding`), which flushes a
 //! streamed body chunk by chunk so that SSE and streams stay prompt.
 //!
+//! Metrics for Prometheus are two lines, as prometheus-fastapi-instrumentator's:
+//! [`App::metrics`] counts every request by route template, method and status with its
+//! latency, and [`metrics::expose`] on a route serves them with every worker's loop lag,
+//! polls, slow polls, tasks, connections and the thread pools, gathered from each worker's
+//! loop at the scrape ([`metrics`] tells the whole story).
+//!
 //! Work that need not delay the answer goes in [`BackgroundTasks`] (FastAPI's): async tasks
 //! on the worker's loop, blocking ones on its sync pool, run in order once the response's
 //! body is done; a graceful shutdown waits for them.
@@ -246,6 +252,7 @@
 //! | [`sse`] | [`Sse`], [`sse::Event`] |
 //! | [`websocket`] | [`WebSocketUpgrade`] (the handshake, as an extractor) and [`WebSocket`] (a session's socket): a task on the loop per socket, backpressure, close codes |
 //! | `test_client.rs` | [`TestClient`] and its responses and streams |
+//! | [`metrics`] | [`App::metrics`] and [`metrics::expose`]: requests by route template, each worker's loop and server, thread pools, in Prometheus' text format |
 #![forbid(unsafe_code)]
 
 mod api_router;
@@ -262,6 +269,7 @@ pub mod health;
 mod json;
 mod lifespan;
 mod logging;
+pub mod metrics;
 pub mod middleware;
 pub mod multipart;
 pub mod openapi;

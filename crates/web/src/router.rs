@@ -205,6 +205,18 @@ impl Router {
         })
     }
 
+    /// The index of the endpoint (path pattern) that `path` matches, among
+    /// [`templates`](Router::templates): a lookup that allocates nothing (matchit keeps a
+    /// few parameters inline), for counting a request under its route's template.
+    pub(crate) fn endpoint_at(&self, path: &str) -> Option<usize> {
+        self.matcher.at(path).ok().map(|found| *found.value)
+    }
+
+    /// Every endpoint's path pattern (`/items/{id}`), by index.
+    pub(crate) fn templates(&self) -> Vec<Box<str>> {
+        self.endpoints.iter().map(|e| e.path.as_str().into()).collect()
+    }
+
     pub(crate) fn lookup(&self, method: &Method, path: &str) -> Lookup<'_> {
         let Ok(found) = self.matcher.at(path) else { return Lookup::NotFound };
         let endpoint = &self.endpoints[*found.value];

@@ -96,6 +96,11 @@ pub(crate) const ROUTES: &[(&str, &str, &str)] = &[
         "what every loop did in the last seconds, drawn live from /debug/trace: tasks, polls, \
          stalls in red, pool jobs (3.1, 5.2)",
     ),
+    (
+        "/metrics",
+        "async",
+        "every worker's requests (by route), loop lag, polls and pools, for Prometheus",
+    ),
 ];
 
 /// `/debug/request`'s answer: what a handler sees of its request behind a proxy.

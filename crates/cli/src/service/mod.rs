@@ -12,6 +12,7 @@
 //! | `trace.rs` | `/debug/trace`: the loops' recording as a Trace Event Format file |
 //! | `timeline.rs` | `/debug/timeline` (the loops, live) and the timeline renderer at `/assets/` |
 //! | `fanout.rs` | `/fanout`: many requests at once to a sleep route, from the server itself |
+//! | `metrics.rs` | `/metrics`: every worker's requests, loop and pools for Prometheus |
 //! | `items.rs` | `/items`: a CRUD resource in the database (`database.rs`: SQLite by default, PostgreSQL by URL) |
 //! | `cached.rs` | `/cached`: a slow loader behind the cache, run once per key |
 //! | `db_lesson.rs` | `/db/async`, `/db/sync`, `/db/bad`: one query, three ways to run a driver |
@@ -44,6 +45,7 @@ mod external;
 mod fanout;
 mod index;
 mod items;
+mod metrics;
 mod middleware;
 mod stream;
 mod timeline;
@@ -131,6 +133,8 @@ pub(crate) struct Settings {
     pub(crate) readiness_path: Option<String>,
     /// Whether the health checks' requests are in the access log (`--log-health-checks`).
     pub(crate) log_health_checks: bool,
+    /// Whether requests are counted and `/metrics` served (`--no-metrics` turns both off).
+    pub(crate) metrics: bool,
 }
 
 /// Where the index page's assets are: `crates/cli/static` of the source tree the binary was
@@ -329,6 +333,14 @@ pub(crate) fn app(settings: Settings) -> App {
         )
         .mount_static("/static", StaticFiles::new(&static_dir));
     let app = users(data(app, &data_settings), &data_settings, password_pool);
+    let app = if data_settings.metrics {
+        // Documented beside /debug/loop rather than hidden: it is the same numbers for a
+        // machine, and someone following the chapter finds it in /docs and the index.
+        app.metrics(metrics::metrics())
+            .get("/metrics", documented(kairos::web::metrics::expose, "/metrics", DEBUG))
+    } else {
+        app
+    };
     middleware::around(app, &cors_origins, unlogged.into())
 }
 

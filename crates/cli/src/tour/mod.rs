@@ -165,6 +165,7 @@ fn start(scale: Scale, record: bool) -> anyhow::Result<RunningServer> {
         liveness_path: Some("/healthz".into()),
         readiness_path: Some("/readyz".into()),
         log_health_checks: false,
+        metrics: true,
     };
     let config = ServerConfig {
         bind: SocketAddr::from(([127, 0, 0, 1], 0)),

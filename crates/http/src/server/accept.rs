@@ -17,6 +17,7 @@ use kairos_sync::{Event, Semaphore};
 use super::connection::serve_connection;
 use super::listener::Listener;
 use super::log_limit::LogLimit;
+use super::worker_stats::Probe;
 use super::{ErrorRenderer, ServerConfig, Shutdown};
 use crate::{Body, Request};
 
@@ -60,6 +61,9 @@ where
         connections: Cell::new(0),
         all_closed: Event::new(),
     });
+    if let Some(probe) = Probe::current() {
+        probe.serving(&worker);
+    }
     let service = Rc::new(service);
     // One task per worker waits on the cross-thread switch and relays it to the loop-local
     // event that every connection watches.
@@ -149,6 +153,13 @@ where
         );
     }
     Ok(())
+}
+
+impl WorkerState {
+    /// Connections open now.
+    pub(crate) fn connections(&self) -> usize {
+        self.connections.get()
+    }
 }
 
 /// What an open connection holds: its slot under `max_connections` and its place in the

@@ -21,6 +21,8 @@
 //! - `shutdown.rs` — [`Shutdown`], the cross-thread switch, and SIGINT/SIGTERM;
 //! - `lifespan.rs` — what a worker does before it accepts and after it drains
 //!   ([`WorkerService`]), and why a server did not start ([`StartError`]);
+//! - `worker_stats.rs` — [`worker_stats`]: a worker's index, connections, requests in progress
+//!   and loop lag, read on its thread;
 //! - `supervisor.rs` — starting the worker threads, watching them and replacing a dead one
 //!   ([`RunningServer`]).
 
@@ -38,6 +40,7 @@ mod request;
 mod shutdown;
 mod supervisor;
 mod tls;
+mod worker_stats;
 
 use std::future::Future;
 use std::io;
@@ -54,6 +57,7 @@ pub use shutdown::{Shutdown, Triggered};
 pub use supervisor::RunningServer;
 use supervisor::StopHook;
 pub use tls::{TlsConfig, TlsError};
+pub use worker_stats::{worker_stats, LoopLag, WorkerStats, LOOP_LAG_BOUNDS};
 
 use crate::{Body, BoxError, Request};
 

@@ -8,7 +8,8 @@
 //! server was not shutting down (its loop died) is replaced with a fresh loop on the same
 //! socket — connections that came meanwhile wait in its queue — and one whose loop stops turning —
 //! its heartbeat, written by a task on that very loop every 100 ms, goes stale for a second —
-//! is reported (a thread cannot be killed; the stall detector names the culprit task).
+//! is reported (a thread cannot be killed; the stall detector names the culprit task). Each
+//! beat also measures how late it ran, the loop's lag (`worker_stats.rs`).
 //!
 //! Starting is in two steps. Every worker first runs its startup (`lifespan.rs`) on its loop
 //! and reports the result to [`start`]; only when all have succeeded does `start` open the
@@ -21,6 +22,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::pin::pin;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
@@ -33,6 +35,7 @@ use super::accept::serve_worker;
 use super::health::{ServerHealth, HEARTBEAT_EVERY, STUCK_AFTER as STALE_AFTER};
 use super::lifespan::{panic_message, StartError, WorkerService};
 use super::listener::{bind, bind_unix, Bound};
+use super::worker_stats::Probe;
 use super::{ErrorRenderer, ServerConfig, Shutdown};
 use crate::{Body, BoxError, Request};
 
@@ -331,6 +334,7 @@ where
         self.shared.alive.fetch_add(1, Ordering::SeqCst);
         let _alive = AliveGuard(Arc::clone(&self.shared));
         self.health.enter();
+        let probe = Probe::install(index);
         self.config.loop_builder().run(async {
             let listener = match listener.into_loop() {
                 Ok(listener) => listener,
@@ -341,7 +345,7 @@ where
             };
             let heartbeat = kairos_rt::spawn_named(
                 "heartbeat",
-                heartbeat(self.health.clone(), Arc::clone(&self.shared), index),
+                heartbeat(self.health.clone(), Rc::clone(probe.probe()), Arc::clone(&self.shared), index),
             );
             // A panic in the startup is its failure, reported like an error; the loop lives.
             let made = match std::panic::catch_unwind(AssertUnwindSafe(|| (self.startup)(index))) {
@@ -388,12 +392,14 @@ where
     }
 }
 
-/// Writes the heartbeat from the worker's own loop; returns only when a test asks the worker
-/// to die.
-async fn heartbeat(health: ServerHealth, shared: Arc<Supervision>, index: usize) {
+/// Writes the heartbeat from the worker's own loop, and records how late each beat came (the
+/// loop's lag, for [`worker_stats`](super::worker_stats)); returns only when a test asks the
+/// worker to die.
+async fn heartbeat(health: ServerHealth, probe: Rc<Probe>, shared: Arc<Supervision>, index: usize) {
     let mut ticks = kairos_rt::interval(HEARTBEAT_EVERY);
     loop {
-        ticks.tick().await;
+        let due = ticks.tick().await;
+        probe.beat(Instant::now().saturating_duration_since(due));
         health.beat(index);
         let mut requests = shared.crash_requests.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(at) = requests.iter().position(|&i| i == index) {
