@@ -201,6 +201,9 @@ fn counters_move_as_requests_are_served() {
     // Blocks a worker's loop for 300 ms: a slow poll (over 100 ms) under /bad's label, and a
     // heartbeat that runs late.
     assert_eq!(serve.get("/bad?ms=300").0, 200);
+    // The late heartbeat is polled after the blocking poll returns, possibly after a scrape
+    // that reached the worker first: give it two beats' time (a wait, not a verdict).
+    std::thread::sleep(std::time::Duration::from_millis(200));
     let after = scrape(&serve);
 
     let grew =
