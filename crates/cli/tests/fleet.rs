@@ -100,9 +100,11 @@ fn serve_calls(
     }
 }
 
-/// A GET that may fail (the server killed under it): the status, head and body, or the
-/// error.
-fn get(addr: SocketAddr, path: &str) -> Result<(u16, String, String), String> {
+/// A response's status, head and body, or why there was none.
+type Answer = Result<(u16, String, String), String>;
+
+/// A GET that may fail (the server killed under it).
+fn get(addr: SocketAddr, path: &str) -> Answer {
     let mut stream = TcpStream::connect(addr).map_err(|e| e.to_string())?;
     stream.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
     write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").map_err(|e| e.to_string())?;
@@ -114,10 +116,7 @@ fn get(addr: SocketAddr, path: &str) -> Result<(u16, String, String), String> {
 }
 
 /// `paths[i]` on `addrs[i % addrs.len()]`, each on a thread of its own, all at once.
-fn at_once(
-    addrs: &[SocketAddr],
-    paths: &[String],
-) -> Vec<JoinHandle<Result<(u16, String, String), String>>> {
+fn at_once(addrs: &[SocketAddr], paths: &[String]) -> Vec<JoinHandle<Answer>> {
     paths
         .iter()
         .enumerate()
