@@ -58,12 +58,12 @@ end
 -- told on the channel (the caller learns it from the reply).
 local free = permits - redis.call('ZCARD', holders)
 if free > 0 then
-  for _, next in ipairs(redis.call('ZRANGE', queue, 0, free - 1)) do
-    redis.call('ZREM', queue, next)
-    redis.call('ZREM', alive, next)
-    redis.call('ZADD', holders, now + lease, next)
-    if next ~= id then
-      redis.call('PUBLISH', channel, next)
+  for _, head in ipairs(redis.call('ZRANGE', queue, 0, free - 1)) do
+    redis.call('ZREM', queue, head)
+    redis.call('ZREM', alive, head)
+    redis.call('ZADD', holders, now + lease, head)
+    if head ~= id then
+      redis.call('PUBLISH', channel, head)
     end
   end
 end
