@@ -19,7 +19,7 @@ use support::Serve;
 
 /// The fleet's lease in these tests: short, so that a killed instance's permits come back
 /// soon.
-const LEASE_MS: &str = "2000";
+const LEASE_MS: &str = "3000";
 
 /// The outbound API `/external` calls: HTTP/1.1 with keep-alive on loopback, each
 /// `GET /async?ms=N` answered `{}` after N ms, counting the calls in flight and the most at
