@@ -22,6 +22,12 @@
 //!   never a request's error. [`Cache::get`] and [`Cache::set`] say it ([`CacheError`]).
 //! - **Counters** ([`Cache::stats`]): hits, misses, loads, failed loads, shared loads, backend
 //!   errors.
+//! - **Limits across a fleet of processes** (with the `redis` feature): `Fleet` connects
+//!   to the Redis every instance shares, and makes a `FleetSemaphore` — the chapter's
+//!   `Semaphore(5)` for every instance at once: FIFO across the fleet, cancel-safe, each
+//!   permit a lease that a dead process cannot keep — and a `FleetRateLimit` (N per window,
+//!   a sliding log). Unlike the cache, these are not optional: Redis away is an error
+//!   (`FleetError`), within seconds, never a hang.
 //!
 //! ```
 //! use std::time::Duration;
@@ -47,12 +53,15 @@
 //! - `load.rs` — [`Load`], what a load's result is cached as;
 //! - `flight.rs` — one load per key at a time, shared with the requests that wait;
 //! - `memory.rs`, `redis.rs` — the backends;
-//! - `stats.rs` — [`CacheStats`]; `error.rs` — [`CacheError`], [`LoadError`].
+//! - `stats.rs` — [`CacheStats`]; `error.rs` — [`CacheError`], [`LoadError`];
+//! - `fleet/` — `Fleet`, `FleetSemaphore`, `FleetRateLimit` (the `redis` feature).
 
 #![forbid(unsafe_code)]
 
 mod cache;
 mod error;
+#[cfg(feature = "redis")]
+mod fleet;
 mod flight;
 mod load;
 mod memory;
@@ -62,6 +71,10 @@ mod stats;
 
 pub use cache::Cache;
 pub use error::{CacheError, LoadError};
+#[cfg(feature = "redis")]
+pub use fleet::{
+    Fleet, FleetError, FleetPermit, FleetRateLimit, FleetSemaphore, FleetSnapshot, RateDecision,
+};
 pub use load::Load;
 pub use memory::MemoryOptions;
 pub use stats::CacheStats;

@@ -132,9 +132,15 @@ struct ServeArgs {
     /// Connections in the database pool, shared by every worker.
     #[arg(long, default_value_t = 5)]
     database_pool: u32,
-    /// The cache behind /cached: memory:// (the default) or redis://HOST:PORT.
+    /// The cache behind /cached: memory:// (the default) or redis://HOST:PORT. A Redis is
+    /// also the fleet's: /external?scope=fleet and rate= count every instance given the same
+    /// one.
     #[arg(long, default_value = "memory://")]
     cache_url: String,
+    /// Milliseconds a fleet permit of /external?scope=fleet lasts unless its instance renews
+    /// it (every third of it): a killed instance's permits come back after at most this long.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(30..))]
+    fleet_lease_ms: u64,
     /// An origin whose pages may call the service from a browser (CORS), such as
     /// http://localhost:3000; repeat for several, `*` for any. None by default: browsers
     /// refuse cross-origin reads.
@@ -322,6 +328,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         database_url: args.database_url,
         database_pool: args.database_pool.max(1),
         cache_url: args.cache_url,
+        fleet_lease: Duration::from_millis(args.fleet_lease_ms),
         cors_origins: args.cors_origins,
         static_dir: args.static_dir,
         trusted_certificate: None,

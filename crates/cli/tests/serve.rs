@@ -456,6 +456,7 @@ fn the_openapi_document_passes_openapi_spec_validator_and_lists_every_route() {
         ("/external", "n", json!(1), json!(100), json!(20)),
         ("/external", "limit", json!(1), json!(100), json!(5)),
         ("/external", "ms", json!(0), json!(10_000), json!(200)),
+        ("/external", "rate", json!(0), json!(1000), json!(0)),
         ("/stream", "n", json!(1), json!(10_000), json!(100)),
         ("/stream", "interval_ms", json!(0), json!(10_000), json!(100)),
     ];

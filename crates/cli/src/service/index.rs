@@ -43,7 +43,7 @@ pub(crate) const ROUTES: &[(&str, &str, &str)] = &[
     (
         "/external?n=20&limit=5&ms=200",
         "async",
-        "20 calls to the upstream, never more than 5 in flight (6.3)",
+        "20 calls to the upstream, never more than 5 in flight (6.3); scope=fleet: 5 across every instance on the same Redis",
     ),
     ("/stream?n=100&interval_ms=100", "async", "server-sent events from an async generator (7.1)"),
     (

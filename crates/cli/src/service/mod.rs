@@ -6,7 +6,7 @@
 //! | `basics.rs` | `/plaintext`, `/json`, `/async`, `/sync`, `/bad`, `/good` |
 //! | `concurrency.rs` | `/sequential`, `/concurrent`, `/gather`, `/wait_for`, `/counter` |
 //! | `cpu.rs` | `/cpu` on a process pool, a thread pool or the loop itself |
-//! | `external.rs` | `/external`: outbound calls under a semaphore |
+//! | `external.rs` | `/external`: outbound calls under a semaphore, this process's or the fleet's (Redis) |
 //! | `stream.rs` | `/stream`: server-sent events from an async generator |
 //! | `index.rs` | `/` (the dashboard: the chapter's experiments run from the page, each with its timeline) and `/debug/loop` |
 //! | `trace.rs` | `/debug/trace`: the loops' recording as a Trace Event Format file |
@@ -111,8 +111,12 @@ pub(crate) struct Settings {
     pub(crate) database_url: String,
     /// Connections in the database pool (shared by every worker).
     pub(crate) database_pool: u32,
-    /// The cache behind `/cached`: `memory://` or `redis://...`.
+    /// The cache behind `/cached`: `memory://` or `redis://...`; a Redis here is also the
+    /// fleet's, behind `/external?scope=fleet` and `rate`.
     pub(crate) cache_url: String,
+    /// How long a fleet permit of `/external?scope=fleet` lasts unless renewed: a killed
+    /// instance's permits come back after at most this long.
+    pub(crate) fleet_lease: std::time::Duration,
     /// The origins whose pages may call the service (`--cors-origin`; `*` for any).
     pub(crate) cors_origins: Vec<HeaderValue>,
     /// The directory served at `/static/` (the index page's style and script).
@@ -299,7 +303,18 @@ pub(crate) fn app(settings: Settings) -> App {
         .get(
             "/external",
             documented(external::external, "/external", OUTBOUND)
-                .error(StatusCode::BAD_GATEWAY, "A call to the upstream failed"),
+                .error(StatusCode::BAD_GATEWAY, "A call to the upstream failed")
+                .error(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "More than `rate` requests per second across the fleet: `Retry-After` \
+                     says when to retry",
+                )
+                .error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "`scope=fleet` or `rate` without the fleet's Redis (start with \
+                     `--cache-url redis://HOST:PORT`), Redis unavailable, or the fleet's \
+                     permits busy for 60 s",
+                ),
         )
         .get("/stream", documented(stream::stream, "/stream", STREAMS))
         // WebSocket routes: not in the OpenAPI document (no HTTP operation), as FastAPI's.
@@ -479,6 +494,7 @@ fn items_router() -> ApiRouter {
 fn data(app: App, settings: &Settings) -> App {
     let (url, size) = (settings.database_url.clone(), settings.database_pool);
     let cache_url = settings.cache_url.clone();
+    let fleet_url = settings.cache_url.clone();
     app.lifespan(
         // sqlx is a tokio library: the startup's short-lived loop enters the bridge's runtime.
         move || {
@@ -498,6 +514,21 @@ fn data(app: App, settings: &Settings) -> App {
             }
         },
         |_cache: Arc<kairos_cache::Cache>| async {},
+    )
+    .lifespan(
+        move || {
+            let url = fleet_url.clone();
+            // The fleet's limits live in the cache's Redis, when the cache is one.
+            async move {
+                let fleet = if url.starts_with("redis://") || url.starts_with("rediss://") {
+                    Some(kairos_cache::Fleet::connect(&url).await?)
+                } else {
+                    None
+                };
+                Ok::<_, kairos_cache::FleetError>(external::FleetLimits(fleet))
+            }
+        },
+        |_fleet: Arc<external::FleetLimits>| async {},
     )
     .lifespan(
         || kairos::tokio::compat(db_lesson::LessonDb::open()),

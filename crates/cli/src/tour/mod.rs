@@ -155,6 +155,7 @@ fn start(scale: Scale, record: bool) -> anyhow::Result<RunningServer> {
         ),
         database_pool: 2,
         cache_url: "memory://".into(),
+        fleet_lease: Duration::from_secs(10),
         cors_origins: Vec::new(),
         static_dir: service::DEFAULT_STATIC_DIR.into(),
         trusted_certificate: None,
