@@ -112,7 +112,7 @@ impl Core {
 
     pub(crate) fn push_ready(&self, task: TaskRef) {
         if let Some(recorder) = &self.recorder {
-            task.header().woken_by.set(recorder.phase());
+            recorder.woken(task.header().registry_key());
         }
         self.ready.borrow_mut().push_back(Ready::Task(task));
     }
@@ -130,16 +130,16 @@ impl Core {
             self.monitor.name_task(id, Arc::clone(name));
         }
         let header = Header::new(Arc::clone(&self.shared), id, name, spawned_at);
-        if let Some(recorder) = &self.recorder {
-            header.woken_by.set(recorder.spawned(id, spawned_at));
-            if let Some(name) = &header.name {
-                recorder.named(id, name);
-            }
-        }
         let cell = Arc::new(TaskCell::new(future, header));
         let task: TaskRef = cell.clone();
         let key = self.tasks.borrow_mut().insert(Arc::clone(&task));
         task.header().set_registry_key(key);
+        if let Some(recorder) = &self.recorder {
+            recorder.spawned(key, id, spawned_at);
+            if let Some(name) = &task.header().name {
+                recorder.named(id, name);
+            }
+        }
         self.ready.borrow_mut().push_back(Ready::Task(task));
         Task::new(cell)
     }
@@ -218,7 +218,7 @@ impl Core {
         called_at: &'static Location<'static>,
     ) -> Poll<F::Output> {
         if let Some(recorder) = &self.recorder {
-            recorder.poll(TaskId(0), cause::START);
+            recorder.poll(TaskId(0), usize::MAX);
         }
         self.monitor.enter_poll(TaskId(0), called_at);
         if self.debug {
@@ -241,7 +241,7 @@ impl Core {
     fn poll_task(&self, task: TaskRef) {
         let header = task.header();
         if let Some(recorder) = &self.recorder {
-            recorder.poll(header.id, header.woken_by.get());
+            recorder.poll(header.id, header.registry_key());
         }
         self.monitor.enter_poll(header.id, header.spawned_at);
         if self.debug {

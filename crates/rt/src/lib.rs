@@ -140,10 +140,10 @@ pub mod time;
 
 pub use diagnostic::{Diagnostic, PanicReport, StallReport};
 pub use executor::{run_in_executor, to_thread, ThreadPool};
+pub use record::PollHistogram;
 pub use remote::{Handle, LoopClosed, RemoteTask};
 pub(crate) use runtime::Config;
 pub use runtime::{run, Builder, Runtime, DEFAULT_SLOW_CALLBACK};
-pub use record::PollHistogram;
 pub use stats::{stats, LoopStats};
 pub use task::{
     spawn, spawn_named, yield_now, AbortHandle, CancelOnDrop, Task, TaskError, TaskId, TaskInfo,

@@ -12,7 +12,7 @@
 //! both the start of one and the end of the other. Point events (a spawn, a request's span)
 //! sit between them and carry their own times.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::panic::Location;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -237,6 +237,10 @@ pub(crate) struct LoopRecorder {
     phase: Cell<u64>,
     /// Spawn sites seen lately, by address: (address, number), direct-mapped.
     sites: [Cell<(usize, u32)>; 64],
+    /// What last put each task on the ready queue, by the task's key in the loop's registry
+    /// (keys are dense and reused, so this stays as long as the most tasks ever alive). Kept
+    /// here rather than in the task's header, so a loop that does not record carries nothing.
+    causes: RefCell<Vec<u64>>,
 }
 
 impl LoopRecorder {
@@ -283,18 +287,23 @@ impl LoopRecorder {
             open: Cell::new((0, 0, 0)),
             phase: Cell::new(cause::START),
             sites: std::array::from_fn(|_| Cell::new((0, 0))),
+            causes: RefCell::new(Vec::new()),
         }
     }
 
-    /// What to stamp on a task woken now.
+    /// The task with registry key `key` was put on the ready queue by whatever runs now.
     #[inline]
-    pub(crate) fn phase(&self) -> u64 {
-        self.phase.get()
+    pub(crate) fn woken(&self, key: usize) {
+        if let Some(cause) = self.causes.borrow_mut().get_mut(key) {
+            *cause = self.phase.get();
+        }
     }
 
-    /// The loop starts polling task `task` (woken by `woken_by`).
+    /// The loop starts polling task `task`, whose registry key is `key` (the main future:
+    /// any key not in use).
     #[inline]
-    pub(crate) fn poll(&self, task: TaskId, woken_by: u64) {
+    pub(crate) fn poll(&self, task: TaskId, key: usize) {
+        let woken_by = self.causes.borrow().get(key).copied().unwrap_or(cause::START);
         let number = self.segment(kind::POLL, task.0, woken_by);
         self.phase.set(number << 3 | cause::TASK);
     }
@@ -321,11 +330,18 @@ impl LoopRecorder {
         self.flush();
     }
 
-    /// A task was spawned by whatever runs now; returns the cause its first poll shows.
+    /// A task was spawned by whatever runs now, with registry key `key`: its first poll shows
+    /// the spawn as its cause.
     #[inline]
-    pub(crate) fn spawned(&self, task: TaskId, site: &'static Location<'static>) -> u64 {
+    pub(crate) fn spawned(&self, key: usize, task: TaskId, site: &'static Location<'static>) {
         let (open, at, _) = self.open.get();
         let woken_by = open << 3 | cause::SPAWN;
+        let mut causes = self.causes.borrow_mut();
+        if causes.len() <= key {
+            causes.resize(key + 1, cause::START);
+        }
+        causes[key] = woken_by;
+        drop(causes);
         let site = u64::from(self.site_number(site));
         self.write(Event {
             at,
@@ -333,7 +349,6 @@ impl LoopRecorder {
             cause: woken_by,
             info: site << 32 | u64::from(kind::SPAWN),
         });
-        woken_by
     }
 
     #[inline]

@@ -73,8 +73,6 @@ pub(crate) struct Header {
     detached: Cell<bool>,
     join_waker: Cell<Option<Waker>>,
     registry_key: Cell<usize>,
-    /// What last put the task on the ready queue, when the loop records (see `record`).
-    pub(crate) woken_by: Cell<u64>,
 }
 
 impl Header {
@@ -95,7 +93,6 @@ impl Header {
             detached: Cell::new(false),
             join_waker: Cell::new(None),
             registry_key: Cell::new(usize::MAX),
-            woken_by: Cell::new(0),
         }
     }
 
