@@ -345,7 +345,12 @@ where
             };
             let heartbeat = kairos_rt::spawn_named(
                 "heartbeat",
-                heartbeat(self.health.clone(), Rc::clone(probe.probe()), Arc::clone(&self.shared), index),
+                heartbeat(
+                    self.health.clone(),
+                    Rc::clone(probe.probe()),
+                    Arc::clone(&self.shared),
+                    index,
+                ),
             );
             // A panic in the startup is its failure, reported like an error; the loop lives.
             let made = match std::panic::catch_unwind(AssertUnwindSafe(|| (self.startup)(index))) {
