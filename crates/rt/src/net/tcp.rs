@@ -3,8 +3,8 @@
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::{poll_fn, Future};
-use std::io::{self, IoSlice, Read, Write};
-use std::net::{Shutdown, SocketAddr};
+use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -161,79 +161,9 @@ impl TcpStream {
     pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
         self.reg.source().set_nodelay(nodelay)
     }
-
-    /// Shuts down the read half, the write half, or both. Non-blocking.
-    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        self.reg.source().shutdown(how)
-    }
-
-    /// Polls a read into `buf`; `Ok(0)` means the peer closed its side.
-    pub fn poll_read_buf(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
-        let asked = buf.len();
-        let polled = self.reg.poll_io(cx, Direction::Read, |mut s| s.read(buf));
-        if let Poll::Ready(Ok(n)) = polled {
-            if n > 0 && n < asked {
-                // A short read drained the socket: the next read waits for an edge instead of
-                // making a system call that would only say WouldBlock.
-                self.reg.clear_available(Direction::Read);
-            }
-        }
-        polled
-    }
-
-    /// Polls a write of `buf`, returning how much was written.
-    pub fn poll_write_buf(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.reg.poll_io(cx, Direction::Write, |mut s| s.write(buf))
-    }
-
-    /// Polls a vectored write (`writev`): several buffers in one system call.
-    pub fn poll_write_bufs(
-        &self,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.reg.poll_io(cx, Direction::Write, |mut s| s.write_vectored(bufs))
-    }
 }
 
-impl futures_io::AsyncRead for TcpStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_read_buf(cx, buf)
-    }
-}
-
-impl futures_io::AsyncWrite for TcpStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_write_buf(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_write_bufs(cx, bufs)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(())) // writes go straight to the kernel; there is no user-space buffer
-    }
-
-    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.shutdown(Shutdown::Write) {
-            Err(e) if e.kind() != io::ErrorKind::NotConnected => Poll::Ready(Err(e)),
-            _ => Poll::Ready(Ok(())),
-        }
-    }
-}
+super::byte_stream!(TcpStream);
 
 impl fmt::Debug for TcpStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
