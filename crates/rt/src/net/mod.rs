@@ -4,7 +4,8 @@
 //! Each socket is registered with the reactor of the loop it was created on and is `!Send`:
 //! it belongs to that loop, as an asyncio transport belongs to its loop.
 //!
-//! - `tcp.rs` — listener (with back-off when out of file descriptors) and stream;
+//! - `accept.rs` — the pause a listener takes when `accept` runs out of file descriptors;
+//! - `tcp.rs` — listener and stream;
 //! - `udp.rs` — datagrams;
 //! - `unix.rs` — Unix domain sockets (a server behind a proxy on the same machine).
 
@@ -112,6 +113,7 @@ macro_rules! byte_stream {
 }
 use byte_stream;
 
+mod accept;
 mod tcp;
 mod udp;
 mod unix;

@@ -1,20 +1,13 @@
 //! TCP: [`TcpListener`] and [`TcpStream`] on the loop's reactor.
 
-use std::cell::{Cell, RefCell};
 use std::fmt;
-use std::future::{poll_fn, Future};
+use std::future::poll_fn;
 use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
-use std::task::{Context, Poll};
-use std::time::Duration;
+use std::task::{ready, Context, Poll};
 
+use super::accept::AcceptBackoff;
 use crate::io::reactor::{Direction, Registration};
-use crate::time::{sleep, Sleep};
-
-/// The first pause after `accept` fails for lack of resources; it doubles up to the maximum.
-pub(super) const ACCEPT_BACKOFF_START: Duration = Duration::from_millis(5);
-pub(super) const ACCEPT_BACKOFF_MAX: Duration = Duration::from_millis(500);
 
 /// A listening TCP socket — what asyncio's `loop.create_server` sits on.
 ///
@@ -29,8 +22,7 @@ pub(super) const ACCEPT_BACKOFF_MAX: Duration = Duration::from_millis(500);
 /// descriptors, and recovers by itself once some are closed.
 pub struct TcpListener {
     reg: Registration<mio::net::TcpListener>,
-    backoff: Cell<Option<Duration>>,
-    backoff_sleep: RefCell<Option<Sleep>>,
+    backoff: AcceptBackoff,
 }
 
 impl TcpListener {
@@ -46,11 +38,7 @@ impl TcpListener {
     }
 
     fn from_mio(listener: mio::net::TcpListener) -> io::Result<TcpListener> {
-        Ok(TcpListener {
-            reg: Registration::new(listener)?,
-            backoff: Cell::new(None),
-            backoff_sleep: RefCell::new(None),
-        })
+        Ok(TcpListener { reg: Registration::new(listener)?, backoff: AcceptBackoff::default() })
     }
 
     /// The address this listener is bound to (useful after binding port 0).
@@ -65,42 +53,11 @@ impl TcpListener {
 
     /// Polls for a connection (for implementing accept loops by hand).
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
-        {
-            let mut pause = self.backoff_sleep.borrow_mut();
-            if let Some(sleep) = pause.as_mut() {
-                if Pin::new(sleep).poll(cx).is_pending() {
-                    return Poll::Pending;
-                }
-                *pause = None;
-            }
-        }
-        match self.reg.poll_io(cx, Direction::Read, |listener| listener.accept()) {
-            Poll::Ready(Ok((stream, peer))) => {
-                self.backoff.set(None);
-                Poll::Ready(TcpStream::from_mio(stream).map(|s| (s, peer)))
-            }
-            Poll::Ready(Err(e)) => {
-                if is_resource_exhaustion(&e) {
-                    let next = match self.backoff.get() {
-                        None => ACCEPT_BACKOFF_START,
-                        Some(d) => (d * 2).min(ACCEPT_BACKOFF_MAX),
-                    };
-                    self.backoff.set(Some(next));
-                    *self.backoff_sleep.borrow_mut() = Some(sleep(next));
-                }
-                Poll::Ready(Err(e))
-            }
-            Poll::Pending => Poll::Pending,
-        }
+        ready!(self.backoff.poll_pause(cx));
+        let accepted = ready!(self.reg.poll_io(cx, Direction::Read, |listener| listener.accept()));
+        self.backoff.after(&accepted);
+        Poll::Ready(accepted.and_then(|(stream, peer)| Ok((TcpStream::from_mio(stream)?, peer))))
     }
-}
-
-/// Errors that say "the process or system is out of something", not "this connection failed".
-pub(super) fn is_resource_exhaustion(e: &io::Error) -> bool {
-    matches!(
-        e.raw_os_error(),
-        Some(libc::EMFILE) | Some(libc::ENFILE) | Some(libc::ENOBUFS) | Some(libc::ENOMEM)
-    )
 }
 
 impl fmt::Debug for TcpListener {

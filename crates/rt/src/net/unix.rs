@@ -2,19 +2,14 @@
 //! server listens on when only a proxy on the same machine talks to it (uvicorn's `--uds`):
 //! no port to allocate or firewall, and file permissions say who may connect.
 
-use std::cell::{Cell, RefCell};
 use std::fmt;
-use std::future::{poll_fn, Future};
+use std::future::poll_fn;
 use std::io;
 use std::path::Path;
-use std::pin::Pin;
-use std::task::{Context, Poll};
-use std::time::Duration;
+use std::task::{ready, Context, Poll};
 
+use super::accept::AcceptBackoff;
 use crate::io::reactor::{Direction, Registration};
-use crate::time::{sleep, Sleep};
-
-use super::tcp::{is_resource_exhaustion, ACCEPT_BACKOFF_MAX, ACCEPT_BACKOFF_START};
 
 /// A listening Unix domain socket — asyncio's `loop.create_unix_server`.
 ///
@@ -22,8 +17,7 @@ use super::tcp::{is_resource_exhaustion, ACCEPT_BACKOFF_MAX, ACCEPT_BACKOFF_STAR
 /// the error is returned, and the next `accept` first pauses (5 ms, doubling up to 500 ms).
 pub struct UnixListener {
     reg: Registration<mio::net::UnixListener>,
-    backoff: Cell<Option<Duration>>,
-    backoff_sleep: RefCell<Option<Sleep>>,
+    backoff: AcceptBackoff,
 }
 
 impl UnixListener {
@@ -41,11 +35,7 @@ impl UnixListener {
     }
 
     fn from_mio(listener: mio::net::UnixListener) -> io::Result<UnixListener> {
-        Ok(UnixListener {
-            reg: Registration::new(listener)?,
-            backoff: Cell::new(None),
-            backoff_sleep: RefCell::new(None),
-        })
+        Ok(UnixListener { reg: Registration::new(listener)?, backoff: AcceptBackoff::default() })
     }
 
     /// The path this listener is bound to, if it has one.
@@ -62,33 +52,10 @@ impl UnixListener {
 
     /// Polls for a connection (for implementing accept loops by hand).
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<UnixStream>> {
-        {
-            let mut pause = self.backoff_sleep.borrow_mut();
-            if let Some(sleep) = pause.as_mut() {
-                if Pin::new(sleep).poll(cx).is_pending() {
-                    return Poll::Pending;
-                }
-                *pause = None;
-            }
-        }
-        match self.reg.poll_io(cx, Direction::Read, |listener| listener.accept()) {
-            Poll::Ready(Ok((stream, _peer))) => {
-                self.backoff.set(None);
-                Poll::Ready(UnixStream::from_mio(stream))
-            }
-            Poll::Ready(Err(e)) => {
-                if is_resource_exhaustion(&e) {
-                    let next = match self.backoff.get() {
-                        None => ACCEPT_BACKOFF_START,
-                        Some(d) => (d * 2).min(ACCEPT_BACKOFF_MAX),
-                    };
-                    self.backoff.set(Some(next));
-                    *self.backoff_sleep.borrow_mut() = Some(sleep(next));
-                }
-                Poll::Ready(Err(e))
-            }
-            Poll::Pending => Poll::Pending,
-        }
+        ready!(self.backoff.poll_pause(cx));
+        let accepted = ready!(self.reg.poll_io(cx, Direction::Read, |listener| listener.accept()));
+        self.backoff.after(&accepted);
+        Poll::Ready(accepted.and_then(|(stream, _peer)| UnixStream::from_mio(stream)))
     }
 }
 
