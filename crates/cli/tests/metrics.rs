@@ -21,32 +21,7 @@ const PROMETHEUS_CLIENT: &str = "prometheus-client==0.21.1";
 /// (with `python3 -m venv` and pip, which needs PyPI once) unless it is there already.
 fn python() -> &'static Path {
     static PYTHON: OnceLock<PathBuf> = OnceLock::new();
-    PYTHON.get_or_init(|| {
-        let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("prometheus-client-venv");
-        let python = venv.join("bin").join("python");
-        let installed = Command::new(&python)
-            .args([
-                "-c",
-                "import importlib.metadata as m, sys; \
-                          sys.exit(m.version('prometheus-client') != '0.21.1')",
-            ])
-            .output()
-            .is_ok_and(|out| out.status.success());
-        if !installed {
-            let made = Command::new("python3").arg("-m").arg("venv").arg(&venv).status();
-            assert!(
-                made.is_ok_and(|s| s.success()),
-                "python3 -m venv {venv:?} failed (Debian: apt-get install python3-venv; \
-                 scripts/test.sh does)"
-            );
-            let pip = Command::new(&python)
-                .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
-                .arg(PROMETHEUS_CLIENT)
-                .status();
-            assert!(pip.is_ok_and(|s| s.success()), "pip install {PROMETHEUS_CLIENT} failed");
-        }
-        python
-    })
+    PYTHON.get_or_init(|| support::python_with(PROMETHEUS_CLIENT))
 }
 
 /// A family as the parser read it.

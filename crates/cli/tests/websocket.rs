@@ -21,28 +21,7 @@ const WEBSOCKETS: &str = "websockets==15.0.1";
 /// `python3 -m venv` and pip, which needs PyPI once) unless it is there already.
 fn python() -> &'static Path {
     static PYTHON: OnceLock<PathBuf> = OnceLock::new();
-    PYTHON.get_or_init(|| {
-        let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("websockets-venv");
-        let python = venv.join("bin").join("python");
-        let installed = Command::new(&python)
-            .args(["-c", "import websockets, sys; sys.exit(websockets.__version__ != '15.0.1')"])
-            .output()
-            .is_ok_and(|out| out.status.success());
-        if !installed {
-            let made = Command::new("python3").arg("-m").arg("venv").arg(&venv).status();
-            assert!(
-                made.is_ok_and(|s| s.success()),
-                "python3 -m venv {venv:?} failed (Debian: apt-get install python3-venv; \
-                 scripts/test.sh does)"
-            );
-            let pip = Command::new(&python)
-                .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
-                .arg(WEBSOCKETS)
-                .status();
-            assert!(pip.is_ok_and(|s| s.success()), "pip install {WEBSOCKETS} failed");
-        }
-        python
-    })
+    PYTHON.get_or_init(|| support::python_with(WEBSOCKETS))
 }
 
 fn script() -> &'static str {

@@ -197,34 +197,39 @@ impl Serve {
 /// `target/` made on first use: a check of the document by a tool nobody here wrote.
 const OPENAPI_SPEC_VALIDATOR: &str = "openapi-spec-validator==0.9.0";
 
-/// The Python of a virtual environment with [`OPENAPI_SPEC_VALIDATOR`], made (with
-/// `python3 -m venv` and pip, which needs PyPI once) unless it is there already; once per
-/// process, whatever the number of tests asking.
+/// The Python of a virtual environment with [`OPENAPI_SPEC_VALIDATOR`], once per process,
+/// whatever the number of tests asking.
 fn validator_python() -> &'static std::path::Path {
     static PYTHON: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
-    PYTHON.get_or_init(make_validator_python)
+    PYTHON.get_or_init(|| python_with(OPENAPI_SPEC_VALIDATOR))
 }
 
-fn make_validator_python() -> std::path::PathBuf {
-    let venv = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("openapi-venv");
+/// The Python of a virtual environment under the target's temporary directory that holds
+/// `requirement`, a pinned `name==version` from PyPI: made with `python3 -m venv` and pip
+/// (which needs PyPI once) unless it is there already with that version. Callers keep the
+/// path in a `OnceLock`, so one process makes it at most once.
+pub(crate) fn python_with(requirement: &str) -> std::path::PathBuf {
+    let (name, version) =
+        requirement.split_once("==").expect("a pinned requirement, such as name==1.2.3");
+    let venv = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-venv"));
     let python = venv.join("bin").join("python");
-    let installed = |python: &std::path::Path| {
-        Command::new(python)
-            .args(["-m", "pip", "show", "--quiet", "openapi-spec-validator"])
-            .output()
-            .is_ok_and(|out| out.status.success())
-    };
-    if !installed(&python) {
+    let check = format!(
+        "import importlib.metadata as m, sys; sys.exit(m.version({name:?}) != {version:?})"
+    );
+    let installed =
+        Command::new(&python).args(["-c", &check]).output().is_ok_and(|out| out.status.success());
+    if !installed {
         let made = Command::new("python3").arg("-m").arg("venv").arg(&venv).status();
         assert!(
             made.is_ok_and(|s| s.success()),
-            "python3 -m venv {venv:?} failed (Debian's python3-venv installs what it needs)"
+            "python3 -m venv {venv:?} failed (Debian: apt-get install python3-venv; \
+             scripts/test.sh does)"
         );
         let pip = Command::new(&python)
             .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
-            .arg(OPENAPI_SPEC_VALIDATOR)
+            .arg(requirement)
             .status();
-        assert!(pip.is_ok_and(|s| s.success()), "pip install {OPENAPI_SPEC_VALIDATOR} failed");
+        assert!(pip.is_ok_and(|s| s.success()), "pip install {requirement} failed");
     }
     python
 }
