@@ -51,6 +51,20 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# The port server $1 got, from the "listening on http://127.0.0.1:PORT" line it writes to
+# stdout file $2 once it listens; waits up to $4 seconds, then shows its stderr file $3 and
+# stops the script.
+port_of() {
+  local name="$1" out="$2" err="$3" seconds="$4" port=""
+  for _ in $(seq 1 $((seconds * 10))); do
+    [ -s "$out" ] && break
+    sleep 0.1
+  done
+  port=$(head -1 "$out" | sed -n 's/^listening on http:\/\/127.0.0.1://p')
+  [ -n "$port" ] || { echo "$name did not start:" >&2; cat "$err" >&2; exit 1; }
+  echo "$port"
+}
+
 # Starts a server with extra flags $2.. under name $1; sets ${name}_pid and ${name}_port.
 start() {
   local name="$1"; shift
@@ -58,13 +72,8 @@ start() {
     --database-url "sqlite://$tmp/$name.db?mode=rwc" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" &
   local pid=$!
   pids+=("$pid")
-  for _ in $(seq 1 200); do
-    [ -s "$tmp/$name.out" ] && break
-    sleep 0.05
-  done
   local port
-  port=$(head -1 "$tmp/$name.out" | sed -n 's/^listening on http:\/\/127.0.0.1://p')
-  [ -n "$port" ] || { echo "$name did not start:" >&2; cat "$tmp/$name.err" >&2; exit 1; }
+  port=$(port_of "$name" "$tmp/$name.out" "$tmp/$name.err" 10)
   printf -v "${name}_pid" '%s' "$pid"
   printf -v "${name}_port" '%s' "$port"
 }
@@ -84,13 +93,8 @@ instructions() {
     "$bin" serve --bind 127.0.0.1:0 --workers 1 --log-level warn \
     --database-url "sqlite://$dir/db?mode=rwc" "$@" >"$dir/stdout" 2>"$dir/stderr" &
   local pid=$!
-  for _ in $(seq 1 600); do
-    [ -s "$dir/stdout" ] && break
-    sleep 0.1
-  done
   local port
-  port=$(head -1 "$dir/stdout" | sed -n 's/^listening on http:\/\/127.0.0.1://p')
-  [ -n "$port" ] || { echo "$name under valgrind did not start:" >&2; cat "$dir/stderr" >&2; exit 1; }
+  port=$(port_of "$name under valgrind" "$dir/stdout" "$dir/stderr" 60)
   curl -s -o /dev/null "http://127.0.0.1:$port/plaintext?[1-$requests]"
   kill -TERM "$pid"
   wait "$pid" || true
