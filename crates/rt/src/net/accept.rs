@@ -58,6 +58,7 @@ impl AcceptBackoff {
     }
 }
 
+/// Errors that say "the process or system is out of something", not "this connection failed".
 fn is_resource_exhaustion(e: &io::Error) -> bool {
     matches!(
         e.raw_os_error(),
