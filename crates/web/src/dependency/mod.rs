@@ -282,10 +282,8 @@ impl<T: Dependency> FromRequestParts for Fresh<T> {
 /// or a new one.
 async fn resolve<T: Dependency>(parts: &mut Parts, use_cache: bool) -> Result<T, HttpError> {
     let scope = RequestScope::current::<T>()?;
-    if use_cache {
-        if let Some(value) = scope.cached::<T>()? {
-            return Ok(value);
-        }
+    if use_cache && let Some(value) = scope.cached::<T>()? {
+        return Ok(value);
     }
     let resolved = match resolve_override::<T>(parts).await {
         // Not torn down: the replacement opened nothing `T::teardown` should close.

@@ -280,10 +280,10 @@ impl<F: FnOnce(bool) + Unpin> HttpBody for Finally<F> {
     ) -> Poll<Option<Result<Frame<bytes::Bytes>, BoxError>>> {
         let this = self.get_mut(); // `F: Unpin`, and a `Body` is
         let polled = Pin::new(&mut this.body).poll_frame(cx);
-        if let Poll::Ready(None) = polled {
-            if let Some(then) = this.then.take() {
-                then(true);
-            }
+        if let Poll::Ready(None) = polled
+            && let Some(then) = this.then.take()
+        {
+            then(true);
         }
         polled
     }
@@ -354,10 +354,10 @@ impl Drop for Entered<'_> {
     fn drop(&mut self) {
         let current = CURRENT.with(|current| current.replace(Current::Outside));
         if let Current::Inside(scope) = current {
-            if std::thread::panicking() {
-                if let Some(scope) = &scope {
-                    scope.panicked.set(true);
-                }
+            if std::thread::panicking()
+                && let Some(scope) = &scope
+            {
+                scope.panicked.set(true);
             }
             *self.slot = scope;
         }

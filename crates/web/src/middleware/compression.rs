@@ -477,13 +477,13 @@ impl Compression {
         headers.remove(header::CONTENT_LENGTH);
         headers.remove(header::ACCEPT_RANGES);
         headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static(encoding.as_str()));
-        if let Some(etag) = headers.get(header::ETAG) {
-            if etag.as_bytes().starts_with(b"\"") {
-                let mut weak = b"W/".to_vec();
-                weak.extend_from_slice(etag.as_bytes());
-                if let Ok(weak) = HeaderValue::from_bytes(&weak) {
-                    headers.insert(header::ETAG, weak);
-                }
+        if let Some(etag) = headers.get(header::ETAG)
+            && etag.as_bytes().starts_with(b"\"")
+        {
+            let mut weak = b"W/".to_vec();
+            weak.extend_from_slice(etag.as_bytes());
+            if let Ok(weak) = HeaderValue::from_bytes(&weak) {
+                headers.insert(header::ETAG, weak);
             }
         }
         Response::from_parts(parts, body)
@@ -536,10 +536,10 @@ impl Accepted {
                 let coding = params.next().unwrap_or("").trim();
                 let mut q = Some(1000);
                 for param in params {
-                    if let Some((name, value)) = param.split_once('=') {
-                        if name.trim().eq_ignore_ascii_case("q") {
-                            q = parse_q(value.trim());
-                        }
+                    if let Some((name, value)) = param.split_once('=')
+                        && name.trim().eq_ignore_ascii_case("q")
+                    {
+                        q = parse_q(value.trim());
                     }
                 }
                 let Some(q) = q else { continue }; // a malformed q: the item is ignored
@@ -807,10 +807,10 @@ impl HttpBody for CompressedBody {
                             return Poll::Ready(Some(Err(error)));
                         }
                         this.unflushed += data.len();
-                        if this.unflushed >= FLUSH_EVERY {
-                            if let Poll::Ready(frame) = this.flushed() {
-                                return Poll::Ready(frame);
-                            }
+                        if this.unflushed >= FLUSH_EVERY
+                            && let Poll::Ready(frame) = this.flushed()
+                        {
+                            return Poll::Ready(frame);
                         }
                     }
                     Err(frame) => {

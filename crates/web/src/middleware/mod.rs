@@ -164,10 +164,10 @@ impl Next {
         B::Error: Into<BoxError>,
     {
         let mut slot = Some(service);
-        if let Some(next) = (&mut slot as &mut dyn std::any::Any).downcast_mut::<Option<Next>>() {
-            if let Some(next) = next.take() {
-                return next;
-            }
+        if let Some(next) = (&mut slot as &mut dyn std::any::Any).downcast_mut::<Option<Next>>()
+            && let Some(next) = next.take()
+        {
+            return next;
         }
         let Some(service) = slot else { unreachable!("the service is taken only when returned") };
         Next::new(move |request| {

@@ -184,10 +184,10 @@ impl<L> Multipart<L> {
                 reason: "a part has no name in its Content-Disposition".into(),
             });
         };
-        if let Some(allowed) = &self.config.allowed_fields {
-            if !allowed.iter().any(|allowed| allowed == name) {
-                return Err(MultipartError::FieldNotAllowed { field: name.to_owned() });
-            }
+        if let Some(allowed) = &self.config.allowed_fields
+            && !allowed.iter().any(|allowed| allowed == name)
+        {
+            return Err(MultipartError::FieldNotAllowed { field: name.to_owned() });
         }
         let is_file = field.file_name().is_some();
         let limit = if is_file {

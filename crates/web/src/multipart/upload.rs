@@ -311,14 +311,14 @@ impl Drop for TempFile {
 
 fn remove(path: TempPath) {
     let shown = path.to_path_buf();
-    if let Err(e) = path.close() {
-        if e.kind() != io::ErrorKind::NotFound {
-            tracing::warn!(
-                target: "kairos::web",
-                "could not remove the spooled upload {}: {e}; remove it by hand",
-                shown.display()
-            );
-        }
+    if let Err(e) = path.close()
+        && e.kind() != io::ErrorKind::NotFound
+    {
+        tracing::warn!(
+            target: "kairos::web",
+            "could not remove the spooled upload {}: {e}; remove it by hand",
+            shown.display()
+        );
     }
 }
 

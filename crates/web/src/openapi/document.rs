@@ -118,10 +118,10 @@ fn prefix_token_urls(scheme: &mut Value, root: &str) {
     let Some(flows) = scheme.get_mut("flows").and_then(Value::as_object_mut) else { return };
     for flow in flows.values_mut() {
         for key in ["tokenUrl", "authorizationUrl", "refreshUrl"] {
-            if let Some(url) = flow.get_mut(key) {
-                if let Some(path) = url.as_str().filter(|url| url.starts_with('/')) {
-                    *url = format!("{root}{path}").into();
-                }
+            if let Some(url) = flow.get_mut(key)
+                && let Some(path) = url.as_str().filter(|url| url.starts_with('/'))
+            {
+                *url = format!("{root}{path}").into();
             }
         }
     }

@@ -61,10 +61,10 @@ impl Validators {
         if let Some(etag) = self.etag.as_deref().and_then(|t| HeaderValue::from_str(t).ok()) {
             headers.insert(header::ETAG, etag);
         }
-        if let Some(modified) = self.modified {
-            if let Ok(date) = HeaderValue::from_str(&httpdate::fmt_http_date(modified)) {
-                headers.insert(header::LAST_MODIFIED, date);
-            }
+        if let Some(modified) = self.modified
+            && let Ok(date) = HeaderValue::from_str(&httpdate::fmt_http_date(modified))
+        {
+            headers.insert(header::LAST_MODIFIED, date);
         }
     }
 }
@@ -78,19 +78,19 @@ pub(super) fn evaluate(headers: &HeaderMap, file: &Validators) -> Precondition {
         if !matches_any(&tags, file, Comparison::Strong) {
             return Precondition::Failed;
         }
-    } else if let Some(since) = date(headers, &header::IF_UNMODIFIED_SINCE) {
-        if file.modified.is_some_and(|modified| modified > since) {
-            return Precondition::Failed;
-        }
+    } else if let Some(since) = date(headers, &header::IF_UNMODIFIED_SINCE)
+        && file.modified.is_some_and(|modified| modified > since)
+    {
+        return Precondition::Failed;
     }
     if let Some(tags) = joined(headers, &header::IF_NONE_MATCH) {
         if matches_any(&tags, file, Comparison::Weak) {
             return Precondition::NotModified;
         }
-    } else if let Some(since) = date(headers, &header::IF_MODIFIED_SINCE) {
-        if file.modified.is_some_and(|modified| modified <= since) {
-            return Precondition::NotModified;
-        }
+    } else if let Some(since) = date(headers, &header::IF_MODIFIED_SINCE)
+        && file.modified.is_some_and(|modified| modified <= since)
+    {
+        return Precondition::NotModified;
     }
     Precondition::Proceed
 }

@@ -184,10 +184,10 @@ pub fn from_pairs<T: DeserializeOwned + JsonSchema + 'static>(
             }
         },
     };
-    if model.validator.is_valid(&instance) {
-        if let Ok(value) = T::deserialize(&instance) {
-            return Ok(value);
-        }
+    if model.validator.is_valid(&instance)
+        && let Ok(value) = T::deserialize(&instance)
+    {
+        return Ok(value);
     }
     let origin = Origin { source, params: Some(&params), originals: &[] };
     let items = report::errors(model, &instance, &origin);
@@ -258,10 +258,10 @@ pub fn from_json<T: DeserializeOwned + JsonSchema + 'static>(bytes: &[u8]) -> Re
     }
     let value: Value = serde_json::from_slice(bytes).map_err(|e| json_invalid(bytes, &e))?;
     let model = compiled::<T>()?;
-    if model.validator.is_valid(&value) {
-        if let Ok(value) = T::deserialize(&value) {
-            return Ok(value);
-        }
+    if model.validator.is_valid(&value)
+        && let Ok(value) = T::deserialize(&value)
+    {
+        return Ok(value);
     }
     // The slow way, for a body that does not fit as sent: lax mode, then every error.
     let mut value = value;

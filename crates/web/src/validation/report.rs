@@ -294,10 +294,8 @@ impl Report<'_> {
     /// Records an item for the value at `path`; `original` replaces its `input` with what the
     /// client sent, where lax mode read it as something else.
     fn push(&mut self, path: Vec<Value>, rank: u8, mut item: ValidationItem, original: bool) {
-        if original {
-            if let Some(input) = self.original(&path) {
-                item.input = input;
-            }
+        if original && let Some(input) = self.original(&path) {
+            item.input = input;
         }
         item.loc = self.loc(&path);
         match self.found.iter_mut().find(|f| f.path == path) {
@@ -437,10 +435,10 @@ fn non_finite(value: f64, node: Option<&Value>) -> Option<ValidationItem> {
         ("exclusiveMinimum", "greater_than", "gt", |v, l| v > l),
     ];
     for (keyword, kind, short, holds) in checks {
-        if let Some(limit) = node.get(keyword) {
-            if !holds(value, limit.as_f64()?) {
-                return Some(bound(kind, short, limit));
-            }
+        if let Some(limit) = node.get(keyword)
+            && !holds(value, limit.as_f64()?)
+        {
+            return Some(bound(kind, short, limit));
         }
     }
     Some(ValidationItem::new("finite_number", Vec::new(), "Input should be a finite number"))
