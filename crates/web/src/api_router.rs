@@ -207,7 +207,7 @@ impl ApiRouter {
 
     // The method shorthands are written out here as on `App` rather than made by a macro:
     // a handler that does not fit is reported at these signatures, and a macro's `$Builder`
-    // and expansion notes would stand in the newcomer's error (kairos-web-ui's tests/ui pins them).
+    // and expansion notes would stand in the newcomer's error (tests/ui pins them).
 
     /// A `GET` route (also answers `HEAD`).
     pub fn get<H: Handler<T>, T: 'static>(self, path: &str, handler: H) -> ApiRouter {

@@ -63,7 +63,7 @@ impl fmt::Display for HandlerKind {
 ///
 /// What is not a handler is refused at compile time, and the first error says what is wrong
 /// and what to do (each kind of handler has one implementation, so the compiler reports the
-/// requirement that failed rather than "not a `Handler`"; `crates/web-ui/tests/ui/` pins the messages):
+/// requirement that failed rather than "not a `Handler`"; `tests/ui/` pins the messages):
 ///
 /// | mistake | the error says |
 /// |---|---|

@@ -1,6 +1,6 @@
 //! The compiler's message for each handler a newcomer gets wrong: the `.stderr` file beside
 //! each case in `tests/ui/` is the message, pinned. After a deliberate change to a message,
-//! `TRYBUILD=overwrite cargo test -p kairos-web-ui` rewrites them.
+//! `TRYBUILD=overwrite cargo test -p kairos-web --test handler_errors` rewrites them.
 
 #[test]
 fn a_handler_that_does_not_fit_says_why() {
