@@ -265,6 +265,7 @@ mod exception;
 pub mod extract;
 mod form;
 pub mod handler;
+mod header_list;
 pub mod health;
 mod json;
 mod lifespan;

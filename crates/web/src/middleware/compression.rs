@@ -19,7 +19,7 @@ use kairos_http::{Body, BoxError};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::Response;
+use crate::{header_list, Response};
 
 /// Bodies below this many bytes are sent as they are, by default.
 pub const DEFAULT_MIN_SIZE: u64 = 1024;
@@ -414,7 +414,7 @@ impl Compression {
             )
             || headers.contains_key(header::CONTENT_ENCODING)
             || headers.contains_key(header::CONTENT_RANGE)
-            || has_token(headers, header::CACHE_CONTROL, "no-transform")
+            || header_list::lists(headers, &header::CACHE_CONTROL, "no-transform")
             || size.is_some_and(|size| size < self.min_size)
         {
             return false;
@@ -439,11 +439,7 @@ impl Compression {
         if !self.eligible(&parts, size) {
             return Response::from_parts(parts, body);
         }
-        if !has_token(&parts.headers, header::VARY, "accept-encoding")
-            && !has_token(&parts.headers, header::VARY, "*")
-        {
-            parts.headers.append(header::VARY, HeaderValue::from_static("accept-encoding"));
-        }
+        header_list::add_vary(&mut parts.headers, "accept-encoding");
         let Some(encoding) = encoding else { return Response::from_parts(parts, body) };
 
         let body = if body.is_stream() {
@@ -505,15 +501,6 @@ impl fmt::Debug for Compression {
             .field("compress_sse", &self.compress_sse)
             .finish_non_exhaustive()
     }
-}
-
-/// Whether a comma-separated header (`Vary`, `Cache-Control`) lists `token`, in any case.
-fn has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
-    headers.get_all(name).iter().any(|value| {
-        value
-            .to_str()
-            .is_ok_and(|value| value.split(',').any(|item| item.trim().eq_ignore_ascii_case(token)))
-    })
 }
 
 /// What a request's `Accept-Encoding` says, as q-values in thousandths.

@@ -7,7 +7,7 @@ use http::header::{HeaderMap, HeaderName, HeaderValue, CONNECTION, UPGRADE};
 use http::request::Parts;
 use http::{Method, StatusCode, Version};
 
-use crate::HttpError;
+use crate::{header_list, HttpError};
 
 pub(super) const SEC_WEBSOCKET_KEY: HeaderName = HeaderName::from_static("sec-websocket-key");
 pub(super) const SEC_WEBSOCKET_ACCEPT: HeaderName = HeaderName::from_static("sec-websocket-accept");
@@ -36,7 +36,7 @@ pub(super) fn check(parts: &Parts) -> Result<Handshake, HttpError> {
         )
         .with_header("allow", "GET"));
     }
-    if !has_token(&parts.headers, &UPGRADE, "websocket") {
+    if !header_list::lists(&parts.headers, &UPGRADE, "websocket") {
         return Err(HttpError::new(
             StatusCode::UPGRADE_REQUIRED,
             "this route is a WebSocket: connect with a WebSocket client (Upgrade: websocket)",
@@ -50,7 +50,7 @@ pub(super) fn check(parts: &Parts) -> Result<Handshake, HttpError> {
              served)",
         ));
     }
-    if !has_token(&parts.headers, &CONNECTION, "upgrade") {
+    if !header_list::lists(&parts.headers, &CONNECTION, "upgrade") {
         return Err(HttpError::bad_request(
             "a WebSocket handshake's Connection header must include the token `upgrade`",
         ));
@@ -81,17 +81,6 @@ pub(super) fn check(parts: &Parts) -> Result<Handshake, HttpError> {
     let accept = HeaderValue::try_from(derive_accept_key(key.as_bytes()))
         .expect("base64 is a valid header value");
     Ok(Handshake { accept, offered: offered_protocols(&parts.headers) })
-}
-
-/// Whether a header's comma-separated values include `token` (ASCII case-insensitively), in
-/// any of its lines: `Connection: keep-alive, Upgrade` has `upgrade`.
-fn has_token(headers: &HeaderMap, name: &HeaderName, token: &str) -> bool {
-    headers.get_all(name).iter().any(|value| {
-        value
-            .as_bytes()
-            .split(|&b| b == b',')
-            .any(|part| part.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
-    })
 }
 
 /// RFC 6455 §4.1: the key is a nonce of 16 bytes, base64-encoded.
