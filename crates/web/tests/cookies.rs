@@ -11,6 +11,7 @@ use http::StatusCode;
 use kairos_web::cookies::{
     time, Cookie, CookieJar, CookieKeys, Key, PrivateCookieJar, SameSite, SignedCookieJar,
 };
+use kairos_web::middleware::Compression;
 use kairos_web::session::{Session, SessionLayer};
 use kairos_web::{sync, App, Cookies, Dependency, Depends, HttpError, TestClient, TestResponse};
 use schemars::JsonSchema;
@@ -416,6 +417,46 @@ fn a_tampered_or_foreign_session_cookie_is_an_empty_session() {
     // Logging out with a bad cookie deletes it, so the browser stops sending it.
     let out = client.post("/logout").header("cookie", "session=junk").send();
     assert!(only_set_cookie(&out).starts_with("session=; "));
+}
+
+/// Every `Vary` token of a response, lowercased and sorted (repeats kept).
+fn vary(response: &TestResponse) -> Vec<String> {
+    let mut tokens: Vec<String> = response
+        .headers()
+        .get_all("vary")
+        .iter()
+        .flat_map(|value| value.to_str().unwrap().split(','))
+        .map(|token| token.trim().to_ascii_lowercase())
+        .collect();
+    tokens.sort();
+    tokens
+}
+
+#[test]
+fn a_response_made_from_the_session_varies_by_cookie_and_others_do_not() {
+    // Compression too: both add to `Vary` (it on every compressible answer), neither twice.
+    let app = session_app(SessionLayer::new(keys()))
+        .get("/own-vary", |session: Session| async move {
+            let user = session.get::<String>("user").unwrap_or_default();
+            ([("vary", "Cookie")], user)
+        })
+        .layer(Compression::new().min_size(1));
+    let client = TestClient::new(app);
+    let set_cookie = only_set_cookie(&client.post("/login").body("ada").send());
+    let cookie = pair(&set_cookie);
+
+    let me = client.get("/me").header("cookie", cookie).send();
+    assert_eq!(me.text(), "ada");
+    assert_eq!(vary(&me), ["accept-encoding", "cookie"], "read: made from the cookie");
+    let anonymous = client.get("/me").send();
+    assert_eq!(vary(&anonymous), ["accept-encoding", "cookie"], "made from no cookie");
+    let login = client.post("/login").body("bob").send();
+    assert_eq!(vary(&login), ["accept-encoding", "cookie"], "written");
+    let untouched = client.get("/static").header("cookie", cookie).send();
+    assert_eq!(vary(&untouched), ["accept-encoding"], "a route that never took the session");
+    let own = client.get("/own-vary").header("cookie", cookie).send();
+    assert_eq!(own.text(), "ada");
+    assert_eq!(vary(&own), ["accept-encoding", "cookie"], "a handler's own `Vary` not repeated");
 }
 
 #[test]

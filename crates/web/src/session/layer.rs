@@ -18,6 +18,7 @@ use tower_service::Service;
 
 use super::Session;
 use crate::cookies::{request_cookies, time, Cookie, CookieKeys, SameSite};
+use crate::header_list;
 use crate::response::{IntoResponse, InvalidHeader};
 use crate::{HttpError, Response};
 
@@ -70,6 +71,9 @@ pub(crate) const MAX_COOKIE_BYTES: usize = 4096;
 /// [`Dependency`](crate::Dependency) can take the [`Session`] (a current-user dependency, say).
 /// A route has one session: a `SessionLayer` inside another (an App's and a router's) hides
 /// the outer one from its routes.
+///
+/// A response made by a handler that took the session (read or written) carries
+/// `Vary: cookie`, so that a shared cache keeps one copy per visitor, not one for all.
 #[derive(Debug, Clone)]
 pub struct SessionLayer {
     config: Config,
@@ -202,10 +206,15 @@ where
     }
 }
 
-/// The response with the session's `Set-Cookie`, if it needs one; or the 500 of a session
-/// that does not fit in a cookie.
+/// The response with `Vary: cookie` if the session was used, and the session's `Set-Cookie`
+/// if it needs one; or the 500 of a session that does not fit in a cookie.
 fn finish(session: &Session, mut response: Response) -> Response {
     let state = session.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if state.loaded {
+        // The answer was made from the request's cookie: a shared cache must not hand one
+        // visitor's page to another (Django's session middleware says the same).
+        header_list::add_vary(response.headers_mut(), "cookie");
+    }
     let line = match state.set_cookie(now()) {
         Ok(Some(line)) => line,
         Ok(None) => return response,
