@@ -8,7 +8,8 @@
 //!    (`%2f`, `%5c`), NUL and (by default) dotfiles are refused here.
 //! 2. `resolve.rs` — one job on the loop's default executor does every file-system call of
 //!    the request: canonicalize, check that the result is inside the canonicalized root, pick
-//!    the index file or a precompressed variant, open the file and `fstat` it.
+//!    the index file or a precompressed variant, open the file, `fstat` it and check where
+//!    the open file really is.
 //! 3. `conditional.rs`, `range.rs` and `encoding.rs` — back on the loop, the request's
 //!    `If-*`, `Range` and `Accept-Encoding` headers are weighed against what was found: a
 //!    304, 412 or 416, or what to send.
@@ -149,7 +150,9 @@ const TAIL: &str = "path";
 ///   backslash), or whose percent-encoding is not UTF-8;
 /// - a path that leaves the root once symlinks are followed: the path is canonicalized and
 ///   must be inside the canonicalized root. Symlinks that stay inside the root are followed
-///   (as Starlette does); one pointing out of it is a 404;
+///   (as Starlette does); one pointing out of it is a 404. The file, once open, is checked
+///   again where the kernel says it is (`/proc/self/fd`), so a directory swapped for a
+///   symlink between the check and the open does not slip a file from outside through;
 /// - hidden names (a segment starting with `.`: `.env`, `.git/config`), also when reached
 ///   through a symlink, unless [`allow_hidden`](StaticFiles::allow_hidden) is on;
 /// - anything but a regular file (a directory without an index, a FIFO, a device);
