@@ -152,7 +152,8 @@ impl Cache {
     /// — a fixed-window counter, the kind a rate limit or a brute-force limit keeps. Over
     /// Redis the count is one for every instance sharing it.
     ///
-    /// A counter's key holds a number, not a cached value: read it with `increment` only.
+    /// A counter's key holds a number, not a cached value: read it with `increment` or
+    /// [`count`](Self::count) only.
     ///
     /// # Errors
     ///
@@ -167,6 +168,26 @@ impl Cache {
             Backend::Memory(store) => Ok(store.increment(&key, window).await),
             #[cfg(feature = "redis")]
             Backend::Redis(store) => store.increment(&key, window).await,
+        };
+        self.count_failure(result)
+    }
+
+    /// The counter under `key` as [`increment`](Self::increment) left it — its count and the
+    /// time left in its window — without counting; `None` if there is none (never counted,
+    /// or its window ended). For a limit that counts only some outcomes: look before the
+    /// work, count after it when the outcome is one that counts (a failed login, say). Two
+    /// such requests at once may both pass the look; the overshoot is at most the requests
+    /// in flight.
+    ///
+    /// # Errors
+    ///
+    /// [`CacheError::Backend`] if the backend failed.
+    pub async fn count(&self, key: &str) -> Result<Option<(u64, Duration)>, CacheError> {
+        let key = self.key(key);
+        let result = match &self.shared.backend {
+            Backend::Memory(store) => Ok(store.count(&key).await),
+            #[cfg(feature = "redis")]
+            Backend::Redis(store) => store.count(&key).await,
         };
         self.count_failure(result)
     }

@@ -102,6 +102,15 @@ impl MemoryStore {
         (count, left)
     }
 
+    /// The counter under `key`, uncounted: its count and the time left in its window, or
+    /// `None` if it has none (never counted, or its window ended).
+    pub(crate) async fn count(&self, key: &str) -> Option<(u64, Duration)> {
+        let now = Instant::now();
+        let entry = self.entries.get(key).await?;
+        let left = entry.deadline?.checked_duration_since(now).filter(|left| !left.is_zero())?;
+        Some((entry.text.parse().ok()?, left))
+    }
+
     pub(crate) async fn delete(&self, key: &str) -> bool {
         self.entries.remove(key).await.is_some()
     }

@@ -91,6 +91,18 @@ impl RedisStore {
         Ok((count, left))
     }
 
+    pub(crate) async fn count(&self, key: &str) -> Result<Option<(u64, Duration)>, CacheError> {
+        let mut connection = self.manager.clone();
+        let (count, left): (Option<String>, i64) = kairos_tokio::compat(async move {
+            redis::pipe().atomic().get(key).pttl(key).query_async(&mut connection).await
+        })
+        .await
+        .map_err(backend)?;
+        // PTTL is -2 for a key that is gone and -1 for one without a window: no counter.
+        let left = u64::try_from(left).ok().filter(|ms| *ms > 0).map(Duration::from_millis);
+        Ok(left.and_then(|left| Some((count?.parse().ok()?, left))))
+    }
+
     pub(crate) async fn delete(&self, key: &str) -> Result<bool, CacheError> {
         let mut connection = self.manager.clone();
         let removed: u64 = kairos_tokio::compat(async move { connection.del(key).await })

@@ -269,7 +269,7 @@ fn an_unknown_url_says_what_is_supported() {
 
 /// A counter, on either backend, shared by `other` (another instance for Redis, the same
 /// cache for memory): every concurrent increment counts, the window is not extended by them,
-/// and a new window starts from one once it ends.
+/// `count` reads a counter without counting, and a new window starts from one once it ends.
 async fn counts_in_a_fixed_window(one: Cache, other: Cache) {
     let window = Duration::from_millis(300);
     let counts = join_all((0..20).map(|i| {
@@ -283,8 +283,21 @@ async fn counts_in_a_fixed_window(one: Cache, other: Cache) {
     assert!(counts.iter().all(|(_, left)| *left <= window), "{counts:?}");
     // Namespaces keep counters apart.
     assert_eq!(one.namespace("other").increment("logins:ada", window).await.unwrap().0, 1);
+    // `count` reads a counter without counting (in a long window, so that the checks never
+    // race its end).
+    let long = Duration::from_secs(60);
+    assert_eq!(one.count("logins:grace").await.unwrap(), None, "never counted");
+    for _ in 0..3 {
+        other.increment("logins:grace", long).await.unwrap();
+    }
+    for cache in [&one, &other, &one] {
+        let (count, left) = cache.count("logins:grace").await.unwrap().expect("counted");
+        assert_eq!(count, 3, "looking does not count");
+        assert!(!left.is_zero() && left <= long, "{left:?}");
+    }
     // Past the window (plenty past it: expiry is not a deadline to the millisecond).
     kairos_rt::sleep(Duration::from_millis(900)).await;
+    assert_eq!(other.count("logins:ada").await.unwrap(), None, "its window ended");
     assert_eq!(other.increment("logins:ada", window).await.unwrap().0, 1);
 }
 
