@@ -152,6 +152,24 @@ fn failed_logins_from_one_address_are_limited_across_usernames() {
 }
 
 #[test]
+fn successful_logins_do_not_use_up_an_address_s_limit_and_its_failures_still_do() {
+    let serve = Serve::start(&[]);
+    register(&serve, "ada", "lovelace1815");
+    // An office behind one address signing in all morning: past the limit, every one in.
+    for login_number in 1..=60 {
+        assert_eq!(login(&serve, "ada", "lovelace1815").0, 200, "login {login_number}");
+    }
+    for attempt in 1..=50 {
+        let user = format!("user{attempt}");
+        assert_eq!(login(&serve, &user, "Summer2026!").0, 401, "failure {attempt}");
+    }
+    let (status, head, body) = login(&serve, "user51", "Summer2026!");
+    assert_eq!(status, 429, "the 51st failure from the address: {body}");
+    assert!(header(&head, "retry-after").is_some());
+    assert_eq!(login(&serve, "ada", "lovelace1815").0, 429, "the address is refused now");
+}
+
+#[test]
 fn the_limit_holds_across_instances_sharing_redis() {
     let redis = Redis::start();
     let url = redis.url();

@@ -4,8 +4,9 @@
 //! chapter's lesson on CPU work: `POST /login/bad` checks the password on the loop, beside
 //! `/token`, which checks it on the CPU pool.
 //!
-//! Failed logins are limited per user and per client address (429 with `Retry-After`), in
-//! the service's cache: in memory by default, in Redis with `--cache-url redis://...`, where
+//! Logins are limited per user (every attempt counts; a success starts again) and per client
+//! address (failures only, so that many users behind one NAT can all sign in), with 429 and
+//! `Retry-After`, in the service's cache: in memory by default, in Redis with `--cache-url redis://...`, where
 //! the limit holds across every instance sharing it.
 
 use std::net::IpAddr;
@@ -30,9 +31,10 @@ const TOKEN_LIFETIME: Duration = Duration::from_secs(30 * 60);
 /// starts the count again).
 pub(crate) const LOGINS_PER_USER: u64 = 5;
 
-/// Logins from one client address within [`LOGIN_WINDOW`], whatever the usernames (a
-/// password sprayed over many users; high enough for many users behind one NAT).
-pub(crate) const LOGINS_PER_ADDRESS: u64 = 50;
+/// Failed logins from one client address within [`LOGIN_WINDOW`], whatever the usernames,
+/// before its logins are refused with 429 (a password sprayed over many users). Successes do
+/// not count: a whole office behind one NAT signing in at nine is not an attack.
+pub(crate) const FAILED_LOGINS_PER_ADDRESS: u64 = 50;
 
 /// The window the login limits count in.
 const LOGIN_WINDOW: Duration = Duration::from_secs(15 * 60);
@@ -158,10 +160,11 @@ fn too_many(left: Duration) -> HttpError {
         .with_header("retry-after", &seconds.max(1).to_string())
 }
 
-/// Counts a login attempt for `username` and `client`; 429 past either limit. A cache that
-/// fails does not lock everyone out: the attempt goes on (and the failure is logged by the
-/// cache).
-async fn count_attempt(
+/// Admits a login attempt for `username` from `client`, or refuses it with 429: the
+/// address's failures are looked at (not counted: [`count_failure`] does that once the
+/// password is known wrong), the user's attempts counted. A cache that fails does not lock
+/// everyone out: the attempt goes on (and the failure is logged by the cache).
+async fn admit_attempt(
     limits: &Cache,
     username: &str,
     client: Option<IpAddr>,
@@ -169,8 +172,8 @@ async fn count_attempt(
     // The address first: an attempt it refuses does not use up the user's attempts (or a
     // sprayer locked out of one address would lock its victims out of every other).
     if let Some(ip) = client {
-        if let Ok((count, left)) = limits.increment(&format!("addr:{ip}"), LOGIN_WINDOW).await {
-            if count > LOGINS_PER_ADDRESS {
+        if let Ok(Some((failed, left))) = limits.count(&address_key(ip)).await {
+            if failed >= FAILED_LOGINS_PER_ADDRESS {
                 return Err(too_many(left));
             }
         }
@@ -181,6 +184,18 @@ async fn count_attempt(
         }
     }
     Ok(())
+}
+
+/// Counts a failed login against `client`'s address. Attempts in flight together were all
+/// admitted before any counted, so the limit may be passed by as many as ran at once.
+async fn count_failure(limits: &Cache, client: Option<IpAddr>) {
+    if let Some(ip) = client {
+        let _ = limits.increment(&address_key(ip), LOGIN_WINDOW).await;
+    }
+}
+
+fn address_key(ip: IpAddr) -> String {
+    format!("addr:{ip}")
 }
 
 fn incorrect() -> HttpError {
@@ -232,7 +247,7 @@ async fn log_in(
     form: &OAuth2PasswordForm,
     check: Check,
 ) -> Result<Json<Token>, HttpError> {
-    count_attempt(&auth.limits, &form.username, client).await?;
+    admit_attempt(&auth.limits, &form.username, client).await?;
     let found = find(db, &form.username).await?;
     let stored = found.as_ref().map(|(_, hash)| hash.as_str());
     let matched = match check {
@@ -241,6 +256,7 @@ async fn log_in(
         Check::OnTheLoop => auth.passwords.verify_blocking(&form.password, stored),
     };
     if !matched {
+        count_failure(&auth.limits, client).await;
         return Err(incorrect());
     }
     let (user, _) = found.expect("a password matched, so the user exists");
