@@ -628,3 +628,41 @@ fn an_idle_http2_connection_gets_goaway_at_the_keep_alive_timeout() {
     server.shutdown();
     server.wait();
 }
+
+#[test]
+fn a_header_block_trickled_in_continuation_frames_is_cut_off_while_it_trickles() {
+    const CONTINUATION: u8 = 0x9;
+    const END_STREAM: u8 = 0x1;
+    const ENHANCE_YOUR_CALM: u32 = 0xb;
+    let server = start(config());
+    let mut stream = TcpStream::connect(server.local_addr()).unwrap();
+    stream.write_all(PREFACE).unwrap();
+    stream.write_all(&frame(SETTINGS, 0, 0, &[])).unwrap();
+    // A request whose header block never ends: one more header every 200 ms, for as long as
+    // the connection lasts (30 s at most). Each frame is fresh bytes, so the keep-alive timer
+    // never fires; what ends it is h2's cap on CONTINUATION frames per block (a few frames
+    // past what the header-size limit needs: 5 here), slowloris' HTTP/2 form refused.
+    stream.write_all(&frame(HEADERS, END_STREAM, 1, &get_root_headers())).unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let trickle = std::thread::spawn(move || {
+        let header = [0x00, 0x03, b'x', b'-', b'a', 0x01, b'b']; // `x-a: b`, a literal
+        for sent in 0..150 {
+            std::thread::sleep(Duration::from_millis(200));
+            if writer.write_all(&frame(CONTINUATION, 0, 1, &header)).is_err() {
+                return sent;
+            }
+        }
+        150
+    });
+    assert_eq!(read_until_goaway(&mut stream), Some(ENHANCE_YOUR_CALM));
+    let mut rest = Vec::new();
+    let _ = stream.read_to_end(&mut rest);
+    drop(stream);
+    let sent = trickle.join().unwrap();
+    assert!(sent < 150, "the connection was closed under the trickle ({sent} frames sent)");
+    // The server serves on.
+    let url = format!("http://{}/", server.local_addr());
+    assert_eq!(curl(&["--http2-prior-knowledge", &url]).0, "200 2");
+    server.shutdown();
+    server.wait();
+}
