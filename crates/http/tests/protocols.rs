@@ -28,15 +28,16 @@ fn config() -> ServerConfig {
     }
 }
 
-/// Requests that reached the service, over every test server (tests compare before/after).
-static SERVED: AtomicUsize = AtomicUsize::new(0);
+/// `/slow` requests that reached the service: the graceful-shutdown test's sign that its
+/// request is in progress. Only that test asks for `/slow` — the tests run at once, and a
+/// count of every request let another test's request pass for its own.
+static SLOW_STARTED: AtomicUsize = AtomicUsize::new(0);
 
 /// The test service: `/` says which HTTP version it was asked in; `/stream` sends three
 /// chunks 20 ms apart; `/slow` answers after 300 ms; `/echo` returns the body; `/block`
 /// blocks its loop for 150 ms inside a labelled scope; `/upgrade-echo` switches to an echo
 /// protocol; `/refuse-upgrade` answers 200 to everything.
 async fn app(request: Request) -> Response {
-    SERVED.fetch_add(1, Ordering::SeqCst);
     match request.uri().path() {
         "/stream" => {
             let chunks = futures::stream::unfold(0, |i| async move {
@@ -49,6 +50,7 @@ async fn app(request: Request) -> Response {
             Response::new(Body::from_stream(chunks))
         }
         "/slow" => {
+            SLOW_STARTED.fetch_add(1, Ordering::SeqCst);
             kairos_rt::sleep(Duration::from_millis(300)).await;
             Response::new(Body::from("slow done"))
         }
@@ -461,10 +463,10 @@ fn a_stalled_tls_handshake_is_closed_at_its_timeout() {
 fn graceful_shutdown_lets_an_http2_stream_in_progress_finish() {
     let server = start(config());
     let url = format!("http://{}/slow", server.local_addr());
-    let before = SERVED.load(Ordering::SeqCst);
+    let before = SLOW_STARTED.load(Ordering::SeqCst);
     let client = std::thread::spawn(move || curl(&["--http2-prior-knowledge", &url]));
     let deadline = Instant::now() + Duration::from_secs(20);
-    while SERVED.load(Ordering::SeqCst) == before && Instant::now() < deadline {
+    while SLOW_STARTED.load(Ordering::SeqCst) == before && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(5));
     }
     server.shutdown();
