@@ -1,6 +1,7 @@
 //! The client over TLS and HTTP/2, black-box against a kairos server over loopback sockets,
 //! with certificates made here (rcgen): trusted roots, names, ALPN's choice of protocol, one
 //! HTTP/2 connection shared by concurrent requests, and handshakes that fail or never finish.
+//! And its pool against a hand-written server that closes a kept-alive connection under it.
 
 use std::error::Error as _;
 use std::io::{Read, Write};
@@ -357,4 +358,101 @@ fn a_handshake_that_never_completes_is_a_connect_timeout() {
         assert!(matches!(error, ClientError::ConnectTimeout(d) if d == timeout), "{error:?}");
         assert!(error.is_timeout());
     });
+}
+
+/// A hand-written HTTP/1.1 server for the pool's tests: on its first connection it answers
+/// one request, keeps the connection open until `close` says, then reads one more request
+/// head if `read_again` (counting it, answering nothing) and closes; later connections
+/// answer one request each and stay open. Returns the address and the request count.
+fn closing_server(
+    close: std::sync::mpsc::Receiver<()>,
+    closed: std::sync::mpsc::Sender<()>,
+    read_again: bool,
+) -> (SocketAddr, Arc<AtomicUsize>) {
+    fn read_head(stream: &mut TcpStream) -> bool {
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            match stream.read(&mut byte) {
+                Ok(1) => head.push(byte[0]),
+                _ => return false,
+            }
+        }
+        true
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let requests = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&requests);
+    std::thread::spawn(move || {
+        let mut kept = Vec::new();
+        for (n, stream) in listener.incoming().enumerate() {
+            let Ok(mut stream) = stream else { return };
+            if !read_head(&mut stream) {
+                continue;
+            }
+            counted.fetch_add(1, Ordering::SeqCst);
+            let body = if n == 0 { "first" } else { "second" };
+            let answer = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}", body.len());
+            stream.write_all(answer.as_bytes()).unwrap();
+            if n == 0 {
+                close.recv().unwrap();
+                if read_again && read_head(&mut stream) {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                }
+                drop(stream);
+                closed.send(()).unwrap();
+            } else {
+                kept.push(stream);
+            }
+        }
+    });
+    (addr, requests)
+}
+
+#[test]
+fn a_request_on_a_pooled_connection_the_server_closed_goes_out_on_a_new_one() {
+    let (close, close_rx) = std::sync::mpsc::channel();
+    let (closed_tx, closed) = std::sync::mpsc::channel();
+    let (addr, requests) = closing_server(close_rx, closed_tx, false);
+    run(async move {
+        let client = Client::with_config(ClientConfig {
+            pool_idle_timeout: Duration::from_secs(60),
+            ..ClientConfig::default()
+        });
+        let url = format!("http://{addr}/");
+        assert_eq!(client.get(&url).await.unwrap().text().await.unwrap(), "first");
+        assert_eq!(client.idle_connections(), 1);
+        // The server closes the pooled connection while this loop is busy (blocked here on
+        // purpose), so the client has not seen the close when it takes the connection again:
+        // the request cannot go out on it, and goes out on a new one. A POST too — none of
+        // it was sent.
+        close.send(()).unwrap();
+        closed.recv().unwrap();
+        std::thread::sleep(Duration::from_millis(300)); // the FIN crosses loopback
+        let post = client.send(Method::POST, &url, HeaderMap::new(), Body::from("once"));
+        let again = post.await.expect("sent on a new connection");
+        assert_eq!(again.text().await.unwrap(), "second");
+    });
+    assert_eq!(requests.load(Ordering::SeqCst), 2, "one request per connection");
+}
+
+#[test]
+fn a_request_that_went_out_before_the_connection_closed_is_not_sent_again() {
+    let (close, close_rx) = std::sync::mpsc::channel();
+    let (closed_tx, closed) = std::sync::mpsc::channel();
+    let (addr, requests) = closing_server(close_rx, closed_tx, true);
+    run(async move {
+        let client = Client::new();
+        let url = format!("http://{addr}/");
+        assert_eq!(client.get(&url).await.unwrap().text().await.unwrap(), "first");
+        close.send(()).unwrap();
+        // The server reads this POST on the kept connection and closes it unanswered: the
+        // request went out, so only the caller may decide to repeat it.
+        let post = client.send(Method::POST, &url, HeaderMap::new(), Body::from("once"));
+        let error = post.await.unwrap_err();
+        assert!(matches!(error, ClientError::Http(_)), "{error:?}");
+        closed.recv().unwrap();
+    });
+    assert_eq!(requests.load(Ordering::SeqCst), 2, "the POST reached the server once");
 }

@@ -26,6 +26,12 @@
 //! opening one each. In the clear the client speaks HTTP/1.1, or HTTP/2 from the first byte
 //! with [`ClientConfig::http2_prior_knowledge`] (h2c). [`ClientResponse::version`] says which.
 //!
+//! **A pooled connection that closed.** A server may end an idle connection (its keep-alive
+//! timeout, or a GOAWAY) just as the client picks it from the pool. When not a byte of the
+//! request went out on it, the request is sent again on another connection, whatever its
+//! method — it never reached the server. One that failed after it went out is an error:
+//! only the caller knows whether it may be repeated.
+//!
 //! ```no_run
 //! use kairos_http::{Client, ClientConfig};
 //!
@@ -73,6 +79,11 @@ use connect::Sender;
 use pool::{Origin, Pool, Scheme};
 
 use crate::Body;
+
+/// How many times a request goes out again after a pooled connection turned out closed
+/// before any of it was sent — hyper-util's legacy client does the same, unbounded. Each try
+/// uses up a pooled connection or opens a new one, which is not retried.
+const MAX_UNSENT_RETRIES: usize = 3;
 
 /// Client settings.
 ///
@@ -267,49 +278,48 @@ impl Client {
             Scheme::Http => None,
         };
         let connect_timeout = self.inner.config.connect_timeout;
-        let sender = kairos_rt::timeout(connect_timeout, self.connection(&origin, tls.as_ref()))
-            .await
-            .map_err(|_| ClientError::ConnectTimeout(connect_timeout))??;
-
+        let timeout = self.inner.config.request_timeout;
         let mut request = http::Request::new(body);
         *request.method_mut() = method;
         *request.headers_mut() = headers;
-        match &sender {
-            Sender::Http1(_) => {
-                // Origin form, with the host in `Host`.
-                *request.uri_mut() = path.parse().map_err(|e| {
-                    ClientError::InvalidUrl(format!("{url:?}: bad path and query: {e}"))
-                })?;
-                if let Ok(value) = HeaderValue::from_str(&authority) {
-                    request.headers_mut().insert(header::HOST, value);
+        let mut retries = 0;
+        let (response, reuse) = loop {
+            let (sender, reused) =
+                kairos_rt::timeout(connect_timeout, self.connection(&origin, tls.as_ref()))
+                    .await
+                    .map_err(|_| ClientError::ConnectTimeout(connect_timeout))??;
+            address(&mut request, &sender, &uri, &authority, path)
+                .map_err(|e| ClientError::InvalidUrl(format!("{url:?}: {e}")))?;
+            let (sent, reuse) = match sender {
+                Sender::Http1(mut sender) => {
+                    let sent = kairos_rt::timeout(timeout, sender.try_send_request(request)).await;
+                    (sent, Reuse::Http1 { client: self.clone(), origin: origin.clone(), sender })
                 }
-            }
-            Sender::Http2(..) => {
-                // HTTP/2 takes `:scheme` and `:authority` from an absolute URI (RFC 9113
-                // §8.3.1: no userinfo in it, so it is rebuilt rather than copied).
-                *request.uri_mut() = Uri::builder()
-                    .scheme(uri.scheme_str().unwrap_or("https"))
-                    .authority(authority.as_str())
-                    .path_and_query(path)
-                    .build()
-                    .map_err(|e| ClientError::InvalidUrl(format!("{url:?}: {e}")))?;
-                *request.version_mut() = Version::HTTP_2;
-            }
-        }
-
-        let timeout = self.inner.config.request_timeout;
-        let (sent, reuse) = match sender {
-            Sender::Http1(mut sender) => {
-                let sent = kairos_rt::timeout(timeout, sender.send_request(request)).await;
-                (sent, Reuse::Http1 { client: self.clone(), origin, sender })
-            }
-            Sender::Http2(mut sender, last_used) => {
-                let sent = kairos_rt::timeout(timeout, sender.send_request(request)).await;
-                (sent, Reuse::Http2(last_used))
+                Sender::Http2(mut sender, last_used) => {
+                    let sent = kairos_rt::timeout(timeout, sender.try_send_request(request)).await;
+                    (sent, Reuse::Http2(last_used))
+                }
+            };
+            match sent.map_err(|_| ClientError::Timeout(timeout))? {
+                Ok(response) => break (response, reuse),
+                Err(mut failed) => match failed.take_message() {
+                    // Not a byte of it was sent: the pooled connection had closed (the server
+                    // ended it as idle, or sent GOAWAY) before this request could go out, so
+                    // sending it again is safe whatever its method.
+                    Some(unsent) if reused && retries < MAX_UNSENT_RETRIES => {
+                        tracing::debug!(
+                            target: "kairos::client",
+                            "a pooled connection to {url} closed before the request went out \
+                             ({}); sending it on another",
+                            failed.error()
+                        );
+                        retries += 1;
+                        request = unsent;
+                    }
+                    _ => return Err(ClientError::Http(failed.into_error())),
+                },
             }
         };
-        let response =
-            sent.map_err(|_| ClientError::Timeout(timeout))?.map_err(ClientError::Http)?;
         let (parts, body) = response.into_parts();
         Ok(ClientResponse {
             status: parts.status,
@@ -321,15 +331,16 @@ impl Client {
         })
     }
 
-    /// A connection to `origin`: the shared HTTP/2 one, an idle HTTP/1.1 one, or a new one.
+    /// A connection to `origin` — the shared HTTP/2 one, an idle HTTP/1.1 one, or a new one —
+    /// and whether it came from the pool (it may have closed since it was last used).
     async fn connection(
         &self,
         origin: &Origin,
         tls: Option<&TlsConnector>,
-    ) -> Result<Sender, ClientError> {
+    ) -> Result<(Sender, bool), ClientError> {
         let pool = &self.inner.pool;
         if let Some(sender) = self.pooled(origin) {
-            return Ok(sender);
+            return Ok((sender, true));
         }
         let config = &self.inner.config;
         let may_be_http2 = match origin.scheme {
@@ -337,19 +348,21 @@ impl Client {
             Scheme::Https => config.http2 && !pool.speaks_http1(origin),
         };
         if !may_be_http2 {
-            return connect::connect(origin, tls, config.http2_prior_knowledge, pool).await;
+            let sender = connect::connect(origin, tls, config.http2_prior_knowledge, pool).await?;
+            return Ok((sender, false));
         }
         // The first request to find nothing connects; those that come meanwhile wait for it,
         // and share its connection if the server chose HTTP/2.
         let turn = pool.turn(origin);
         let mine = turn.lock().await;
         if let Some(sender) = self.pooled(origin) {
-            return Ok(sender);
+            return Ok((sender, true));
         }
         if pool.speaks_http1(origin) {
             drop(mine); // nothing to share: the others connect at once too
         }
-        connect::connect(origin, tls, config.http2_prior_knowledge, pool).await
+        let sender = connect::connect(origin, tls, config.http2_prior_knowledge, pool).await?;
+        Ok((sender, false))
     }
 
     /// A connection from the pool, if one is ready.
@@ -387,6 +400,36 @@ impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client").field("config", &self.inner.config).finish_non_exhaustive()
     }
+}
+
+/// Gives `request` the target its connection's protocol wants: for HTTP/1.1 the origin form
+/// with the host in `Host`; for HTTP/2 an absolute URI, whose `:scheme` and `:authority` it
+/// takes (RFC 9113 §8.3.1: no userinfo in it, so it is rebuilt rather than copied).
+fn address(
+    request: &mut http::Request<Body>,
+    sender: &Sender,
+    uri: &Uri,
+    authority: &str,
+    path: &str,
+) -> Result<(), http::Error> {
+    match sender {
+        Sender::Http1(_) => {
+            *request.uri_mut() = path.parse::<Uri>()?;
+            *request.version_mut() = Version::HTTP_11;
+            if let Ok(value) = HeaderValue::from_str(authority) {
+                request.headers_mut().insert(header::HOST, value);
+            }
+        }
+        Sender::Http2(..) => {
+            *request.uri_mut() = Uri::builder()
+                .scheme(uri.scheme_str().unwrap_or("https"))
+                .authority(authority)
+                .path_and_query(path)
+                .build()?;
+            *request.version_mut() = Version::HTTP_2;
+        }
+    }
+    Ok(())
 }
 
 /// What happens to the connection once a response's body has been read to its end.
