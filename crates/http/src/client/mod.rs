@@ -283,25 +283,23 @@ impl Client {
         *request.method_mut() = method;
         *request.headers_mut() = headers;
         let mut retries = 0;
-        let (response, reuse) = loop {
-            let (sender, reused) =
+        let (response, sender) = loop {
+            let (mut sender, reused) =
                 kairos_rt::timeout(connect_timeout, self.connection(&origin, tls.as_ref()))
                     .await
                     .map_err(|_| ClientError::ConnectTimeout(connect_timeout))??;
             address(&mut request, &sender, &uri, &authority, path)
                 .map_err(|e| ClientError::InvalidUrl(format!("{url:?}: {e}")))?;
-            let (sent, reuse) = match sender {
-                Sender::Http1(mut sender) => {
-                    let sent = kairos_rt::timeout(timeout, sender.try_send_request(request)).await;
-                    (sent, Reuse::Http1 { client: self.clone(), origin: origin.clone(), sender })
+            let sent = match &mut sender {
+                Sender::Http1(h1) => {
+                    kairos_rt::timeout(timeout, h1.try_send_request(request)).await
                 }
-                Sender::Http2(mut sender, last_used) => {
-                    let sent = kairos_rt::timeout(timeout, sender.try_send_request(request)).await;
-                    (sent, Reuse::Http2(last_used))
+                Sender::Http2(h2, _) => {
+                    kairos_rt::timeout(timeout, h2.try_send_request(request)).await
                 }
             };
             match sent.map_err(|_| ClientError::Timeout(timeout))? {
-                Ok(response) => break (response, reuse),
+                Ok(response) => break (response, sender),
                 Err(mut failed) => match failed.take_message() {
                     // Not a byte of it was sent: the pooled connection had closed (the server
                     // ended it as idle, or sent GOAWAY) before this request could go out, so
@@ -319,6 +317,10 @@ impl Client {
                     _ => return Err(ClientError::Http(failed.into_error())),
                 },
             }
+        };
+        let reuse = match sender {
+            Sender::Http1(sender) => Reuse::Http1 { client: self.clone(), origin, sender },
+            Sender::Http2(_, last_used) => Reuse::Http2(last_used),
         };
         let (parts, body) = response.into_parts();
         Ok(ClientResponse {
