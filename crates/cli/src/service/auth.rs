@@ -6,8 +6,8 @@
 //!
 //! Logins are limited per user (every attempt counts; a success starts again) and per client
 //! address (failures only, so that many users behind one NAT can all sign in), with 429 and
-//! `Retry-After`, in the service's cache: in memory by default, in Redis with `--cache-url redis://...`, where
-//! the limit holds across every instance sharing it.
+//! `Retry-After`, in the service's cache: in memory by default, in Redis with
+//! `--cache-url redis://...`, where the limit holds across every instance sharing it.
 
 use std::net::IpAddr;
 use std::time::Duration;
